@@ -1,0 +1,59 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each builds what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Pin another Django for one run, e.g. make test VENV=.venv-dj52 DJANGO="Django>=5.2,<5.3"
+DJANGO ?=
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# DATABASE_URL when set, otherwise the embedded PostgreSQL (started or reused).
+DB_URL = if [ -n "$${DATABASE_URL:-}" ]; then echo "$$DATABASE_URL"; else $(PY) -m clinic.devdb; fi
+
+.PHONY: demo test bench screenshots lint browser db-stop messages clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e . --group dev $(if $(DJANGO),"$(DJANGO)")
+	@$(PY) -c "import django; print('installed: Django', django.get_version(), 'in $(VENV)')"
+	@touch $@
+
+demo: $(STAMP)
+	@url=$$($(DB_URL)) || exit 1; \
+	export DATABASE_URL="$$url" DJANGO_DEBUG=1; \
+	$(PY) manage.py migrate --noinput -v 0 && \
+	$(PY) manage.py createcachetable && \
+	$(PY) manage.py compilemessages -v 0 --ignore '.venv*' && \
+	$(PY) manage.py loaddata -v 0 fixtures/demo.json && \
+	$(PY) -m clinic.demo --host $(HOST) --port $(PORT) && \
+	exec $(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+browser:
+	@$(PY) -m tests.browser_setup
+
+test: $(STAMP) browser
+	@url=$$($(DB_URL)) || exit 1; \
+	DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@url=$$($(DB_URL)) || exit 1; \
+	DATABASE_URL="$$url" $(PY) -m benchmarks.run
+
+screenshots: $(STAMP) browser
+	@url=$$($(DB_URL)) || exit 1; \
+	DATABASE_URL="$$url" TWITCH_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/browser -k screenshots
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check .
+
+messages: $(STAMP)
+	@cd twitch_intake && ../$(PY) ../manage.py makemessages -l es --no-obsolete && ../$(PY) ../manage.py compilemessages
+
+db-stop:
+	@test ! -x $(PY) || $(PY) -m clinic.devdb stop
+
+clean: db-stop
+	rm -rf $(VENV) .pgdata .pgdata.secret

@@ -1,0 +1,88 @@
+"""Start (or reuse) the embedded PostgreSQL used by ``make demo`` and ``make test``.
+
+Prints a ``DATABASE_URL`` on standard output, nothing else, so the Makefile can do
+``DATABASE_URL=$(python -m clinic.devdb)``. The server is PostgreSQL itself, shipped inside the
+``pgserver`` wheel; its data lives in the git-ignored ``.pgdata/`` folder and the server keeps
+running after this process exits, so the next command reuses it in well under a second.
+
+Nothing here runs on import: settings never start a database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT / ".pgdata"
+# A Unix socket path must fit in sun_path (108 bytes on Linux) with room for ".s.PGSQL.5432".
+_SOCKET_LIMIT = 90
+
+HELP = """\
+Could not start the embedded PostgreSQL ({error}).
+The embedded server comes from the 'pgserver' package, which ships PostgreSQL binaries for
+Linux and macOS (x86_64 and arm64). Point DATABASE_URL at any PostgreSQL 14+ server instead:
+
+    export DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DBNAME
+    make test        # or: make demo
+"""
+
+
+def url_for_socket_dir(socket_dir: Path, dbname: str = "postgres") -> str:
+    """The URL form with a percent-encoded socket directory as host, as dj-database-url reads it."""
+    return f"postgres://postgres@{quote(str(socket_dir), safe='')}/{dbname}"
+
+
+def start(data_dir: Path = DEFAULT_DATA) -> str:
+    """Start the server if it is not running and return its URL."""
+    if len(str(data_dir)) > _SOCKET_LIMIT:
+        raise RuntimeError(
+            f"the folder {data_dir} is too long a path for PostgreSQL's Unix socket; "
+            "clone the repository into a shorter path"
+        )
+    try:
+        import pgserver
+    except ImportError as exc:  # pragma: no cover - depends on the platform's wheels
+        raise RuntimeError(f"the pgserver package is not installed: {exc}") from exc
+    # The server outlives this process on purpose (cleanup_mode=None): it is reused.
+    pgserver.get_server(data_dir, cleanup_mode=None)
+    return url_for_socket_dir(data_dir)
+
+
+def stop(data_dir: Path = DEFAULT_DATA) -> None:
+    """Stop the embedded server, keeping its data."""
+    import subprocess
+
+    import pgserver  # noqa: F401  (its binaries are what we call)
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    if (data_dir / "postmaster.pid").exists():
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "stop"],
+            check=False,
+            capture_output=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", nargs="?", default="start", choices=["start", "stop"])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = parser.parse_args(argv)
+    if args.action == "stop":
+        stop(args.data)
+        return 0
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    try:
+        print(start(args.data))
+    except Exception as exc:  # noqa: BLE001 - any failure gets the same plain advice
+        print(HELP.format(error=exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""twitch-intake: a patient's pre-visit intake about muscle twitching, for Django sites."""

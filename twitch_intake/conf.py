@@ -1,0 +1,94 @@
+"""The app's settings: one ``TWITCH_INTAKE`` dict in the host's settings, read when used.
+
+Every value has a safe default, so a clinic only sets what differs (its name and phone at
+least). Reading on each access, not at import, is what lets ``override_settings`` work.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    "CLINIC_NAME": "",
+    "CLINIC_PHONE": "",
+    "EMERGENCY_NUMBER": "911",
+    "ALERT_EMAILS": [],
+    "SITE_URL": "",
+    "LINK_LIFETIME": timedelta(days=14),
+    "SELF_START": False,
+    "DOB_ATTEMPTS": 5,
+    "LOCKOUT": timedelta(minutes=15),
+    "TRUSTED_PROXY_COUNT": 0,
+    "RATE_LIMIT": 20,
+    "RATE_WINDOW": timedelta(minutes=15),
+}
+
+
+class Settings:
+    def _get(self, name: str) -> Any:
+        return getattr(settings, "TWITCH_INTAKE", {}).get(name, DEFAULTS[name])
+
+    @property
+    def CLINIC_NAME(self) -> str:
+        """Shown to patients on every page and in the alert email."""
+        return self._get("CLINIC_NAME")
+
+    @property
+    def CLINIC_PHONE(self) -> str:
+        """The number a patient calls with a question or when told to contact the clinic."""
+        return self._get("CLINIC_PHONE")
+
+    @property
+    def EMERGENCY_NUMBER(self) -> str:
+        """The emergency number shown on the emergency page (911 in the US, 112 in the EU)."""
+        return self._get("EMERGENCY_NUMBER")
+
+    @property
+    def ALERT_EMAILS(self) -> list[str]:
+        """Who is emailed (no health details) when a patient reports an emergency sign."""
+        return list(self._get("ALERT_EMAILS"))
+
+    @property
+    def SITE_URL(self) -> str:
+        """Scheme and host for links in emails, e.g. ``https://intake.clinic.example``."""
+        return str(self._get("SITE_URL")).rstrip("/")
+
+    @property
+    def LINK_LIFETIME(self) -> timedelta:
+        """How long a patient's link works after it is made."""
+        return self._get("LINK_LIFETIME")
+
+    @property
+    def SELF_START(self) -> bool:
+        """Whether walk-in patients may start an intake at ``start/`` without a link."""
+        return bool(self._get("SELF_START"))
+
+    @property
+    def DOB_ATTEMPTS(self) -> int:
+        """Wrong dates of birth allowed before a link is locked."""
+        return self._get("DOB_ATTEMPTS")
+
+    @property
+    def LOCKOUT(self) -> timedelta:
+        """How long a link stays locked after too many wrong dates of birth."""
+        return self._get("LOCKOUT")
+
+    @property
+    def TRUSTED_PROXY_COUNT(self) -> int:
+        """Reverse proxies in front of the app whose X-Forwarded-For may be trusted (0: none)."""
+        return self._get("TRUSTED_PROXY_COUNT")
+
+    @property
+    def RATE_LIMIT(self) -> int:
+        """Failed link, date-of-birth and self-start attempts allowed per client per window."""
+        return self._get("RATE_LIMIT")
+
+    @property
+    def RATE_WINDOW(self) -> timedelta:
+        return self._get("RATE_WINDOW")
+
+
+app_settings = Settings()

@@ -1,0 +1,185 @@
+"""The intake's writes: save a page, submit, import. Views, admin and commands call these.
+
+Every write locks the encounter's row, so two tabs, a double-tap on Submit or two app servers
+cannot interleave: a page save and a submit of the same encounter happen one after the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from . import questionnaire, triage
+from .conf import app_settings
+from .models import Encounter, Status
+
+
+def answers_digest(answers: Mapping[str, Any]) -> str:
+    """SHA-256 of the answers in one canonical JSON form: changes if any answer changes."""
+    canonical = json.dumps(answers, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def digest_matches(encounter: Encounter) -> bool:
+    return not encounter.answers_digest or encounter.answers_digest == answers_digest(
+        encounter.answers
+    )
+
+
+def apply_assessment(encounter: Encounter, assessment: triage.Assessment) -> None:
+    encounter.level = assessment.level.value
+    encounter.flags = assessment.codes
+    encounter.flag_count = len(assessment.codes)
+
+
+def _alert_on_commit(encounter: Encounter, now: datetime) -> None:
+    """Mark the clinic alerted and send the one email once the transaction commits."""
+    if encounter.alerted_at is not None:
+        return
+    encounter.alerted_at = now
+    pk = encounter.pk
+    transaction.on_commit(lambda: send_emergency_alert(pk))
+
+
+def send_emergency_alert(encounter_id: int) -> None:
+    """One email to the clinic's alert addresses: a link to the admin, and no health details."""
+    recipients = app_settings.ALERT_EMAILS
+    if not recipients:
+        return
+    url = app_settings.SITE_URL + reverse(
+        "admin:twitch_intake_encounter_change", args=[encounter_id]
+    )
+    with override(None):  # the clinic's language, whatever the patient used
+        subject = _("Intake needs attention now")
+        body = _(
+            "A patient's intake at %(clinic)s needs attention now.\n\n"
+            "Sign in to read it: %(url)s\n"
+        ) % {"clinic": app_settings.CLINIC_NAME, "url": url}
+    send_mail(subject, body, None, recipients, fail_silently=False)
+
+
+@dataclass
+class PageResult:
+    encounter: Encounter
+    #: True when the intake was already submitted and nothing was changed.
+    already_submitted: bool = False
+
+
+def save_page(encounter_id: int, group: questionnaire.Group, cleaned: Mapping[str, Any]) -> PageResult:
+    """Store one valid page, replacing that page's earlier answers and nothing else."""
+    now = timezone.now()
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        if encounter.is_submitted:
+            return PageResult(encounter, already_submitted=True)
+        own = {q.link_id for q in group.questions}
+        answers = {k: v for k, v in encounter.answers.items() if k not in own}
+        answers.update(cleaned)
+        encounter.answers = answers
+        if group.link_id not in encounter.completed_groups:
+            encounter.completed_groups = [
+                g.link_id
+                for g in questionnaire.TWITCH_INTAKE.groups
+                if g.link_id in encounter.completed_groups or g.link_id == group.link_id
+            ]
+        encounter.status = Status.IN_PROGRESS
+        if group.link_id == "emergency" and triage.assess(answers).flag("emergency-signs"):
+            _alert_on_commit(encounter, now)
+        encounter.save(
+            update_fields=["answers", "completed_groups", "status", "alerted_at", "updated_at"]
+        )
+    return PageResult(encounter)
+
+
+@dataclass
+class SubmitResult:
+    encounter: Encounter
+    problems: list[questionnaire.Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def submit(encounter_id: int) -> SubmitResult:
+    """Validate the whole response, triage it and mark it submitted, all or nothing.
+
+    A second call (double-tap, replay, Back then Submit) finds it submitted and changes nothing.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        if encounter.is_submitted:
+            return SubmitResult(encounter)
+        cleaned, problems = questionnaire.validate(encounter.answers)
+        if problems:
+            return SubmitResult(encounter, problems)
+        assessment = triage.assess(cleaned)
+        encounter.answers = cleaned
+        apply_assessment(encounter, assessment)
+        encounter.answers_digest = answers_digest(cleaned)
+        encounter.status = Status.SUBMITTED
+        encounter.submitted_at = now
+        if assessment.flag("emergency-signs"):
+            _alert_on_commit(encounter, now)
+        encounter.save()
+    return SubmitResult(encounter)
+
+
+def create_submitted(
+    *,
+    patient_name: str,
+    date_of_birth: date,
+    answers: Mapping[str, Any],
+    authored: datetime | None = None,
+    visit_at: datetime | None = None,
+) -> SubmitResult:
+    """Store a complete response that arrived whole (a FHIR import) as a submitted encounter.
+
+    The caller has validated it with :func:`questionnaire.validate`; this re-checks, so that no
+    path stores answers the web form would refuse.
+    """
+    cleaned, problems = questionnaire.validate(answers)
+    if problems:
+        return SubmitResult(Encounter(), problems)
+    now = timezone.now()
+    assessment = triage.assess(cleaned)
+    with transaction.atomic():
+        encounter = Encounter(
+            patient_name=patient_name,
+            date_of_birth=date_of_birth,
+            visit_at=visit_at or authored or now,
+            answers=cleaned,
+            completed_groups=[g.link_id for g in questionnaire.TWITCH_INTAKE.groups],
+            status=Status.SUBMITTED,
+            submitted_at=authored or now,
+            answers_digest=answers_digest(cleaned),
+        )
+        apply_assessment(encounter, assessment)
+        encounter.save()
+        if assessment.flag("emergency-signs"):
+            _alert_on_commit(encounter, now)
+            encounter.save(update_fields=["alerted_at"])
+    return SubmitResult(encounter)
+
+
+def mark_reviewed(encounter_id: int, user: Any) -> Encounter:
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        if encounter.status == Status.SUBMITTED:
+            encounter.status = Status.REVIEWED
+            encounter.reviewed_at = timezone.now()
+            encounter.reviewed_by = user
+            encounter.save(update_fields=["status", "reviewed_at", "reviewed_by", "updated_at"])
+    return encounter

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "twitch_intake"
+
+urlpatterns = [
+    path("start/", views.self_start, name="self_start"),
+    path("link/<str:token>/", views.open_link, name="link"),
+    path("", views.resume, name="resume"),
+    path("page/<slug:group>/", views.page, name="page"),
+    path("get-care-now/", views.emergency, name="emergency"),
+    path("review/", views.review, name="review"),
+    path("submit/", views.submit, name="submit"),
+    path("thanks/", views.thanks, name="thanks"),
+]

@@ -1,0 +1,79 @@
+"""Small builders for test data: complete, valid answers and encounters in any state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from twitch_intake import services
+from twitch_intake.models import Encounter
+
+
+def routine_answers(**overrides: Any) -> dict[str, Any]:
+    """A complete intake that raises no red flag."""
+    answers: dict[str, Any] = {
+        "emergency-signs": ["none"],
+        "duration": "days",
+        "severity": "mild",
+        "locations": ["eyelid"],
+        "more-than-one-location": False,
+        "pattern": "comes-and-goes",
+        "episode-length": "seconds",
+        "other-symptoms": ["none"],
+        "medications": "",
+        "medication-flags": ["none"],
+        "conditions": "",
+        "condition-flags": ["none"],
+        "triggers": ["none"],
+        "notes": "",
+    }
+    answers.update(overrides)
+    return {k: v for k, v in answers.items() if v is not None and v != ""}
+
+
+def emergency_answers(**overrides: Any) -> dict[str, Any]:
+    return routine_answers(**{"emergency-signs": ["seizure", "severe-headache"], **overrides})
+
+
+def rich_answers() -> dict[str, Any]:
+    """Every question answered, every kind of value, several flags."""
+    return routine_answers(
+        **{
+            "emergency-signs": ["vision-change"],
+            "duration": "long-term",
+            "severity": "severe",
+            "locations": ["eyelid", "calf", "thigh", "other"],
+            "locations-other": "left big toe",
+            "more-than-one-location": True,
+            "pattern": "comes-and-goes",
+            "episode-length": "minutes",
+            "other-symptoms": ["weakness", "muscle-loss", "cramps"],
+            "weakness-where": "right hand",
+            "medications": "Sertraline 50 mg\nVitamin D",
+            "medication-flags": ["stimulant", "diuretic"],
+            "conditions": "Asthma",
+            "condition-flags": ["thyroid-disease", "nerve-damage"],
+            "triggers": ["caffeine", "poor-sleep"],
+            "notes": "Worse after night shifts.",
+        }
+    )
+
+
+def make_encounter(**fields: Any) -> Encounter:
+    defaults: dict[str, Any] = {
+        "patient_name": "Ada Example",
+        "date_of_birth": dt.date(1980, 5, 17),
+        "visit_at": timezone.now() + dt.timedelta(days=3),
+    }
+    defaults.update(fields)
+    return Encounter.objects.create(**defaults)
+
+
+def make_submitted(answers: dict[str, Any] | None = None, **fields: Any) -> Encounter:
+    """An encounter submitted through the same path the patient's Submit takes."""
+    encounter = make_encounter(answers=answers or routine_answers(), **fields)
+    result = services.submit(encounter.pk)
+    assert result.ok, result.problems
+    return result.encounter

@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -23,8 +24,6 @@ from django.db.models.lookups import Exact, GreaterThanOrEqual
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-import pgtrigger
 
 from . import questionnaire
 from .conf import app_settings
@@ -95,7 +94,8 @@ class Encounter(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     alerted_at = models.DateTimeField(_("clinic alerted"), null=True, blank=True, editable=False)
 
-    level = models.CharField(
+    # NULL, not "", until assessed: the queue sorts unassessed encounters last with NULLS LAST.
+    level = models.CharField(  # noqa: DJ001
         _("level"), max_length=16, choices=LevelChoice.choices, null=True, blank=True, db_index=True
     )
     flags = ArrayField(models.CharField(max_length=32), default=list, blank=True, verbose_name=_("flags"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +24,8 @@ from django.utils.translation import override
 from . import questionnaire, triage
 from .conf import app_settings
 from .models import Encounter, Status
+
+logger = logging.getLogger(__name__)
 
 
 def answers_digest(answers: Mapping[str, Any]) -> str:
@@ -53,7 +56,20 @@ def _alert_on_commit(encounter: Encounter, now: datetime) -> None:
 
 
 def send_emergency_alert(encounter_id: int) -> None:
-    """One email to the clinic's alert addresses: a link to the admin, and no health details."""
+    """One email to the clinic's alert addresses: a link to the admin, and no health details.
+
+    Runs after the patient's answers are committed; a mail server that is down must not turn
+    their page into an error, so a failure is logged (by id only) and the encounter is left
+    un-alerted, for the next save to try again.
+    """
+    try:
+        _send_emergency_alert(encounter_id)
+    except Exception:
+        logger.exception("Emergency alert email failed for encounter %s", encounter_id)
+        Encounter.objects.filter(pk=encounter_id).update(alerted_at=None)
+
+
+def _send_emergency_alert(encounter_id: int) -> None:
     recipients = app_settings.ALERT_EMAILS
     if not recipients:
         return
@@ -63,8 +79,7 @@ def send_emergency_alert(encounter_id: int) -> None:
     with override(None):  # the clinic's language, whatever the patient used
         subject = _("Intake needs attention now")
         body = _(
-            "A patient's intake at %(clinic)s needs attention now.\n\n"
-            "Sign in to read it: %(url)s\n"
+            "A patient's intake at %(clinic)s needs attention now.\n\nSign in to read it: %(url)s\n"
         ) % {"clinic": app_settings.CLINIC_NAME, "url": url}
     send_mail(subject, body, None, recipients, fail_silently=False)
 
@@ -76,7 +91,9 @@ class PageResult:
     already_submitted: bool = False
 
 
-def save_page(encounter_id: int, group: questionnaire.Group, cleaned: Mapping[str, Any]) -> PageResult:
+def save_page(
+    encounter_id: int, group: questionnaire.Group, cleaned: Mapping[str, Any]
+) -> PageResult:
     """Store one valid page, replacing that page's earlier answers and nothing else."""
     now = timezone.now()
     with transaction.atomic():

@@ -13,4 +13,5 @@ urlpatterns = [
     path("review/", views.review, name="review"),
     path("submit/", views.submit, name="submit"),
     path("thanks/", views.thanks, name="thanks"),
+    path("language/", views.language, name="language"),
 ]

@@ -1,2 +1,327 @@
-def self_start(r): pass
-open_link=resume=page=emergency=review=submit=thanks=self_start
+"""The patient's side: link -> date of birth -> one page per group -> review -> submit -> thanks.
+
+Views are thin: the questionnaire decides what a valid answer is, ``services`` does the writes
+under a row lock. A patient's session is bound to one encounter (and to the link it came from,
+so a new link ends sessions opened with the old one); no URL after the link carries a token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language, gettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import display, questionnaire, ratelimit, services
+from .conf import app_settings
+from .forms import ConfirmBirthDateForm, SelfStartForm, form_class, initial_for, parse_revealed
+from .models import Encounter
+
+SESSION_KEY = "twitch_intake"
+GROUPS = questionnaire.TWITCH_INTAKE.groups
+GROUP_IDS = [g.link_id for g in GROUPS]
+
+
+def intake_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Every patient page: never cached (answers may show), no Referer leaves it."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return never_cache(wrapper)
+
+
+def patient_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page of the intake: needs a session bound to an encounter, which it passes on."""
+
+    @intake_view
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        encounter = _bound_encounter(request)
+        if encounter is None:
+            return render(request, "twitch_intake/session_ended.html", _context(), status=403)
+        return view(request, encounter, *args, **kwargs)
+
+    return wrapper
+
+
+def _context(**extra: Any) -> dict[str, Any]:
+    return {
+        "clinic_name": app_settings.CLINIC_NAME,
+        "clinic_phone": app_settings.CLINIC_PHONE,
+        "emergency_number": app_settings.EMERGENCY_NUMBER,
+        **extra,
+    }
+
+
+def _bound_encounter(request: HttpRequest) -> Encounter | None:
+    bound = request.session.get(SESSION_KEY)
+    if not isinstance(bound, dict):
+        return None
+    encounter = Encounter.objects.filter(pk=bound.get("id")).first()
+    if encounter is None or encounter.token_hash != bound.get("link"):
+        return None
+    return encounter
+
+
+def _bind(request: HttpRequest, encounter: Encounter) -> None:
+    request.session.cycle_key()  # a new session id at every sign-in: no fixation
+    request.session[SESSION_KEY] = {"id": encounter.pk, "link": encounter.token_hash}
+
+
+def _first_incomplete(encounter: Encounter) -> str | None:
+    return next((g for g in GROUP_IDS if g not in encounter.completed_groups), None)
+
+
+def _resume_url(encounter: Encounter) -> str:
+    if encounter.is_submitted:
+        return reverse("twitch_intake:thanks")
+    group = _first_incomplete(encounter)
+    if group is None:
+        return reverse("twitch_intake:review")
+    return reverse("twitch_intake:page", args=[group])
+
+
+# --- Arriving -------------------------------------------------------------------------------
+
+
+@intake_view
+@require_http_methods(["GET", "POST"])
+def open_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the invitation. A GET changes nothing: mail scanners open links too."""
+    now = timezone.now()
+    if ratelimit.is_limited(request, "link"):
+        return ratelimit.limited_response(request)
+    encounter = Encounter.objects.with_token(token).first()
+    if encounter is None or not encounter.link_usable(now):
+        ratelimit.hit(request, "link")
+        return render(request, "twitch_intake/link_unusable.html", _context(), status=404)
+    if encounter.is_submitted:
+        return render(request, "twitch_intake/already_sent.html", _context())
+    form = ConfirmBirthDateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["date_of_birth"] == encounter.date_of_birth:
+            Encounter.objects.filter(pk=encounter.pk).update(dob_failures=0)
+            _bind(request, encounter)
+            return redirect(_resume_url(encounter))
+        ratelimit.hit(request, "link")
+        if _record_wrong_birth_date(encounter, now):
+            return render(request, "twitch_intake/link_unusable.html", _context(), status=404)
+        form.add_error(
+            "date_of_birth",
+            ValidationError(
+                gettext("That date does not match what the clinic has. Check it and try again."),
+                code="mismatch",
+            ),
+        )
+    return render(request, "twitch_intake/confirm.html", _context(form=form))
+
+
+def _record_wrong_birth_date(encounter: Encounter, now: dt.datetime) -> bool:
+    """Count a wrong date; after too many, lock the link for a while. True when now locked."""
+    with transaction.atomic():
+        locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
+        locked.dob_failures = F("dob_failures") + 1
+        locked.save(update_fields=["dob_failures"])
+        locked.refresh_from_db(fields=["dob_failures"])
+        if locked.dob_failures >= app_settings.DOB_ATTEMPTS:
+            locked.dob_failures = 0
+            locked.locked_until = now + app_settings.LOCKOUT
+            locked.save(update_fields=["dob_failures", "locked_until"])
+            return True
+    return False
+
+
+@intake_view
+@require_http_methods(["GET", "POST"])
+def self_start(request: HttpRequest) -> HttpResponse:
+    """A walk-in patient starts without a link (only where the clinic turned this on)."""
+    if not app_settings.SELF_START:
+        raise Http404
+    form = SelfStartForm(request.POST or None)
+    if request.method == "POST":
+        if ratelimit.is_limited(request, "start"):
+            return ratelimit.limited_response(request)
+        if form.is_valid():
+            ratelimit.hit(request, "start")
+            data = form.cleaned_data
+            visit = dt.datetime.combine(data["visit_date"], dt.time(9, 0))
+            encounter = Encounter(
+                patient_name=data["patient_name"],
+                date_of_birth=data["date_of_birth"],
+                visit_at=timezone.make_aware(visit),
+                language=get_language() or "",
+            )
+            encounter.issue_link()  # never shown: it only binds this browser's session
+            encounter.save()
+            _bind(request, encounter)
+            return redirect(_resume_url(encounter))
+    return render(request, "twitch_intake/self_start.html", _context(form=form))
+
+
+@patient_view
+def resume(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+    return redirect(_resume_url(encounter))
+
+
+# --- The pages ------------------------------------------------------------------------------
+
+
+@patient_view
+@require_http_methods(["GET", "POST"])
+def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse:
+    if group not in GROUP_IDS:
+        raise Http404
+    if encounter.is_submitted:
+        return redirect("twitch_intake:thanks")
+    first_open = _first_incomplete(encounter)
+    if first_open is not None and GROUP_IDS.index(group) > GROUP_IDS.index(first_open):
+        return redirect("twitch_intake:page", first_open)  # no skipping ahead of the emergency page
+    group_def = questionnaire.TWITCH_INTAKE.group(group)
+    Form = form_class(group)
+    if request.method == "POST":
+        form = Form(request.POST, revealed=parse_revealed(request.POST))
+        if form.is_valid():
+            result = services.save_page(encounter.pk, group_def, form.answers)
+            if result.already_submitted:
+                return redirect("twitch_intake:thanks")
+            encounter = result.encounter
+            if form.newly_revealed():
+                # JavaScript was off: show the follow-up question the answer just opened up.
+                form = Form(initial=initial_for(group_def, encounter.answers))
+                return _render_page(request, encounter, group_def, form, revealed_more=True)
+            if group == "emergency" and encounter.answers.get("emergency-signs", []) not in (
+                [],
+                ["none"],
+            ):
+                return redirect("twitch_intake:emergency")
+            return redirect(_next_url(encounter, group))
+    else:
+        form = Form(initial=initial_for(group_def, encounter.answers))
+    return _render_page(request, encounter, group_def, form)
+
+
+def _next_url(encounter: Encounter, group: str) -> str:
+    index = GROUP_IDS.index(group)
+    if index + 1 < len(GROUP_IDS) and GROUP_IDS[index + 1] not in encounter.completed_groups:
+        return reverse("twitch_intake:page", args=[GROUP_IDS[index + 1]])
+    return _resume_url(encounter) if index + 1 < len(GROUP_IDS) else reverse("twitch_intake:review")
+
+
+def _render_page(
+    request: HttpRequest,
+    encounter: Encounter,
+    group: questionnaire.Group,
+    form: Any,
+    revealed_more: bool = False,
+) -> HttpResponse:
+    index = GROUP_IDS.index(group.link_id)
+    previous = GROUP_IDS[index - 1] if index else None
+    status = 400 if form.is_bound and form.errors else 200
+    return render(
+        request,
+        "twitch_intake/page.html",
+        _context(
+            form=form,
+            group=group,
+            step=index + 1,
+            steps=len(GROUP_IDS),
+            previous_url=reverse("twitch_intake:page", args=[previous]) if previous else None,
+            revealed_more=revealed_more,
+            encounter=encounter,
+        ),
+        status=status,
+    )
+
+
+@patient_view
+def emergency(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+    """Get care now: shown the moment an emergency sign is saved, before anything else."""
+    signs = [c for c in encounter.answers.get("emergency-signs", []) if c != questionnaire.NONE]
+    if not signs:
+        return redirect(_resume_url(encounter))
+    question = questionnaire.TWITCH_INTAKE.question("emergency-signs")
+    return render(
+        request,
+        "twitch_intake/emergency.html",
+        _context(
+            signs=[question.label(c) for c in signs],
+            continue_url=_resume_url(encounter),
+        ),
+    )
+
+
+@patient_view
+def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+    if encounter.is_submitted:
+        return redirect("twitch_intake:thanks")
+    if _first_incomplete(encounter) is not None:
+        return redirect(_resume_url(encounter))
+    return render(
+        request,
+        "twitch_intake/review.html",
+        _context(
+            sections=[
+                {**section, "url": reverse("twitch_intake:page", args=[section["group"].link_id])}
+                for section in display.answer_sections(encounter.answers)
+            ],
+            steps=len(GROUP_IDS),
+        ),
+    )
+
+
+@patient_view
+@require_POST
+def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+    result = services.submit(encounter.pk)
+    if not result.ok:
+        group = questionnaire.TWITCH_INTAKE.group_of(result.problems[0].link_id)
+        return redirect("twitch_intake:page", group.link_id)
+    return HttpResponseRedirect(reverse("twitch_intake:thanks"))
+
+
+@patient_view
+def thanks(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+    if not encounter.is_submitted:
+        return redirect(_resume_url(encounter))
+    return render(request, "twitch_intake/thanks.html", _context())
+
+
+@intake_view
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    """The patient's language, remembered in a cookie and on their encounter."""
+    code = request.POST.get("language", "")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("twitch_intake:resume")
+    response = redirect(target)
+    if code in dict(settings.LANGUAGES):
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            code,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=request.is_secure(),
+            httponly=True,
+        )
+        encounter = _bound_encounter(request)
+        if encounter is not None and not encounter.is_submitted:
+            Encounter.objects.filter(pk=encounter.pk).update(language=code)
+    return response

@@ -1,0 +1,239 @@
+"""Django forms for the patient's pages, generated from the questionnaire.
+
+One form class per questionnaire group. Field names are the linkIds, so a POST carries the
+same keys as the stored answers and FHIR. The fields only turn the browser's strings into values;
+what is a valid answer is decided by :func:`questionnaire.validate_group`, the same function a
+FHIR import goes through, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Div, Layout
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import questionnaire
+from .questionnaire import Group, ItemType, Question
+
+YES, NO = "yes", "no"
+#: Hidden field: the show-when questions that were visible when the page was drawn. A question
+#: revealed by an answer the server has not yet seen (JavaScript off) is shown before going on.
+REVEALED = "_revealed"
+
+
+def _field_for(question: Question) -> forms.Field:
+    common: dict[str, Any] = {"label": question.text, "required": False, "help_text": question.help}
+    if question.type is ItemType.CHOICE:
+        choices = [(o.code, o.label) for o in question.options]
+        # Never echo the posted value back: it may be anything.
+        common["error_messages"] = {
+            "invalid_choice": _("Choose only from the answers shown."),
+            "invalid_list": _("Choose only from the answers shown."),
+        }
+        if question.repeats:
+            return forms.MultipleChoiceField(
+                choices=choices, widget=forms.CheckboxSelectMultiple, **common
+            )
+        return forms.ChoiceField(choices=choices, widget=forms.RadioSelect, **common)
+    if question.type is ItemType.BOOLEAN:
+        common["error_messages"] = {"invalid_choice": _("Answer yes or no.")}
+        return forms.ChoiceField(
+            choices=[(YES, _("Yes")), (NO, _("No"))], widget=forms.RadioSelect, **common
+        )
+    attrs = {"autocomplete": "off"}
+    if question.type is ItemType.TEXT:
+        widget: forms.Widget = forms.Textarea(attrs={**attrs, "rows": 3})
+    else:
+        widget = forms.TextInput(attrs=attrs)
+    # No max_length here: the questionnaire's own check gives the friendlier message, and the
+    # browser's maxlength would silently cut a pasted answer instead of saying so.
+    return forms.CharField(widget=widget, strip=True, **common)
+
+
+class GroupForm(forms.Form):
+    """One page of the intake. Subclasses are made by :func:`form_class` for each group."""
+
+    group: Group
+
+    def __init__(self, *args: Any, revealed: set[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answers: dict[str, Any] = {}
+        current = self._current_values()
+        self.revealed = (
+            {q.link_id for q in self.group.questions if q.show_when and q.is_enabled(current)}
+            if revealed is None
+            else revealed
+        )
+        self.helper = FormHelper(self)
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        items: list[Any] = []
+        for question in self.group.questions:
+            if question.show_when:
+                shown = question.is_enabled(current)
+                items.append(
+                    Div(
+                        question.link_id,
+                        css_class="show-when" + ("" if shown else " d-none"),
+                        data_show_when=f"{question.show_when.question}:{question.show_when.code}",
+                        data_question=question.link_id,
+                    )
+                )
+            else:
+                items.append(question.link_id)
+        items.append(
+            HTML(
+                f'<input type="hidden" name="{REVEALED}" value="'
+                + " ".join(sorted(q for q in self.revealed))
+                + '">'
+            )
+        )
+        self.helper.layout = Layout(*items)
+
+    def _current_values(self) -> dict[str, Any]:
+        """What the page shows now: the posted data when bound, else the stored answers."""
+        if not self.is_bound:
+            return {k: _from_stored(v) for k, v in self.initial.items()}
+        values: dict[str, Any] = {}
+        for question in self.group.questions:
+            if question.repeats:
+                values[question.link_id] = self.data.getlist(question.link_id)
+            else:
+                values[question.link_id] = self.data.get(question.link_id)
+        return values
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        values: dict[str, Any] = {}
+        for question in self.group.questions:
+            if question.link_id in self.errors:
+                continue
+            value = cleaned.get(question.link_id)
+            if question.type is ItemType.BOOLEAN and value in (YES, NO):
+                value = value == YES
+            values[question.link_id] = value
+        stored, problems = questionnaire.validate_group(self.group, values)
+        for problem in problems:
+            if problem.link_id not in self.errors:
+                self.add_error(problem.link_id, ValidationError(problem.message, code=problem.code))
+        self.answers = stored
+        return cleaned
+
+    def newly_revealed(self) -> list[str]:
+        """Optional show-when questions that now apply but the patient has not been shown."""
+        return [
+            q.link_id
+            for q in self.group.questions
+            if q.show_when
+            and q.link_id not in self.revealed
+            and q.is_enabled(self.answers)
+            and q.link_id not in self.answers
+        ]
+
+
+def _from_stored(value: Any) -> Any:
+    if value is True:
+        return YES
+    if value is False:
+        return NO
+    return value
+
+
+def initial_for(group: Group, answers: dict[str, Any]) -> dict[str, Any]:
+    return {
+        q.link_id: _from_stored(answers[q.link_id]) for q in group.questions if q.link_id in answers
+    }
+
+
+@cache
+def form_class(group_link_id: str) -> type[GroupForm]:
+    group = questionnaire.TWITCH_INTAKE.group(group_link_id)
+    fields = {q.link_id: _field_for(q) for q in group.questions}
+    return type(f"{group_link_id.title()}Form", (GroupForm,), {"group": group, **fields})
+
+
+def parse_revealed(data: Any) -> set[str]:
+    return set(str(data.get(REVEALED, "")).split())
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class ConfirmBirthDateForm(forms.Form):
+    date_of_birth = forms.DateField(
+        label=_("Your date of birth"),
+        widget=DateInput(attrs={"autocomplete": "bday"}),
+        help_text=_("We ask so that only you can open your form."),
+        error_messages={
+            "required": _("Enter your date of birth."),
+            "invalid": _("Enter a real date, for example 1980-05-17."),
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+
+class SelfStartForm(forms.Form):
+    patient_name = forms.CharField(
+        label=_("Your full name"),
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+        error_messages={"required": _("Enter your name.")},
+    )
+    date_of_birth = forms.DateField(
+        label=_("Your date of birth"),
+        widget=DateInput(attrs={"autocomplete": "bday"}),
+        error_messages={
+            "required": _("Enter your date of birth."),
+            "invalid": _("Enter a real date, for example 1980-05-17."),
+        },
+    )
+    visit_date = forms.DateField(
+        label=_("The date of your visit"),
+        widget=DateInput(),
+        error_messages={
+            "required": _("Enter the date of your visit."),
+            "invalid": _("Enter a real date."),
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def clean_patient_name(self) -> str:
+        name = self.cleaned_data["patient_name"]
+        if questionnaire.has_control_character(name):
+            raise ValidationError(
+                _("Your name has a hidden character. Retype it."), code="control_character"
+            )
+        return name
+
+    def clean_date_of_birth(self) -> dt.date:
+        born = self.cleaned_data["date_of_birth"]
+        if born > timezone.localdate() or born < dt.date(1900, 1, 1):
+            raise ValidationError(_("Enter your real date of birth."), code="implausible")
+        return born
+
+    def clean_visit_date(self) -> dt.date:
+        visit = self.cleaned_data["visit_date"]
+        today = timezone.localdate()
+        if not today - dt.timedelta(days=1) <= visit <= today + dt.timedelta(days=366):
+            raise ValidationError(
+                _("Enter a date from today to a year from now."), code="out_of_range"
+            )
+        return visit

@@ -1,0 +1,44 @@
+"""Make sure a Chromium is there for the browser tests (``make test`` runs this first).
+
+Playwright's own browser download cannot work on a closed network, so the tests drive Debian's
+``chromium`` package. Where it is missing and we are root with apt (as in CI), install it; where
+we cannot, say so loudly: the browser tests will then be skipped, except in CI, where a missing
+browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def main() -> int:
+    if os.path.exists(CHROMIUM):
+        return 0
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("Installing Debian's chromium for the browser tests (apt-get)...", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-dejavu-core"],
+            check=False,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        if os.path.exists(CHROMIUM):
+            return 0
+    banner = "!" * 78
+    print(
+        f"{banner}\n!! {CHROMIUM} is missing and could not be installed: browser tests will be SKIPPED.\n"
+        f"!! Install it with: sudo apt-get install chromium\n{banner}",
+        file=sys.stderr,
+    )
+    return 1 if os.environ.get("CI") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,8 +11,8 @@ Nothing here runs on import: settings never start a database.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "stop":
         stop(args.data)
         return 0
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    warnings.simplefilter("ignore")  # pgserver's dependencies warn about runtime dirs; not ours
     try:
         print(start(args.data))
     except Exception as exc:  # noqa: BLE001 - any failure gets the same plain advice

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
 
 #: No inline script anywhere: the few lines of JavaScript live in static files.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -59,3 +63,59 @@ class IdleSessionMiddleware:
             if now - session.get(self.KEY, 0) >= self.EVERY:
                 session[self.KEY] = now
         return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A database that is down or drops the connection gives a calm 503, not a traceback.
+
+    Nothing was half-written: every write is one transaction, which PostgreSQL rolled back when
+    the connection went. ``Retry-After`` tells browsers and proxies when to come back; the next
+    request opens a new connection, so the site recovers by itself when the database returns.
+    """
+
+    RETRY_AFTER = 30
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+
+        if not isinstance(exception, OperationalError | InterfaceError) and not (
+            isinstance(exception, DatabaseError) and "connection" in str(exception).lower()
+        ):
+            return None
+        logger.warning("Database unavailable: %s", type(exception).__name__)
+        close_old_connections()
+        from django.template.loader import render_to_string
+
+        from .conf import app_settings
+
+        body = render_to_string(
+            "twitch_intake/unavailable.html",
+            {
+                "clinic_name": app_settings.CLINIC_NAME,
+                "clinic_phone": app_settings.CLINIC_PHONE,
+                "emergency_number": app_settings.EMERGENCY_NUMBER,
+            },
+        )
+        response = HttpResponse(body, status=503)
+        response["Retry-After"] = str(self.RETRY_AFTER)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class RedactLinkTokens(logging.Filter):
+    """Logging filter: request lines never carry a patient's link token into the logs."""
+
+    _TOKEN = re.compile(r"(/link/)[^/\s?\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/link/" in message:
+            record.msg = self._TOKEN.sub(r"\1[redacted]", message)
+            record.args = None
+        return True

@@ -92,9 +92,15 @@ class PageResult:
 
 
 def save_page(
-    encounter_id: int, group: questionnaire.Group, cleaned: Mapping[str, Any]
+    encounter_id: int,
+    group: questionnaire.Group,
+    cleaned: Mapping[str, Any],
+    language: str = "",
 ) -> PageResult:
-    """Store one valid page, replacing that page's earlier answers and nothing else."""
+    """Store one valid page, replacing that page's earlier answers and nothing else.
+
+    ``language`` is the one the patient is answering in: free text is shown marked with it.
+    """
     now = timezone.now()
     with transaction.atomic():
         encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
@@ -111,10 +117,19 @@ def save_page(
                 if g.link_id in encounter.completed_groups or g.link_id == group.link_id
             ]
         encounter.status = Status.IN_PROGRESS
+        if language:
+            encounter.language = language
         if group.link_id == "emergency" and triage.assess(answers).flag("emergency-signs"):
             _alert_on_commit(encounter, now)
         encounter.save(
-            update_fields=["answers", "completed_groups", "status", "alerted_at", "updated_at"]
+            update_fields=[
+                "answers",
+                "completed_groups",
+                "status",
+                "alerted_at",
+                "language",
+                "updated_at",
+            ]
         )
     return PageResult(encounter)
 

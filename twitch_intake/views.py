@@ -119,7 +119,11 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
         if form.cleaned_data["date_of_birth"] == encounter.date_of_birth:
             Encounter.objects.filter(pk=encounter.pk).update(dob_failures=0)
             _bind(request, encounter)
-            return redirect(_resume_url(encounter))
+            response = redirect(_resume_url(encounter))
+            if encounter.language in dict(settings.LANGUAGES):
+                # Back on another device: carry on in the language they chose before.
+                _remember_language(request, response, encounter.language)
+            return response
         ratelimit.hit(request, "link")
         if _record_wrong_birth_date(encounter, now):
             return render(request, "twitch_intake/link_unusable.html", _context(), status=404)
@@ -198,7 +202,9 @@ def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse
     if request.method == "POST":
         form = Form(request.POST, revealed=parse_revealed(request.POST))
         if form.is_valid():
-            result = services.save_page(encounter.pk, group_def, form.answers)
+            result = services.save_page(
+                encounter.pk, group_def, form.answers, language=get_language() or ""
+            )
             if result.already_submitted:
                 return redirect("twitch_intake:thanks")
             encounter = result.encounter
@@ -313,15 +319,19 @@ def language(request: HttpRequest) -> HttpResponse:
         target = reverse("twitch_intake:resume")
     response = redirect(target)
     if code in dict(settings.LANGUAGES):
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            code,
-            max_age=365 * 24 * 3600,
-            samesite="Lax",
-            secure=request.is_secure(),
-            httponly=True,
-        )
+        _remember_language(request, response, code)
         encounter = _bound_encounter(request)
         if encounter is not None and not encounter.is_submitted:
             Encounter.objects.filter(pk=encounter.pk).update(language=code)
     return response
+
+
+def _remember_language(request: HttpRequest, response: HttpResponse, code: str) -> None:
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=request.is_secure(),
+        httponly=True,
+    )

@@ -1,6 +1,7 @@
 """The smallest site that runs the app: proof that twitch_intake needs nothing from clinic/."""
 
 import os
+from datetime import timedelta
 
 import dj_database_url
 
@@ -62,6 +63,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
 LANGUAGE_CODE = "en"

@@ -82,14 +82,14 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+        from django.db import DatabaseError, InterfaceError, OperationalError
 
         if not isinstance(exception, OperationalError | InterfaceError) and not (
             isinstance(exception, DatabaseError) and "connection" in str(exception).lower()
         ):
             return None
+        # Django closes the broken connection when the request finishes; the next one reconnects.
         logger.warning("Database unavailable: %s", type(exception).__name__)
-        close_old_connections()
         from django.template.loader import render_to_string
 
         from .conf import app_settings

@@ -101,6 +101,19 @@ def _resume_url(encounter: Encounter) -> str:
 # --- Arriving -------------------------------------------------------------------------------
 
 
+def unlogged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Keep Django's request logger from writing this URL (it holds a link token) for 4xx."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response._has_been_logged = True  # django.utils.log.log_response's own guard
+        return response
+
+    return wrapper
+
+
+@unlogged
 @intake_view
 @require_http_methods(["GET", "POST"])
 def open_link(request: HttpRequest, token: str) -> HttpResponse:

@@ -20,6 +20,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -111,6 +112,22 @@ class EncounterAdmin(admin.ModelAdmin):
         if request.user.has_perm(PERM_SUMMARY):
             return self.list_filter
         return ("status", "visit_at")
+
+    #: All that a user without ``view_summary`` may filter the queue by: the patient's details and
+    #: the status. Any other field is taken from the answers (level, flags, the emergency alert)
+    #: and would show through a hand-made address such as ``?level__exact=emergency``.
+    PATIENT_LOOKUPS = frozenset({"patient_name", "date_of_birth", "record_number", "visit_at", "status"})
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if not request.user.has_perm(PERM_SUMMARY) and lookup.split(LOOKUP_SEP)[0] not in self.PATIENT_LOOKUPS:
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        if request.user.has_perm(PERM_SUMMARY):
+            return super().get_ordering(request)
+        # The queue's own order is the triage result, emergencies first: visit order reveals nothing.
+        return ("visit_at",)
 
     @admin.display(description=_("level"), ordering="level")
     def level_badge(self, obj: Encounter) -> str:

@@ -414,8 +414,11 @@ _ALLOWED_CONTROLS = frozenset("\n\r\t")
 
 
 def has_control_character(text: str) -> bool:
+    """Control characters (NUL included) and lone surrogates, which PostgreSQL cannot store."""
     return any(
-        unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in text
+        (unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS)
+        or unicodedata.category(ch) == "Cs"
+        for ch in text
     )
 
 

@@ -199,10 +199,13 @@ def create_submitted(
             answers_digest=answers_digest(cleaned),
         )
         apply_assessment(encounter, assessment)
+        emergency = assessment.flag("emergency-signs") is not None
+        if emergency:
+            encounter.alerted_at = now
         encounter.save()
-        if assessment.flag("emergency-signs"):
-            _alert_on_commit(encounter, now)
-            encounter.save(update_fields=["alerted_at"])
+        if emergency:
+            pk = encounter.pk
+            transaction.on_commit(lambda: send_emergency_alert(pk))
     return SubmitResult(encounter)
 
 

@@ -1,0 +1,589 @@
+"""The intake as FHIR R4: the Questionnaire out, a QuestionnaireResponse out and in.
+
+Everything here is read from :mod:`twitch_intake.questionnaire`, so the FHIR view of the intake
+cannot drift from the web form: linkIds and answer codes are the contract's, labels become
+``text`` and ``display`` in the active language.
+
+Layout. Groups are the Questionnaire's top-level items, questions sit in their group, and a
+show-when question is a sibling of the question it depends on, with an ``enableWhen``. An export
+uses the same layout (flat in the group). An import also accepts a show-when question nested
+under an answer to the question it depends on, which is how some FHIR form fillers write it.
+
+Import. A response goes through exactly the checks the web form applies
+(:func:`questionnaire.validate`), plus the FHIR shape around them. Any problem refuses the whole
+response and nothing is stored: a half-imported intake could hide a red flag. Every problem is
+listed, each naming its linkId (or FHIR element), so the sender can fix them all in one go.
+
+No HTTP here: the admin, the management command or a future API call these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone, translation
+
+from . import questionnaire, services
+from .models import Encounter
+from .questionnaire import TWITCH_INTAKE, ItemType, Question
+
+#: Where our FHIR identifiers live; the code system and the Questionnaire hang off it.
+BASE_URL = "https://twitch-intake.example.org/fhir"
+#: The one code system for every answer code of the intake.
+CODE_SYSTEM = f"{BASE_URL}/CodeSystem/twitch-intake"
+#: The Questionnaire's canonical URL; a response names it (optionally ``|version``).
+QUESTIONNAIRE_URL = f"{BASE_URL}/Questionnaire/twitch-intake"
+
+#: The contained Patient's id in an export (``subject`` is ``#patient``).
+PATIENT_ID = "patient"
+
+_VALUE_KEY = {
+    ItemType.CHOICE: "valueCoding",
+    ItemType.BOOLEAN: "valueBoolean",
+    ItemType.STRING: "valueString",
+    ItemType.TEXT: "valueString",
+}
+_NAME_MAX_LENGTH = Encounter._meta.get_field("patient_name").max_length or 200
+_EARLIEST_BIRTH = dt.date(1900, 1, 1)
+_EARLIEST_AUTHORED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+#: A sender's clock may run a little ahead of ours.
+_CLOCK_SKEW = dt.timedelta(minutes=5)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+
+
+# --- Export ---------------------------------------------------------------------------------
+
+
+def _coding(question: Question, code: str) -> dict[str, str]:
+    return {"system": CODE_SYSTEM, "code": code, "display": str(question.label(code))}
+
+
+def _question_item(question: Question) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "linkId": question.link_id,
+        "text": str(question.text),
+        "type": question.type.value,
+        "required": question.required,
+        "repeats": question.repeats,
+    }
+    if question.show_when is not None:
+        parent = TWITCH_INTAKE.question(question.show_when.question)
+        item["enableWhen"] = [
+            {
+                "question": parent.link_id,
+                "operator": "=",
+                "answerCoding": {"system": CODE_SYSTEM, "code": question.show_when.code},
+            }
+        ]
+    if question.max_length is not None:
+        item["maxLength"] = question.max_length
+    if question.options:
+        item["answerOption"] = [{"valueCoding": _coding(question, c)} for c in question.codes]
+    return item
+
+
+def questionnaire_json() -> dict[str, Any]:
+    """The intake as an R4 Questionnaire, for other systems to render or to check responses.
+
+    Texts are in the active language (which ``language`` names); linkIds and codes never change.
+    """
+    language = translation.get_language()
+    return {
+        "resourceType": "Questionnaire",
+        "id": "twitch-intake",
+        **({"language": language} if language else {}),
+        "url": QUESTIONNAIRE_URL,
+        "version": TWITCH_INTAKE.version,
+        "name": "TwitchIntake",
+        "title": str(TWITCH_INTAKE.title),
+        "status": "active",
+        "subjectType": ["Patient"],
+        "item": [
+            {
+                "linkId": group.link_id,
+                "text": str(group.title),
+                "type": "group",
+                "required": any(q.required and q.show_when is None for q in group.questions),
+                "repeats": False,
+                "item": [_question_item(q) for q in group.questions],
+            }
+            for group in TWITCH_INTAKE.groups
+        ],
+    }
+
+
+def _answers(question: Question, value: Any) -> list[dict[str, Any]]:
+    values = value if question.repeats else [value]
+    if question.type is ItemType.CHOICE:
+        return [{"valueCoding": _coding(question, code)} for code in values]
+    return [{_VALUE_KEY[question.type]: v} for v in values]
+
+
+def response_json(encounter: Encounter) -> dict[str, Any]:
+    """One encounter as an R4 QuestionnaireResponse, with the patient contained.
+
+    A submitted (or reviewed) encounter is ``completed``; one still being filled in is exported
+    honestly as ``in-progress`` with what is saved so far. Unanswered questions and empty
+    groups are left out, as FHIR asks.
+    """
+    answers = encounter.answers or {}
+    groups = []
+    for group in TWITCH_INTAKE.groups:
+        items = [
+            {
+                "linkId": q.link_id,
+                "text": str(q.text),
+                "answer": _answers(q, answers[q.link_id]),
+            }
+            for q in group.questions
+            if not questionnaire.is_blank(answers.get(q.link_id))
+        ]
+        if items:
+            groups.append({"linkId": group.link_id, "text": str(group.title), "item": items})
+    authored = encounter.submitted_at if encounter.is_submitted else encounter.updated_at
+    resource: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "contained": [
+            {
+                "resourceType": "Patient",
+                "id": PATIENT_ID,
+                "name": [{"text": encounter.patient_name}],
+                "birthDate": encounter.date_of_birth.isoformat(),
+            }
+        ],
+        "questionnaire": f"{QUESTIONNAIRE_URL}|{encounter.questionnaire_version}",
+        "status": "completed" if encounter.is_submitted else "in-progress",
+        "subject": {"reference": f"#{PATIENT_ID}"},
+    }
+    if authored is not None:
+        resource["authored"] = authored.isoformat()
+    resource["item"] = groups
+    return resource
+
+
+# --- Import ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ParsedResponse:
+    """What a QuestionnaireResponse says, in the app's terms, and everything wrong with it."""
+
+    patient_name: str = ""
+    date_of_birth: dt.date | None = None
+    authored: dt.datetime | None = None
+    #: Cleaned by :func:`questionnaire.validate`: exactly what the web form would store.
+    answers: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class ImportResult:
+    encounter: Encounter | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value is named in a message: the sender sees what they actually sent."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+class _Reader:
+    """Walks one response, collecting answers by linkId and every shape problem on the way."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, Any] = {}
+        self.problems: list[str] = []
+        #: linkIds with a shape problem: the questionnaire's own messages about them would only
+        #: repeat it (e.g. "required" for an answer that was there but of the wrong type).
+        self.reported: set[str] = set()
+        self.seen: set[str] = set()
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def question_problem(self, link_id: str, message: str) -> None:
+        self.reported.add(link_id)
+        self.problem(link_id, message)
+
+    def items(self, value: Any, where: str) -> list[dict[str, Any]]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(where, f"item must be an array (found {_kind(value)}).")
+            return []
+        good = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.problem(f"{where}[{index}]", f"must be an object (found {_kind(item)}).")
+            elif not isinstance(item.get("linkId"), str) or not item["linkId"]:
+                self.problem(f"{where}[{index}]", "linkId is missing.")
+            else:
+                good.append(item)
+        return good
+
+    def top_level(self, resource: Mapping[str, Any]) -> None:
+        for item in self.items(resource.get("item"), "item"):
+            link_id = item["linkId"]
+            if _is_group(link_id):
+                self.group(item)
+            elif TWITCH_INTAKE.has_question(link_id):
+                home = TWITCH_INTAKE.group_of(link_id).link_id
+                self.question_problem(link_id, f"must sit inside group {home!r}.")
+            else:
+                self.problem(link_id, "unknown linkId.")
+
+    def group(self, item: Mapping[str, Any]) -> None:
+        link_id = item["linkId"]
+        if item.get("answer"):
+            self.problem(link_id, "a group has no answer of its own.")
+        for child in self.items(item.get("item"), f"{link_id}.item"):
+            child_id = child["linkId"]
+            if _is_group(child_id):
+                self.problem(child_id, "a group cannot sit inside another group.")
+                continue
+            if not TWITCH_INTAKE.has_question(child_id):
+                self.problem(child_id, "unknown linkId.")
+                continue
+            home = TWITCH_INTAKE.group_of(child_id).link_id
+            if home != link_id:
+                self.question_problem(
+                    child_id, f"belongs in group {home!r} (found in {link_id!r})."
+                )
+                continue
+            self.question(child)
+
+    def question(self, item: Mapping[str, Any], nested_under: str | None = None) -> None:
+        link_id = item["linkId"]
+        question = TWITCH_INTAKE.question(link_id)
+        if nested_under is not None and (
+            question.show_when is None or question.show_when.question != nested_under
+        ):
+            self.question_problem(
+                link_id, f"cannot sit under an answer to {nested_under!r}; put it in its group."
+            )
+            return
+        if link_id in self.seen:
+            self.question_problem(link_id, "answered more than once.")
+            return
+        self.seen.add(link_id)
+        if item.get("item"):
+            self.question_problem(
+                link_id, "items may be nested under an answer, not directly under a question."
+            )
+        answers = item.get("answer")
+        if answers is None:
+            answers = []
+        if not isinstance(answers, list):
+            self.question_problem(link_id, f"answer must be an array (found {_kind(answers)}).")
+            return
+        if len(answers) > 1 and not question.repeats:
+            self.question_problem(link_id, f"takes one answer (found {len(answers)}).")
+        values = []
+        for answer in answers:
+            if not isinstance(answer, dict):
+                self.question_problem(
+                    link_id, f"an answer must be an object (found {_kind(answer)})."
+                )
+                continue
+            value = self.value(question, answer)
+            if value is not None:
+                values.append(value)
+            for child in self.items(answer.get("item"), f"{link_id}.answer.item"):
+                if TWITCH_INTAKE.has_question(child["linkId"]):
+                    self.question(child, nested_under=link_id)
+                else:
+                    self.problem(child["linkId"], "unknown linkId.")
+        if link_id in self.reported or not values:
+            return
+        self.raw[link_id] = values if question.repeats else values[0]
+
+    def value(self, question: Question, answer: Mapping[str, Any]) -> Any:
+        link_id = question.link_id
+        expected = _VALUE_KEY[question.type]
+        given = sorted(k for k in answer if k.startswith("value"))
+        if given != [expected]:
+            found = ", ".join(given) if given else "no value"
+            self.question_problem(link_id, f"answer must be {expected} (found {found}).")
+            return None
+        value = answer[expected]
+        if question.type is ItemType.CHOICE:
+            return self.code(link_id, value)
+        if question.type is ItemType.BOOLEAN:
+            if not isinstance(value, bool):
+                self.question_problem(
+                    link_id, f"valueBoolean must be true or false (found {_kind(value)})."
+                )
+                return None
+            return value
+        if not isinstance(value, str):
+            self.question_problem(link_id, f"valueString must be a string (found {_kind(value)}).")
+            return None
+        if _has_surrogate(value):
+            self.question_problem(link_id, _SURROGATE_MESSAGE)
+            return None
+        return value
+
+    def code(self, link_id: str, coding: Any) -> str | None:
+        if not isinstance(coding, dict):
+            self.question_problem(
+                link_id, f"valueCoding must be an object (found {_kind(coding)})."
+            )
+            return None
+        system, code = coding.get("system"), coding.get("code")
+        if system != CODE_SYSTEM:
+            shown = repr(system) if isinstance(system, str) else "none"
+            self.question_problem(link_id, f"code system must be {CODE_SYSTEM!r} (found {shown}).")
+            return None
+        if not isinstance(code, str) or not code:
+            self.question_problem(link_id, "valueCoding has no code.")
+            return None
+        return code
+
+
+#: JSON can escape half of a UTF-16 pair ("\ud800"); no database can store it as text.
+_SURROGATE_MESSAGE = "has an invalid character (a lone UTF-16 surrogate)."
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _is_group(link_id: str) -> bool:
+    return any(g.link_id == link_id for g in TWITCH_INTAKE.groups)
+
+
+def _patient(resource: Mapping[str, Any], problems: list[str]) -> Mapping[str, Any] | None:
+    """The contained Patient the response is about (``subject``, or the only one contained)."""
+    contained = resource.get("contained")
+    if contained is None:
+        contained = []
+    if not isinstance(contained, list):
+        problems.append(f"contained: must be an array (found {_kind(contained)}).")
+        return None
+    patients = [r for r in contained if isinstance(r, dict) and r.get("resourceType") == "Patient"]
+    subject = resource.get("subject")
+    if subject is None:
+        if len(patients) == 1:
+            return patients[0]
+        problems.append(
+            'subject: must reference the contained Patient, e.g. {"reference": "#patient"}.'
+        )
+        return None
+    reference = subject.get("reference") if isinstance(subject, dict) else None
+    if not isinstance(reference, str) or not reference.startswith("#"):
+        problems.append(
+            'subject: must reference a contained Patient, e.g. {"reference": "#patient"}.'
+        )
+        return None
+    for patient in patients:
+        if patient.get("id") == reference[1:]:
+            return patient
+    problems.append(f"subject: no contained Patient with id {reference[1:]!r}.")
+    return None
+
+
+def _patient_name(patient: Mapping[str, Any], problems: list[str]) -> str:
+    names = patient.get("name")
+    first = names[0] if isinstance(names, list) and names else None
+    if not isinstance(first, dict):
+        problems.append("Patient.name: missing.")
+        return ""
+    text = first.get("text")
+    if not isinstance(text, str) or not text.strip():
+        given = first.get("given") if isinstance(first.get("given"), list) else []
+        family = first.get("family")
+        parts = [*given, family] if isinstance(family, str) else list(given)
+        if not all(isinstance(p, str) for p in parts):
+            problems.append("Patient.name: given and family must be strings.")
+            return ""
+        text = " ".join(p.strip() for p in parts if p.strip())
+    name = text.strip()
+    if not name:
+        problems.append("Patient.name: missing.")
+    elif questionnaire.has_control_character(name):
+        problems.append("Patient.name: has a control character.")
+    elif _has_surrogate(name):
+        problems.append(f"Patient.name: {_SURROGATE_MESSAGE}")
+    elif len(name) > _NAME_MAX_LENGTH:
+        problems.append(
+            f"Patient.name: keep to {_NAME_MAX_LENGTH} characters or fewer (it has {len(name)})."
+        )
+    return name
+
+
+def _birth_date(patient: Mapping[str, Any], problems: list[str]) -> dt.date | None:
+    value = patient.get("birthDate")
+    if value is None:
+        problems.append("Patient.birthDate: missing.")
+        return None
+    if not isinstance(value, str) or not _DATE.match(value):
+        problems.append("Patient.birthDate: must be a full date, YYYY-MM-DD.")
+        return None
+    try:
+        born = dt.date.fromisoformat(value)
+    except ValueError:
+        problems.append(f"Patient.birthDate: {value!r} is not a real date.")
+        return None
+    if not _EARLIEST_BIRTH <= born <= timezone.localdate():
+        problems.append(f"Patient.birthDate: {value!r} is not a plausible date of birth.")
+        return None
+    return born
+
+
+def _authored(resource: Mapping[str, Any], problems: list[str]) -> dt.datetime | None:
+    """When the patient answered; a bare date means its start, in the clinic's time zone.
+
+    It becomes the encounter's submitted and visit time, so it must be plausible: a date far
+    outside that range stores, but cannot be read back into Python (years 0 and 10000).
+    """
+    value = resource.get("authored")
+    if value is None:
+        return None
+    authored = None
+    try:
+        if isinstance(value, str) and _DATE.match(value):
+            day = dt.date.fromisoformat(value)
+            authored = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+        elif isinstance(value, str) and _DATE_TIME.match(value):
+            # Python keeps microseconds; FHIR allows up to nine digits of a second.
+            authored = dt.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value))
+    except ValueError:
+        pass
+    if authored is None:
+        problems.append(
+            "authored: must be a FHIR dateTime with a time zone, e.g. 2025-03-01T09:30:00Z."
+        )
+        return None
+    latest = timezone.now() + _CLOCK_SKEW
+    if not _EARLIEST_AUTHORED <= authored <= latest:
+        problems.append(f"authored: {value!r} is not a plausible time (in the future?).")
+        return None
+    return authored
+
+
+def _questionnaire_problems(resource: Mapping[str, Any]) -> list[str]:
+    accepted = {QUESTIONNAIRE_URL, f"{QUESTIONNAIRE_URL}|{TWITCH_INTAKE.version}"}
+    named = resource.get("questionnaire")
+    problems = []
+    if named not in accepted:
+        problems.append(
+            f"questionnaire: must be {QUESTIONNAIRE_URL!r} (version {TWITCH_INTAKE.version}); "
+            f"found {named!r}."
+        )
+    status = resource.get("status")
+    if status != "completed":
+        problems.append(f"status: only a completed response can be imported (found {status!r}).")
+    return problems
+
+
+def _validation_message(problem: questionnaire.Problem, raw: Mapping[str, Any]) -> str:
+    """The web form's message, named by linkId; an unknown code is spelled out."""
+    message = f"{problem.link_id}: {problem.message}"
+    if problem.code == "unknown_code":
+        value = raw.get(problem.link_id)
+        given = value if isinstance(value, list) else [value]
+        codes = TWITCH_INTAKE.question(problem.link_id).codes
+        unknown = ", ".join(repr(c) for c in given if c not in codes)
+        message += f" (unknown code {unknown})"
+    return message
+
+
+def read_response(resource: Any) -> ParsedResponse:
+    """Check a parsed QuestionnaireResponse and turn it into what an encounter stores.
+
+    Touches no database, so it can vet a response before anything is written.
+    """
+    if not isinstance(resource, dict):
+        return ParsedResponse(
+            problems=[f"resource: must be a JSON object (found {_kind(resource)})."]
+        )
+    kind = resource.get("resourceType")
+    if kind != "QuestionnaireResponse":
+        return ParsedResponse(
+            problems=[f"resourceType: must be 'QuestionnaireResponse' (found {kind!r})."]
+        )
+    parsed = ParsedResponse()
+    parsed.problems.extend(_questionnaire_problems(resource))
+    parsed.authored = _authored(resource, parsed.problems)
+    patient = _patient(resource, parsed.problems)
+    if patient is not None:
+        parsed.patient_name = _patient_name(patient, parsed.problems)
+        parsed.date_of_birth = _birth_date(patient, parsed.problems)
+    reader = _Reader()
+    reader.top_level(resource)
+    parsed.problems.extend(reader.problems)
+    cleaned, found = questionnaire.validate(reader.raw)
+    parsed.problems.extend(
+        _validation_message(p, reader.raw) for p in found if p.link_id not in reader.reported
+    )
+    parsed.answers = cleaned
+    return parsed
+
+
+def import_response(resource: Any) -> ImportResult:
+    """Store a QuestionnaireResponse as a submitted encounter, or refuse it whole.
+
+    One transaction: the encounter, its triage and (for an emergency) the clinic's alert are
+    stored together or not at all.
+    """
+    parsed = read_response(resource)
+    if not parsed.ok:
+        return ImportResult(problems=parsed.problems)
+    assert parsed.date_of_birth is not None  # no problem means a patient was read
+    with transaction.atomic():
+        result = services.create_submitted(
+            patient_name=parsed.patient_name,
+            date_of_birth=parsed.date_of_birth,
+            answers=parsed.answers,
+            authored=parsed.authored,
+        )
+    if not result.ok:  # pragma: no cover - read_response ran the same validation
+        return ImportResult(problems=[f"{p.link_id}: {p.message}" for p in result.problems])
+    return ImportResult(encounter=result.encounter)
+
+
+def import_json(text: str | bytes) -> ImportResult:
+    """:func:`import_response` for raw JSON, as it comes from a file or a request body."""
+    try:
+        resource = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        # UnicodeDecodeError is a ValueError too: bytes that are not UTF-8 are not JSON.
+        return ImportResult(problems=[f"not valid JSON: {error}"])
+    return import_response(resource)
+
+
+def summary(result: ImportResult) -> dict[str, Any]:
+    """The outcome in a few plain values: what a caller logs or prints for one response."""
+    if result.encounter is None:
+        return {"errors": result.problems}
+    encounter = result.encounter
+    return {
+        "encounter": encounter.pk,
+        "level": encounter.level,
+        "flags": list(encounter.flags),
+    }

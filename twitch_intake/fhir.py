@@ -425,10 +425,10 @@ def _patient_name(patient: Mapping[str, Any], problems: list[str]) -> str:
     name = text.strip()
     if not name:
         problems.append("Patient.name: missing.")
-    elif questionnaire.has_control_character(name):
-        problems.append("Patient.name: has a control character.")
     elif _has_surrogate(name):
         problems.append(f"Patient.name: {_SURROGATE_MESSAGE}")
+    elif questionnaire.has_control_character(name):
+        problems.append("Patient.name: has a control character.")
     elif len(name) > _NAME_MAX_LENGTH:
         problems.append(
             f"Patient.name: keep to {_NAME_MAX_LENGTH} characters or fewer (it has {len(name)})."

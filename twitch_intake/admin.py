@@ -15,16 +15,20 @@ Answers are never editable here: they are not a form field at all.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
+from django.template.response import SimpleTemplateResponse, TemplateResponse
 from django.urls import path, reverse
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -36,6 +40,25 @@ from .ratelimit import client_address
 PERM_SUMMARY = "twitch_intake.view_summary"
 PERM_REVIEW = "twitch_intake.review_encounter"
 PERM_LINK = "twitch_intake.issue_link"
+
+
+def in_clinic_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Clinicians read summaries in the clinic's language, whatever the patient answered in.
+
+    Template responses render lazily, after the view returns, so they are rendered here,
+    inside the override.
+    """
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+        with translation.override(settings.LANGUAGE_CODE):
+            response = view(*args, **kwargs)
+            if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
+                response.render()
+        response.headers.setdefault("Content-Language", settings.LANGUAGE_CODE)
+        return response
+
+    return wrapper
 
 
 def record_access(request: HttpRequest, encounter: Encounter, action: str) -> None:
@@ -62,7 +85,14 @@ class FlagFilter(admin.SimpleListFilter):
 
 @admin.register(Encounter)
 class EncounterAdmin(admin.ModelAdmin):
-    list_display = ("patient_name", "level_badge", "flag_chips", "status", "visit_at", "record_number")
+    list_display = (
+        "patient_name",
+        "level_badge",
+        "flag_chips",
+        "status",
+        "visit_at",
+        "record_number",
+    )
     list_display_links = ("patient_name",)
     list_filter = ("level", FlagFilter, "status", "visit_at")
     search_fields = ("patient_name", "record_number")
@@ -99,7 +129,7 @@ class EncounterAdmin(admin.ModelAdmin):
     change_list_template = "admin/twitch_intake/encounter/change_list.html"
 
     class Media:
-        css = {"all": ["twitch_intake/admin.css"]}
+        css = {"all": ["twitch_intake/summary.css", "twitch_intake/admin.css"]}
 
     # --- the queue ------------------------------------------------------------------------
 
@@ -116,10 +146,15 @@ class EncounterAdmin(admin.ModelAdmin):
     #: All that a user without ``view_summary`` may filter the queue by: the patient's details and
     #: the status. Any other field is taken from the answers (level, flags, the emergency alert)
     #: and would show through a hand-made address such as ``?level__exact=emergency``.
-    PATIENT_LOOKUPS = frozenset({"patient_name", "date_of_birth", "record_number", "visit_at", "status"})
+    PATIENT_LOOKUPS = frozenset(
+        {"patient_name", "date_of_birth", "record_number", "visit_at", "status"}
+    )
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        if not request.user.has_perm(PERM_SUMMARY) and lookup.split(LOOKUP_SEP)[0] not in self.PATIENT_LOOKUPS:
+        if (
+            not request.user.has_perm(PERM_SUMMARY)
+            and lookup.split(LOOKUP_SEP)[0] not in self.PATIENT_LOOKUPS
+        ):
             return False
         return super().lookup_allowed(lookup, value, request)
 
@@ -146,7 +181,10 @@ class EncounterAdmin(admin.ModelAdmin):
             ((code, labels.get(code, code)) for code in obj.flags),
         )
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    @in_clinic_language
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = extra_context or {}
         if request.user.has_perm(PERM_SUMMARY):
             extra_context["unreviewed_emergencies"] = Encounter.objects.filter(
@@ -163,6 +201,7 @@ class EncounterAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    @in_clinic_language
     def change_view(
         self,
         request: HttpRequest,
@@ -189,7 +228,9 @@ class EncounterAdmin(admin.ModelAdmin):
             response["Cache-Control"] = "no-store, private"
         return response
 
-    def response_add(self, request: HttpRequest, obj: Encounter, post_url_continue: str | None = None) -> HttpResponse:
+    def response_add(
+        self, request: HttpRequest, obj: Encounter, post_url_continue: str | None = None
+    ) -> HttpResponse:
         if request.user.has_perm(PERM_LINK):
             return self._show_new_link(request, obj, created=True)
         return super().response_add(request, obj, post_url_continue)
@@ -212,6 +253,7 @@ class EncounterAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return get_object_or_404(Encounter, pk=pk)
 
+    @in_clinic_language
     def print_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         encounter = self._summary_object(request, pk)
         record_access(request, encounter, AccessEvent.Action.PRINT)
@@ -223,13 +265,17 @@ class EncounterAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store, private"
         return response
 
+    @in_clinic_language
     def text_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         encounter = self._summary_object(request, pk)
         record_access(request, encounter, AccessEvent.Action.TEXT)
-        response = HttpResponse(summary.render_text(encounter), content_type="text/plain; charset=utf-8")
+        response = HttpResponse(
+            summary.render_text(encounter), content_type="text/plain; charset=utf-8"
+        )
         response["Cache-Control"] = "no-store, private"
         return response
 
+    @in_clinic_language
     def fhir_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         from . import fhir
 
@@ -239,7 +285,9 @@ class EncounterAdmin(admin.ModelAdmin):
             json.dumps(fhir.response_json(encounter), indent=2, ensure_ascii=False),
             content_type="application/fhir+json; charset=utf-8",
         )
-        response["Content-Disposition"] = f'attachment; filename="questionnaire-response-{encounter.pk}.json"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="questionnaire-response-{encounter.pk}.json"'
+        )
         response["Cache-Control"] = "no-store, private"
         return response
 
@@ -248,6 +296,7 @@ class EncounterAdmin(admin.ModelAdmin):
         if request.method != "POST":
             raise PermissionDenied
 
+    @in_clinic_language
     def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._post_only(request)
         if not request.user.has_perm(PERM_REVIEW):
@@ -257,23 +306,32 @@ class EncounterAdmin(admin.ModelAdmin):
             services.mark_reviewed(encounter.pk, request.user)
             self.message_user(request, _("Marked reviewed."), messages.SUCCESS)
         else:
-            self.message_user(request, _("Only a submitted intake can be marked reviewed."), messages.WARNING)
+            self.message_user(
+                request, _("Only a submitted intake can be marked reviewed."), messages.WARNING
+            )
         return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
 
+    @in_clinic_language
     def link_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._post_only(request)
         if not request.user.has_perm(PERM_LINK):
             raise PermissionDenied
         encounter = get_object_or_404(Encounter, pk=pk)
         if encounter.is_submitted:
-            self.message_user(request, _("This intake was already sent; it needs no new link."), messages.WARNING)
+            self.message_user(
+                request, _("This intake was already sent; it needs no new link."), messages.WARNING
+            )
             return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
         return self._show_new_link(request, encounter, created=False)
 
-    def _show_new_link(self, request: HttpRequest, encounter: Encounter, created: bool) -> HttpResponse:
+    def _show_new_link(
+        self, request: HttpRequest, encounter: Encounter, created: bool
+    ) -> HttpResponse:
         """Make a link and show it this once: only its hash is kept, so it cannot be shown again."""
         token = encounter.issue_link()
-        encounter.save(update_fields=["token_hash", "token_expires_at", "dob_failures", "locked_until"])
+        encounter.save(
+            update_fields=["token_hash", "token_expires_at", "dob_failures", "locked_until"]
+        )
         url = request.build_absolute_uri(reverse("twitch_intake:link", args=[token]))
         context = {
             **self.admin_site.each_context(request),

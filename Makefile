@@ -26,7 +26,6 @@ demo: $(STAMP)
 	export DATABASE_URL="$$url" DJANGO_DEBUG=1; \
 	$(PY) manage.py migrate --noinput -v 0 && \
 	$(PY) manage.py createcachetable && \
-	$(PY) manage.py compilemessages -v 0 --ignore '.venv*' && \
 	$(PY) manage.py loaddata -v 0 fixtures/demo.json && \
 	$(PY) -m clinic.demo --host $(HOST) --port $(PORT) && \
 	exec $(PY) manage.py runserver --noreload $(HOST):$(PORT)
@@ -50,7 +49,8 @@ lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 
 messages: $(STAMP)
-	@cd twitch_intake && ../$(PY) ../manage.py makemessages -l es --no-obsolete && ../$(PY) ../manage.py compilemessages
+	@cd twitch_intake && DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=postgres://unused/unused \
+		../$(PY) ../manage.py makemessages -l es --no-obsolete && msgfmt --check -o locale/es/LC_MESSAGES/django.mo locale/es/LC_MESSAGES/django.po
 
 db-stop:
 	@test ! -x $(PY) || $(PY) -m clinic.devdb stop

@@ -30,6 +30,7 @@ from django.template.response import SimpleTemplateResponse, TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import display, services, summary, triage
@@ -304,10 +305,12 @@ class EncounterAdmin(admin.ModelAdmin):
         encounter = get_object_or_404(Encounter, pk=pk)
         if encounter.status == Status.SUBMITTED:
             services.mark_reviewed(encounter.pk, request.user)
-            self.message_user(request, _("Marked reviewed."), messages.SUCCESS)
+            self.message_user(request, gettext("Marked reviewed."), messages.SUCCESS)
         else:
             self.message_user(
-                request, _("Only a submitted intake can be marked reviewed."), messages.WARNING
+                request,
+                gettext("Only a submitted intake can be marked reviewed."),
+                messages.WARNING,
             )
         return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
 
@@ -319,7 +322,9 @@ class EncounterAdmin(admin.ModelAdmin):
         encounter = get_object_or_404(Encounter, pk=pk)
         if encounter.is_submitted:
             self.message_user(
-                request, _("This intake was already sent; it needs no new link."), messages.WARNING
+                request,
+                gettext("This intake was already sent; it needs no new link."),
+                messages.WARNING,
             )
             return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
         return self._show_new_link(request, encounter, created=False)

@@ -16,6 +16,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Layout
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -54,7 +55,13 @@ def _field_for(question: Question) -> forms.Field:
         widget = forms.TextInput(attrs=attrs)
     # No max_length here: the questionnaire's own check gives the friendlier message, and the
     # browser's maxlength would silently cut a pasted answer instead of saying so.
-    return forms.CharField(widget=widget, strip=True, **common)
+    field = forms.CharField(widget=widget, strip=True, **common)
+    # Nor Django's own NUL check: its technical message would pre-empt the questionnaire's
+    # plain one, which refuses NUL like every other control character (as a FHIR import does).
+    field.validators = [
+        v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)
+    ]
+    return field
 
 
 class GroupForm(forms.Form):

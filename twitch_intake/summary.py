@@ -30,6 +30,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
+from django.utils.translation import get_language, get_language_info
 from django.utils.translation import gettext_lazy as _
 
 from . import services, triage
@@ -218,6 +219,10 @@ class Summary:
     integrity_warning: Text
     #: Set when the level or flags stored for the queue differ from the recomputed ones.
     triage_notice: Text
+    #: The language code the patient typed free text in (for ``lang``); "" when not known.
+    language: str = ""
+    #: "written in Spanish": set when the patient's language is not the reader's.
+    written_in: Text = ""
 
     @property
     def is_emergency(self) -> bool:
@@ -257,7 +262,9 @@ def age_on(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def _labels(answers: Mapping[str, Any], link_id: str, questionnaire: Questionnaire) -> tuple[Text, ...]:
+def _labels(
+    answers: Mapping[str, Any], link_id: str, questionnaire: Questionnaire
+) -> tuple[Text, ...]:
     question = questionnaire.question(link_id)
     value = answers.get(link_id)
     if value is None or value == "" or value == []:
@@ -387,6 +394,20 @@ def _triage_notice(encounter: Encounter, assessment: triage.Assessment) -> Text:
     )
 
 
+def _written_in(code: str) -> Text:
+    """The language the patient typed in, named in the reader's language; "" if it is theirs.
+
+    Free text is never translated: the clinician reads it as typed, told which language it is in.
+    """
+    if not code or code.split("-")[0] == (get_language() or "").split("-")[0]:
+        return ""
+    try:
+        name = get_language_info(code)["name_translated"]
+    except KeyError:
+        name = code
+    return format_lazy(_("written in {language}"), language=name)
+
+
 def build(encounter: Encounter, questionnaire: Questionnaire = TWITCH_INTAKE) -> Summary:
     """Assemble the summary of a submitted encounter from its answers (no further queries)."""
     answers: Mapping[str, Any] = encounter.answers or {}
@@ -429,6 +450,8 @@ def build(encounter: Encounter, questionnaire: Questionnaire = TWITCH_INTAKE) ->
         integrity_ok=services.digest_matches(encounter),
         integrity_warning=INTEGRITY_WARNING,
         triage_notice=_triage_notice(encounter, assessment),
+        language=encounter.language,
+        written_in=_written_in(encounter.language),
     )
 
 

@@ -1,0 +1,1173 @@
+"""The patient's side, walked with the test client: link, date of birth, pages, review, submit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from tests.factories import emergency_answers, make_encounter, rich_answers, routine_answers
+from twitch_intake.models import Encounter
+from twitch_intake.questionnaire import TWITCH_INTAKE
+
+DOB = "1980-05-17"  # make_encounter's date of birth
+GROUP_IDS = [g.link_id for g in TWITCH_INTAKE.groups]
+PAGE_URL = "/intake/page/{}/"
+EMERGENCY_URL = "/intake/get-care-now/"
+REVIEW_URL = "/intake/review/"
+SUBMIT_URL = "/intake/submit/"
+THANKS_URL = "/intake/thanks/"
+#: Every redirect after the link: a fixed path, never a token or an encounter id.
+CLEAN_LOCATION = re.compile(r"^/intake/(page/[a-z]+/|get-care-now/|review/|thanks/)$")
+
+
+# --- Reading pages --------------------------------------------------------------------------
+
+_VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "wbr",
+}
+
+
+class Node:
+    def __init__(self, tag: str, attrs: dict[str, str | None], parent: Node | None) -> None:
+        self.tag = tag
+        self.attrs = attrs
+        self.parent = parent
+        self.children: list[Node | str] = []
+
+    def iter(self):
+        yield self
+        for child in self.children:
+            if isinstance(child, Node):
+                yield from child.iter()
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def ancestors(self):
+        node = self.parent
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def classes(self) -> list[str]:
+        return (self.attrs.get("class") or "").split()
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {}, None)
+        self.current = self.root
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, dict(attrs), self.current)
+        self.current.children.append(node)
+        if tag not in _VOID:
+            self.current = node
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.current.children.append(Node(tag, dict(attrs), self.current))
+
+    def handle_endtag(self, tag: str) -> None:
+        node: Node | None = self.current
+        while node is not None and node.tag != tag:
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.current = node.parent
+
+    def handle_data(self, data: str) -> None:
+        self.current.children.append(data)
+
+
+class Page:
+    """Just enough of a parsed intake page to ask what a patient would see."""
+
+    def __init__(self, response: Any) -> None:
+        builder = _TreeBuilder()
+        builder.feed(response.content.decode())
+        builder.close()
+        self.root = builder.root
+
+    def by_id(self, element_id: str) -> Node | None:
+        return next((n for n in self.root.iter() if n.attrs.get("id") == element_id), None)
+
+    def inputs(self, name: str) -> list[Node]:
+        return [
+            n
+            for n in self.root.iter()
+            if n.tag in ("input", "textarea") and n.attrs.get("name") == name
+        ]
+
+    def checked(self, name: str) -> list[str]:
+        return [n.attrs["value"] or "" for n in self.inputs(name) if "checked" in n.attrs]
+
+    def options(self, name: str) -> list[str]:
+        return [n.attrs["value"] or "" for n in self.inputs(name)]
+
+    def value(self, name: str) -> str:
+        (node,) = self.inputs(name)
+        if node.tag == "textarea":
+            return node.text().removeprefix("\n")  # Django puts a newline after <textarea>
+        return node.attrs.get("value") or ""
+
+    def error(self, link_id: str) -> str | None:
+        node = self.by_id(f"id_{link_id}_error")
+        return " ".join(node.text().split()) if node else None
+
+    def described_by_error(self, link_id: str) -> bool:
+        target = f"id_{link_id}_error"
+        return any(
+            target in (n.attrs.get("aria-describedby") or "").split() for n in self.root.iter()
+        )
+
+    def summary_links(self) -> list[str]:
+        summaries = [n for n in self.root.iter() if "error-summary" in n.classes()]
+        return [a.attrs.get("href") or "" for s in summaries for a in s.iter() if a.tag == "a"]
+
+    def shown(self, link_id: str) -> bool:
+        node = self.by_id(f"div_id_{link_id}")
+        if node is None:
+            return False
+        return not any("d-none" in a.classes() for a in [node, *node.ancestors()])
+
+    def text(self) -> str:
+        return " ".join(self.root.text().split())
+
+
+# --- Driving the flow -----------------------------------------------------------------------
+
+
+class IntakeClient(Client):
+    """A test client that keeps every response, so a test can check all of them at the end."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.responses: list[Any] = []
+
+    def request(self, **request: Any) -> Any:
+        response = super().request(**request)
+        response.path = request["PATH_INFO"]
+        self.responses.append(response)
+        return response
+
+
+@pytest.fixture
+def client() -> IntakeClient:
+    return IntakeClient()
+
+
+def page_data(group_id: str, answers: dict[str, Any]) -> dict[str, Any]:
+    """What the browser posts for one page: linkIds, yes/no, repeated keys, ``_revealed``."""
+    group = TWITCH_INTAKE.group(group_id)
+    data: dict[str, Any] = {}
+    for question in group.questions:
+        if question.link_id in answers:
+            value = answers[question.link_id]
+            data[question.link_id] = (
+                ("yes" if value else "no") if isinstance(value, bool) else value
+            )
+    revealed = [q.link_id for q in group.questions if q.show_when and q.is_enabled(answers)]
+    data["_revealed"] = " ".join(revealed)
+    return data
+
+
+def issue(encounter: Encounter) -> str:
+    token = encounter.issue_link()
+    encounter.save()
+    return token
+
+
+def sign_in(client: Client, encounter: Encounter, token: str | None = None) -> str:
+    token = token or issue(encounter)
+    response = client.post(f"/intake/link/{token}/", {"date_of_birth": DOB})
+    assert response.status_code == 302, response.status_code
+    return token
+
+
+def answer_pages(
+    client: Client, answers: dict[str, Any], groups: list[str] | None = None
+) -> list[str]:
+    """Post each page; every one must be accepted. Returns where each post redirected."""
+    locations = []
+    for group in groups or GROUP_IDS:
+        response = client.post(PAGE_URL.format(group), page_data(group, answers))
+        assert response.status_code == 302, (group, response.status_code)
+        locations.append(response["Location"])
+    return locations
+
+
+def row(encounter: Encounter) -> dict[str, Any]:
+    """Every stored column of the encounter, read fresh."""
+    fresh = Encounter.objects.get(pk=encounter.pk)
+    return {f.attname: getattr(fresh, f.attname) for f in Encounter._meta.concrete_fields}
+
+
+def set_intake_settings(settings: Any, **values: Any) -> None:
+    settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, **values}
+
+
+def assert_private(responses: list[Any], token: str | None = None) -> None:
+    intake = [r for r in responses if r.path.startswith("/intake/")]
+    assert intake
+    for response in intake:
+        assert "no-store" in response["Cache-Control"], response.path
+        assert response["Referrer-Policy"] == "no-referrer", response.path
+        if response.has_header("Location"):
+            assert CLEAN_LOCATION.match(response["Location"]), response["Location"]
+            if token:
+                assert token not in response["Location"]
+
+
+def label(link_id: str, code: str) -> str:
+    return str(TWITCH_INTAKE.question(link_id).label(code))
+
+
+@pytest.fixture
+def encounter(db: Any) -> Encounter:
+    return make_encounter()
+
+
+#: A complete intake whose free text is easy to look for where it must not appear.
+SECRET_ANSWERS = rich_answers() | {
+    "locations-other": "secret-place",
+    "weakness-where": "secret-weakness",
+    "medications": "secret-medicine",
+    "conditions": "secret-condition",
+    "notes": "secret-note",
+}
+
+
+# --- The whole flow -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_routine_patient_walks_the_whole_flow(
+    client, encounter, django_capture_on_commit_callbacks
+):
+    token = issue(encounter)
+    response = client.get(f"/intake/link/{token}/")
+    assert response.status_code == 200
+    assert Page(response).inputs("date_of_birth")
+
+    response = client.post(f"/intake/link/{token}/", {"date_of_birth": DOB})
+    assert response["Location"] == PAGE_URL.format("emergency")
+
+    answers = routine_answers(notes="Started after a new job.")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        for index, group in enumerate(GROUP_IDS):
+            assert client.get(PAGE_URL.format(group)).status_code == 200
+            response = client.post(PAGE_URL.format(group), page_data(group, answers))
+            following = GROUP_IDS[index + 1] if index + 1 < len(GROUP_IDS) else None
+            assert response["Location"] == (PAGE_URL.format(following) if following else REVIEW_URL)
+    assert callbacks == []
+    # No emergency sign: the get-care-now page sends the patient back to where they are.
+    assert client.get(EMERGENCY_URL)["Location"] == REVIEW_URL
+
+    review = client.get(REVIEW_URL)
+    assert review.status_code == 200
+    assert "Started after a new job." in Page(review).text()
+    assert label("locations", "eyelid") in Page(review).text()
+
+    stored = Encounter.objects.get(pk=encounter.pk)
+    assert stored.status == Encounter.Status.IN_PROGRESS
+    assert stored.submitted_at is None
+
+    response = client.post(SUBMIT_URL)
+    assert response["Location"] == THANKS_URL
+    assert client.get(THANKS_URL).status_code == 200
+
+    stored = Encounter.objects.get(pk=encounter.pk)
+    assert stored.answers == answers
+    assert stored.completed_groups == GROUP_IDS
+    assert stored.status == Encounter.Status.SUBMITTED
+    assert stored.submitted_at is not None
+    assert stored.level == "routine"
+    assert stored.flags == []
+    assert stored.flag_count == 0
+    assert stored.alerted_at is None
+    assert mail.outbox == []
+    assert_private(client.responses, token)
+
+
+@pytest.mark.django_db
+def test_emergency_patient_is_told_at_once_and_the_clinic_emailed_once(
+    client, encounter, settings, django_capture_on_commit_callbacks
+):
+    set_intake_settings(settings, EMERGENCY_NUMBER="112")
+    token = sign_in(client, encounter)
+    answers = emergency_answers()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(PAGE_URL.format("emergency"), page_data("emergency", answers))
+    assert response["Location"] == EMERGENCY_URL
+
+    page = client.get(EMERGENCY_URL)
+    assert page.status_code == 200
+    text = Page(page).text()
+    assert "Call 112 now" in text
+    assert "911" not in text
+    assert 'href="tel:112"' in page.content.decode()
+    for code in answers["emergency-signs"]:
+        assert label("emergency-signs", code) in text
+
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.to == ["on-call@clinic.test"]
+    assert (
+        f"https://intake.clinic.test/admin/twitch_intake/encounter/{encounter.pk}/change/"
+        in email.body
+    )
+    private = [encounter.patient_name, "Ada", DOB, "1980"]
+    for code in answers["emergency-signs"]:
+        private += [code, label("emergency-signs", code)]
+    for word in private:
+        assert word.lower() not in email.subject.lower()
+        assert word.lower() not in email.body.lower()
+    alerted_at = Encounter.objects.get(pk=encounter.pk).alerted_at
+    assert alerted_at is not None
+
+    # Saving page 1 again, with the same or other signs, does not send another email.
+    for signs in (answers["emergency-signs"], ["paralysis"]):
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            response = client.post(
+                PAGE_URL.format("emergency"), page_data("emergency", {"emergency-signs": signs})
+            )
+        assert response["Location"] == EMERGENCY_URL
+        assert callbacks == []
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(PAGE_URL.format("emergency"), page_data("emergency", answers))
+    assert len(mail.outbox) == 1
+
+    # "Continue the form" goes on to page 2.
+    continue_link = next(
+        a
+        for a in Page(client.get(EMERGENCY_URL)).root.iter()
+        if a.tag == "a" and "Continue" in a.text()
+    )
+    assert continue_link.attrs["href"] == PAGE_URL.format("history")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer_pages(client, answers, GROUP_IDS[1:])
+        assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
+    assert len(mail.outbox) == 1
+
+    stored = Encounter.objects.get(pk=encounter.pk)
+    assert stored.answers == answers
+    assert stored.status == Encounter.Status.SUBMITTED
+    assert stored.level == "emergency"
+    assert stored.flags[0] == "emergency-signs"
+    assert stored.alerted_at == alerted_at
+    assert_private(client.responses, token)
+
+
+@pytest.mark.django_db
+def test_emergency_email_not_sent_for_none(client, encounter, django_capture_on_commit_callbacks):
+    sign_in(client, encounter)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            PAGE_URL.format("emergency"), {"emergency-signs": ["none"], "_revealed": ""}
+        )
+    assert response["Location"] == PAGE_URL.format("history")
+    assert mail.outbox == []
+    assert Encounter.objects.get(pk=encounter.pk).alerted_at is None
+
+
+# --- Back, change, resume, skipping ahead ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_back_shows_the_saved_answers(client, encounter):
+    sign_in(client, encounter)
+    answers = rich_answers()
+    answer_pages(client, answers, ["emergency", "history", "symptoms"])
+
+    emergency = Page(client.get(PAGE_URL.format("emergency")))
+    assert emergency.checked("emergency-signs") == ["vision-change"]
+
+    history = Page(client.get(PAGE_URL.format("history")))
+    back = next(a for a in history.root.iter() if a.tag == "a" and a.text().strip() == "Back")
+    assert back.attrs["href"] == PAGE_URL.format("emergency")
+    assert history.checked("duration") == ["long-term"]
+    assert history.checked("severity") == ["severe"]
+    assert history.checked("locations") == ["eyelid", "thigh", "calf", "other"]
+    assert history.value("locations-other") == "left big toe"
+    assert history.shown("locations-other")
+    assert history.checked("more-than-one-location") == ["yes"]
+    assert history.checked("pattern") == ["comes-and-goes"]
+    assert history.checked("episode-length") == ["minutes"]
+    assert history.shown("episode-length")
+
+    symptoms = Page(client.get(PAGE_URL.format("symptoms")))
+    assert symptoms.checked("other-symptoms") == ["weakness", "muscle-loss", "cramps"]
+    assert symptoms.value("weakness-where") == "right hand"
+
+    # The first unanswered page is still empty.
+    background = Page(client.get(PAGE_URL.format("background")))
+    assert background.checked("medication-flags") == []
+    assert background.value("medications") == ""
+
+
+@pytest.mark.django_db
+def test_change_from_the_review_page(client, encounter):
+    sign_in(client, encounter)
+    answers = routine_answers()
+    answer_pages(client, answers)
+
+    review = Page(client.get(REVIEW_URL))
+    change_links = [
+        a.attrs["href"] for a in review.root.iter() if a.tag == "a" and "Change" in a.text()
+    ]
+    assert change_links == [PAGE_URL.format(g) for g in GROUP_IDS]
+
+    history_url = change_links[1]
+    assert Page(client.get(history_url)).checked("severity") == ["mild"]
+    changed = {**answers, "severity": "severe"}
+    response = client.post(history_url, page_data("history", changed))
+    assert response["Location"] == REVIEW_URL  # every page is answered: back to the review
+
+    review = client.get(REVIEW_URL)
+    assert label("severity", "severe") in Page(review).text()
+    assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
+
+    stored = Encounter.objects.get(pk=encounter.pk)
+    assert stored.answers == changed
+    assert stored.level == "priority"
+    assert stored.flags == ["severe"]
+
+
+@pytest.mark.django_db
+def test_resume_with_a_fresh_browser_lands_on_the_first_unanswered_page(client, encounter):
+    token = sign_in(client, encounter)
+    answer_pages(client, routine_answers(), ["emergency", "history"])
+
+    other_browser = IntakeClient()
+    assert other_browser.get(PAGE_URL.format("symptoms")).status_code == 403  # not signed in yet
+    response = other_browser.post(f"/intake/link/{token}/", {"date_of_birth": DOB})
+    assert response["Location"] == PAGE_URL.format("symptoms")
+    assert other_browser.get("/intake/")["Location"] == PAGE_URL.format("symptoms")
+    assert Page(other_browser.get(PAGE_URL.format("history"))).checked("duration") == ["days"]
+
+    answer_pages(other_browser, routine_answers(), ["symptoms", "background", "closing"])
+    third_browser = IntakeClient()
+    response = third_browser.post(f"/intake/link/{token}/", {"date_of_birth": DOB})
+    assert response["Location"] == REVIEW_URL
+    assert_private(other_browser.responses + third_browser.responses, token)
+
+
+@pytest.mark.django_db
+def test_skipping_ahead_by_url_goes_to_the_first_unanswered_page(client, encounter):
+    sign_in(client, encounter)
+    assert client.get(PAGE_URL.format("history"))["Location"] == PAGE_URL.format("emergency")
+    assert client.get(REVIEW_URL)["Location"] == PAGE_URL.format("emergency")
+
+    answer_pages(client, routine_answers(), ["emergency"])
+    before = row(encounter)
+    response = client.post(
+        PAGE_URL.format("closing"), page_data("closing", {"notes": "skipped ahead"})
+    )
+    assert response["Location"] == PAGE_URL.format("history")
+    assert client.get(PAGE_URL.format("background"))["Location"] == PAGE_URL.format("history")
+    assert client.post(SUBMIT_URL)["Location"] == PAGE_URL.format("history")
+    assert row(encounter) == before
+    assert client.get(PAGE_URL.format("nonsense")).status_code == 404
+
+
+# --- Bad answers ----------------------------------------------------------------------------
+
+SAVED = routine_answers(
+    **{
+        "duration": "months",
+        "severity": "moderate",
+        "locations": ["eyelid", "other"],
+        "locations-other": "left big toe",
+        "other-symptoms": ["weakness"],
+        "weakness-where": "right hand",
+        "medications": "Saved medicine list",
+        "notes": "Saved note",
+    }
+)
+
+# (group, changes to the saved page, question with the error, words of its message,
+#  what the re-rendered page must still show: (name, "checked" | "value", expected))
+BAD_ANSWERS = [
+    pytest.param(
+        "history",
+        {"severity": None, "duration": "weeks"},
+        "severity",
+        "Choose an answer",
+        [("duration", "checked", ["weeks"]), ("severity", "checked", [])],
+        id="missing-required-choice",
+    ),
+    pytest.param(
+        "emergency",
+        {"emergency-signs": None},
+        "emergency-signs",
+        "Tick at least one answer",
+        [("emergency-signs", "checked", [])],
+        id="missing-required-repeating",
+    ),
+    pytest.param(
+        "emergency",
+        {"emergency-signs": ["seizure", "none"]},
+        "emergency-signs",
+        "“None of these” and something else",
+        [("emergency-signs", "checked", ["seizure", "none"])],
+        id="none-with-another-code",
+    ),
+    pytest.param(
+        "background",
+        {"triggers": ["none", "caffeine"], "medications": "Typed just now"},
+        "triggers",
+        "“None of these” and something else",
+        [("triggers", "checked", ["caffeine", "none"]), ("medications", "value", "Typed just now")],
+        id="none-with-another-code-background",
+    ),
+    pytest.param(
+        "history",
+        {"locations-other": "", "duration": "weeks"},
+        "locations-other",
+        "Tell us where",
+        [("locations", "checked", ["eyelid", "other"]), ("duration", "checked", ["weeks"])],
+        id="other-location-without-text",
+    ),
+    pytest.param(
+        "history",
+        {"locations-other": "x" * 201},
+        "locations-other",
+        "200 characters or fewer (it has 201)",
+        [("locations-other", "value", "x" * 201)],
+        id="locations-other-too-long",
+    ),
+    pytest.param(
+        "closing",
+        {"notes": "y" * 2001},
+        "notes",
+        "2000 characters or fewer (it has 2001)",
+        [("notes", "value", "y" * 2001)],
+        id="notes-too-long",
+    ),
+    pytest.param(
+        "closing",
+        {"notes": "before\x00after"},
+        "notes",
+        "hidden character",
+        [("notes", "value", "before\x00after")],
+        id="nul-in-text",
+    ),
+    pytest.param(
+        "history",
+        {"locations-other": "left\x00toe", "duration": "weeks"},
+        "locations-other",
+        "hidden character",
+        [("locations-other", "value", "left\x00toe"), ("duration", "checked", ["weeks"])],
+        id="nul-in-string",
+    ),
+    pytest.param(
+        "symptoms",
+        {"weakness-where": "right\x07hand"},
+        "weakness-where",
+        "hidden character",
+        [("weakness-where", "value", "right\x07hand"), ("other-symptoms", "checked", ["weakness"])],
+        id="bell-in-string",
+    ),
+    pytest.param(
+        "background",
+        {"medications": "Aspirin\x1b[31m", "triggers": ["caffeine"]},
+        "medications",
+        "hidden character",
+        [("medications", "value", "Aspirin\x1b[31m"), ("triggers", "checked", ["caffeine"])],
+        id="escape-in-text",
+    ),
+    pytest.param(
+        "history",
+        {"duration": "forever", "severity": "severe"},
+        "duration",
+        "Choose only from the answers shown",
+        [("duration", "checked", []), ("severity", "checked", ["severe"])],
+        id="unknown-code",
+    ),
+    pytest.param(
+        "background",
+        {"medication-flags": ["stimulant", "unicorn-dust"], "medications": "Typed just now"},
+        "medication-flags",
+        "Choose only from the answers shown",
+        [("medications", "value", "Typed just now")],
+        id="unknown-code-repeating",
+    ),
+    pytest.param(
+        "history",
+        {"more-than-one-location": "maybe"},
+        "more-than-one-location",
+        "Answer yes or no",
+        [("more-than-one-location", "checked", [])],
+        id="unknown-boolean",
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("group", "changes", "link_id", "message", "kept"), BAD_ANSWERS)
+def test_a_bad_answer_is_refused_beside_its_question_and_nothing_is_lost(
+    client, encounter, group, changes, link_id, message, kept, django_capture_on_commit_callbacks
+):
+    sign_in(client, encounter)
+    answer_pages(client, SAVED)
+    before = row(encounter)
+    assert before["answers"] == SAVED
+
+    posted = {k: v for k, v in {**SAVED, **changes}.items() if v is not None}
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(PAGE_URL.format(group), page_data(group, posted))
+
+    assert response.status_code == 400
+    page = Page(response)
+    error = page.error(link_id)
+    assert error is not None and message in error, error
+    assert page.described_by_error(link_id)
+    assert f"#div_id_{link_id}" in page.summary_links()
+    for name, kind, expected in kept:
+        assert (page.checked(name) if kind == "checked" else page.value(name)) == expected, name
+    # Only the question in error is flagged.
+    assert [q.link_id for q in TWITCH_INTAKE.group(group).questions if page.error(q.link_id)] == [
+        link_id
+    ]
+
+    assert row(encounter) == before
+    assert callbacks == []
+    assert mail.outbox == []
+    assert_private(client.responses)
+
+
+@pytest.mark.django_db
+def test_line_breaks_and_tabs_in_text_are_fine(client, encounter):
+    sign_in(client, encounter)
+    answers = routine_answers(
+        **{
+            "locations": ["other"],
+            "locations-other": "left\ttoe",
+            "medications": "Sertraline 50 mg\r\nVitamin D\tdaily",
+            "notes": "Line one\nLine two\r\n\tindented",
+        }
+    )
+    answer_pages(client, answers)
+    stored = Encounter.objects.get(pk=encounter.pk).answers
+    assert stored["locations-other"] == "left\ttoe"
+    assert stored["medications"] == "Sertraline 50 mg\r\nVitamin D\tdaily"
+    assert stored["notes"] == "Line one\nLine two\r\n\tindented"
+    assert (
+        Page(client.get(PAGE_URL.format("closing"))).value("notes")
+        == "Line one\nLine two\r\n\tindented"
+    )
+
+
+# --- Show-when ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_constant_pattern_clears_a_stored_episode_length(client, encounter):
+    sign_in(client, encounter)
+    answers = routine_answers(**{"episode-length": "minutes"})
+    answer_pages(client, answers, ["emergency", "history"])
+    assert Encounter.objects.get(pk=encounter.pk).answers["episode-length"] == "minutes"
+
+    # Without JavaScript the hidden radio is still posted; it must not be kept.
+    data = {**page_data("history", answers), "pattern": "constant"}
+    assert data["episode-length"] == "minutes"
+    response = client.post(PAGE_URL.format("history"), data)
+    assert response["Location"] == PAGE_URL.format("symptoms")
+
+    stored = Encounter.objects.get(pk=encounter.pk).answers
+    assert stored["pattern"] == "constant"
+    assert "episode-length" not in stored
+    history = Page(client.get(PAGE_URL.format("history")))
+    assert history.checked("episode-length") == []
+    assert not history.shown("episode-length")
+
+
+@pytest.mark.django_db
+def test_without_javascript_a_newly_opened_question_is_shown_once(client, encounter):
+    sign_in(client, encounter)
+    answer_pages(client, routine_answers(), ["emergency", "history"])
+    page = Page(client.get(PAGE_URL.format("symptoms")))
+    assert not page.shown("weakness-where")
+    assert page.value("_revealed") == ""
+
+    # JavaScript off: weakness ticked, the follow-up was never on screen.
+    response = client.post(
+        PAGE_URL.format("symptoms"), {"other-symptoms": ["weakness"], "_revealed": ""}
+    )
+    assert response.status_code == 200
+    page = Page(response)
+    assert page.shown("weakness-where")
+    assert page.value("_revealed") == "weakness-where"
+    assert page.checked("other-symptoms") == ["weakness"]
+    assert "opened one more question" in page.text()
+    assert page.summary_links() == []
+    stored = Encounter.objects.get(pk=encounter.pk)
+    assert stored.answers["other-symptoms"] == ["weakness"]
+    assert "symptoms" in stored.completed_groups
+
+    # Next with the follow-up left blank (it is optional) goes on.
+    response = client.post(
+        PAGE_URL.format("symptoms"), {"other-symptoms": ["weakness"], "_revealed": "weakness-where"}
+    )
+    assert response["Location"] == PAGE_URL.format("background")
+    assert "weakness-where" not in Encounter.objects.get(pk=encounter.pk).answers
+
+
+@pytest.mark.django_db
+def test_with_javascript_the_follow_up_does_not_stop_the_patient(client, encounter):
+    sign_in(client, encounter)
+    answer_pages(client, routine_answers(), ["emergency", "history"])
+    response = client.post(
+        PAGE_URL.format("symptoms"),
+        {
+            "other-symptoms": ["weakness"],
+            "weakness-where": "left leg",
+            "_revealed": "weakness-where",
+        },
+    )
+    assert response["Location"] == PAGE_URL.format("background")
+    assert Encounter.objects.get(pk=encounter.pk).answers["weakness-where"] == "left leg"
+
+
+# --- After submitting -----------------------------------------------------------------------
+
+
+def _submitted(client: Client, encounter: Encounter, answers: dict[str, Any]) -> str:
+    token = sign_in(client, encounter)
+    answer_pages(client, answers)
+    assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
+    return token
+
+
+@pytest.mark.django_db
+def test_double_submit_changes_nothing(client, encounter):
+    _submitted(client, encounter, routine_answers())
+    before = row(encounter)
+    assert before["submitted_at"] is not None
+
+    response = client.post(SUBMIT_URL, follow=True)
+    assert response.redirect_chain == [(THANKS_URL, 302)]
+    assert response.status_code == 200
+    assert "twitch_intake/thanks.html" in [t.name for t in response.templates]
+    assert row(encounter) == before
+
+
+@pytest.mark.django_db
+def test_replaying_a_page_after_submit_changes_nothing(client, encounter):
+    _submitted(client, encounter, routine_answers())
+    before = row(encounter)
+
+    for group in GROUP_IDS:
+        data = page_data(group, rich_answers())
+        assert client.post(PAGE_URL.format(group), data)["Location"] == THANKS_URL
+    assert (
+        client.post(PAGE_URL.format("history"), {"duration": "nonsense"})["Location"] == THANKS_URL
+    )
+    assert row(encounter) == before
+
+
+@pytest.mark.django_db
+def test_back_after_submit_goes_to_thanks(client, encounter):
+    _submitted(client, encounter, routine_answers())
+    for url in [PAGE_URL.format(g) for g in GROUP_IDS] + [REVIEW_URL, EMERGENCY_URL, "/intake/"]:
+        response = client.get(url)
+        assert response["Location"] == THANKS_URL, url
+
+
+@pytest.mark.django_db
+def test_opening_the_link_after_submit_shows_no_answers(encounter):
+    token = _submitted(IntakeClient(), encounter, SECRET_ANSWERS)
+    stored = row(encounter)
+
+    browser = IntakeClient()
+    for response in (
+        browser.get(f"/intake/link/{token}/"),
+        browser.post(f"/intake/link/{token}/", {"date_of_birth": DOB}),
+    ):
+        assert response.status_code == 200
+        assert "twitch_intake/already_sent.html" in [t.name for t in response.templates]
+        text = Page(response).text()
+        assert "secret-" not in text
+        assert encounter.patient_name not in text
+        assert label("emergency-signs", "vision-change") not in text
+        assert not Page(response).inputs("emergency-signs")
+    # Neither bound the new browser to the encounter.
+    assert browser.get(REVIEW_URL).status_code == 403
+    assert browser.get(PAGE_URL.format("history")).status_code == 403
+    assert row(encounter) == stored
+    assert_private(browser.responses, token)
+
+
+# --- The link: date of birth, lockout, expiry -----------------------------------------------
+
+
+def _normalised(response: Any) -> str:
+    """The page without what differs per request: the CSRF token and the link's own path."""
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+    return re.sub(r'name="next" value="/intake/link/[^"]*"', "", html)
+
+
+@pytest.mark.django_db
+def test_wrong_birth_date_then_lockout_after_five(client, encounter, settings):
+    token = issue(encounter)
+    for attempt in range(1, 5):
+        response = client.post(f"/intake/link/{token}/", {"date_of_birth": "1980-05-18"})
+        assert response.status_code == 200
+        page = Page(response)
+        assert "does not match" in (page.error("date_of_birth") or "")
+        assert page.value("date_of_birth") == "1980-05-18"
+        assert Encounter.objects.get(pk=encounter.pk).dob_failures == attempt
+        assert client.get(PAGE_URL.format("emergency")).status_code == 403
+
+    response = client.post(f"/intake/link/{token}/", {"date_of_birth": "1980-05-18"})
+    assert response.status_code == 404
+    assert "twitch_intake/link_unusable.html" in [t.name for t in response.templates]
+    locked = Encounter.objects.get(pk=encounter.pk)
+    assert locked.locked_until is not None
+    assert (
+        dt.timedelta(minutes=14) < locked.locked_until - timezone.now() <= dt.timedelta(minutes=15)
+    )
+
+    # Now even the right date gets the same page, and binds nothing.
+    for response in (
+        client.post(f"/intake/link/{token}/", {"date_of_birth": DOB}),
+        client.get(f"/intake/link/{token}/"),
+    ):
+        assert response.status_code == 404
+        assert "twitch_intake/link_unusable.html" in [t.name for t in response.templates]
+    assert client.get(PAGE_URL.format("emergency")).status_code == 403
+
+    # After the lockout the right date works again.
+    Encounter.objects.filter(pk=encounter.pk).update(
+        locked_until=timezone.now() - dt.timedelta(seconds=1)
+    )
+    response = client.post(f"/intake/link/{token}/", {"date_of_birth": DOB})
+    assert response["Location"] == PAGE_URL.format("emergency")
+    assert Encounter.objects.get(pk=encounter.pk).dob_failures == 0
+
+
+@pytest.mark.django_db
+def test_the_right_birth_date_resets_the_count(client, encounter):
+    token = issue(encounter)
+    for _ in range(3):
+        client.post(f"/intake/link/{token}/", {"date_of_birth": "1999-01-01"})
+    sign_in(client, encounter, token)
+    assert Encounter.objects.get(pk=encounter.pk).dob_failures == 0
+
+
+@pytest.mark.django_db
+def test_locked_expired_and_unknown_links_look_the_same(client, encounter):
+    locked = make_encounter()
+    locked_token = issue(locked)
+    for _ in range(5):
+        client.post(f"/intake/link/{locked_token}/", {"date_of_birth": "2001-01-01"})
+
+    expired = make_encounter()
+    expired_token = expired.issue_link(now=timezone.now() - dt.timedelta(days=15))
+    expired.save()
+
+    responses = [
+        client.get(f"/intake/link/{locked_token}/"),
+        client.get(f"/intake/link/{expired_token}/"),
+        client.post(f"/intake/link/{expired_token}/", {"date_of_birth": DOB}),
+        client.get("/intake/link/not-a-real-token/"),
+        client.post("/intake/link/not-a-real-token/", {"date_of_birth": DOB}),
+    ]
+    assert {r.status_code for r in responses} == {404}
+    assert len({_normalised(r) for r in responses}) == 1
+    assert "This link cannot be used" in Page(responses[0]).text()
+    assert client.get(PAGE_URL.format("emergency")).status_code == 403
+    assert_private(client.responses)
+
+
+@pytest.mark.django_db
+def test_opening_the_link_changes_nothing(client, encounter):
+    token = issue(encounter)
+    Encounter.objects.filter(pk=encounter.pk).update(dob_failures=2)
+    before = row(encounter)
+
+    for _ in range(3):
+        response = client.get(f"/intake/link/{token}/")
+        assert response.status_code == 200
+    client.head(f"/intake/link/{token}/")
+    assert row(encounter) == before
+    assert before["dob_failures"] == 2
+    assert client.get(PAGE_URL.format("emergency")).status_code == 403  # a GET binds nothing
+
+
+# --- One session, one encounter -------------------------------------------------------------
+
+B_SECRETS = ("secret-", "Bea Other")
+
+
+@pytest.mark.django_db
+def test_a_session_for_one_encounter_never_reads_or_writes_another(
+    client, django_capture_on_commit_callbacks
+):
+    other = make_encounter(
+        patient_name="Bea Other",
+        answers=SECRET_ANSWERS,
+        completed_groups=GROUP_IDS[:4],
+        status=Encounter.Status.IN_PROGRESS,
+    )
+    other_token = issue(other)
+    other_before = row(other)
+
+    # B's own browser does see B's answers, so their absence below means something.
+    b_browser = IntakeClient()
+    sign_in(b_browser, other, other_token)
+    assert (
+        Page(b_browser.get(PAGE_URL.format("history"))).value("locations-other") == "secret-place"
+    )
+    other_before = row(other)
+
+    mine = make_encounter()
+    token = sign_in(client, mine)
+    answers = routine_answers(notes="Mine only")
+    for group in GROUP_IDS:
+        page = client.get(PAGE_URL.format(group))
+        assert page.status_code == 200
+        for secret in B_SECRETS:
+            assert secret not in page.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(PAGE_URL.format(group), page_data(group, answers))
+    review = client.get(REVIEW_URL).content.decode()
+    assert "Mine only" in review
+    for secret in B_SECRETS:
+        assert secret not in review
+    # An encounter id smuggled into the form is ignored.
+    client.post(SUBMIT_URL, {"id": other.pk, "encounter": other.pk, "pk": other.pk})
+
+    assert row(other) == other_before
+    stored = Encounter.objects.get(pk=mine.pk)
+    assert stored.answers == answers
+    assert stored.status == Encounter.Status.SUBMITTED
+    assert mail.outbox == []
+    assert_private(client.responses, token)
+    # B's session still reads B, and was not submitted by A's Submit.
+    assert b_browser.get(PAGE_URL.format("closing")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_new_link_ends_sessions_opened_with_the_old_one(client, encounter):
+    old_token = sign_in(client, encounter)
+    answer_pages(client, routine_answers(), ["emergency"])
+    assert client.get(PAGE_URL.format("history")).status_code == 200
+
+    encounter.refresh_from_db()
+    new_token = issue(encounter)
+    before = row(encounter)
+
+    response = client.get(PAGE_URL.format("history"))
+    assert response.status_code == 403
+    assert "twitch_intake/session_ended.html" in [t.name for t in response.templates]
+    response = client.post(PAGE_URL.format("history"), page_data("history", routine_answers()))
+    assert response.status_code == 403
+    assert client.post(SUBMIT_URL).status_code == 403
+    assert row(encounter) == before
+
+    assert client.get(f"/intake/link/{old_token}/").status_code == 404
+    assert client.post(f"/intake/link/{old_token}/", {"date_of_birth": DOB}).status_code == 404
+    old_session = client.cookies["sessionid"].value
+    response = client.post(f"/intake/link/{new_token}/", {"date_of_birth": DOB})
+    assert response["Location"] == PAGE_URL.format("history")  # the answers so far are kept
+    assert client.cookies["sessionid"].value != old_session  # a new session id at sign-in
+    assert_private(client.responses, new_token)
+
+
+# --- Headers --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_intake_page_is_private(client, encounter, django_capture_on_commit_callbacks):
+    token = issue(encounter)
+    client.get(PAGE_URL.format("emergency"))  # no session yet: 403
+    client.get(f"/intake/link/{token}/")
+    client.post(f"/intake/link/{token}/", {"date_of_birth": "1900-01-02"})
+    client.post(f"/intake/link/{token}/", {"date_of_birth": "not a date"})
+    client.post(f"/intake/link/{token}/", {"date_of_birth": DOB})
+    client.get("/intake/")
+    answers = emergency_answers(**{"other-symptoms": ["weakness"]})
+    with django_capture_on_commit_callbacks(execute=True):
+        for group in GROUP_IDS:
+            client.get(PAGE_URL.format(group))
+            client.post(PAGE_URL.format(group), {"_revealed": ""})  # 400
+            if group == "symptoms":
+                client.post(
+                    PAGE_URL.format(group), {**page_data(group, answers), "_revealed": ""}
+                )  # re-shown
+            client.post(PAGE_URL.format(group), page_data(group, answers))
+            client.get(EMERGENCY_URL)
+    client.put(PAGE_URL.format("closing"))  # 405
+    client.get(REVIEW_URL)
+    client.get(SUBMIT_URL)  # 405
+    client.post(SUBMIT_URL)
+    client.get(THANKS_URL)
+    client.get(f"/intake/link/{token}/")  # already sent
+    client.get("/intake/link/unknown/")
+    client.get("/intake/start/")
+    client.post("/intake/start/", {"patient_name": "", "date_of_birth": "", "visit_date": ""})
+
+    statuses = {r.status_code for r in client.responses}
+    assert statuses == {200, 302, 400, 403, 404, 405}
+    assert_private(client.responses, token)
+
+
+# --- Query counts ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_query_count_does_not_grow_with_the_answers(encounter, django_assert_num_queries):
+    """Answers are one JSON document on one row: a page costs the same whatever was answered."""
+    few_client, many_client = IntakeClient(), IntakeClient()
+    sign_in(few_client, encounter)
+    answer_pages(few_client, {"emergency-signs": ["none"]}, ["emergency"])
+
+    many = make_encounter(patient_name="Many Answers")
+    sign_in(many_client, many)
+    answer_pages(many_client, rich_answers())
+    assert len(Encounter.objects.get(pk=many.pk).answers) > 10 * len(
+        Encounter.objects.get(pk=encounter.pk).answers
+    )
+
+    for browser in (few_client, many_client):
+        # The session, then the encounter.
+        with django_assert_num_queries(2):
+            assert browser.get(PAGE_URL.format("history")).status_code == 200
+        # A refused page reads the same two rows and writes nothing.
+        with django_assert_num_queries(2):
+            assert browser.post(PAGE_URL.format("history"), {"_revealed": ""}).status_code == 400
+        # A saved page adds the row lock and one UPDATE (in a savepoint under the test's
+        # transaction).
+        with django_assert_num_queries(6) as captured:
+            response = browser.post(
+                PAGE_URL.format("history"), page_data("history", rich_answers())
+            )
+            assert response.status_code == 302
+        writes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+        assert len(writes) == 1
+    with django_assert_num_queries(2):
+        assert many_client.get(PAGE_URL.format("closing")).status_code == 200
+
+
+# --- Self-start -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_self_start_creates_an_encounter_and_binds_the_session(client):
+    visit = timezone.localdate() + dt.timedelta(days=2)
+    assert client.get("/intake/start/").status_code == 200
+    response = client.post(
+        "/intake/start/",
+        {"patient_name": "Walk In", "date_of_birth": "1975-03-04", "visit_date": visit.isoformat()},
+    )
+    assert response["Location"] == PAGE_URL.format("emergency")
+
+    created = Encounter.objects.get()
+    assert created.patient_name == "Walk In"
+    assert created.date_of_birth == dt.date(1975, 3, 4)
+    assert timezone.localtime(created.visit_at).date() == visit
+    assert created.status == Encounter.Status.INVITED
+    assert created.token_hash
+
+    assert client.get(PAGE_URL.format("emergency")).status_code == 200
+    answer_pages(client, routine_answers())
+    assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
+    created.refresh_from_db()
+    assert created.status == Encounter.Status.SUBMITTED
+    assert created.answers == routine_answers()
+    assert_private(client.responses)
+
+
+@pytest.mark.django_db
+def test_self_start_refuses_a_bad_name_and_creates_nothing(client):
+    visit = timezone.localdate() + dt.timedelta(days=2)
+    response = client.post(
+        "/intake/start/",
+        {
+            "patient_name": "Walk\x07In",
+            "date_of_birth": "1975-03-04",
+            "visit_date": visit.isoformat(),
+        },
+    )
+    assert response.status_code == 200
+    assert Page(response).error("patient_name")
+    assert not Encounter.objects.exists()
+    assert client.get(PAGE_URL.format("emergency")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_self_start_off_is_not_found(client, settings):
+    set_intake_settings(settings, SELF_START=False)
+    visit = timezone.localdate() + dt.timedelta(days=2)
+    assert client.get("/intake/start/").status_code == 404
+    response = client.post(
+        "/intake/start/",
+        {"patient_name": "Walk In", "date_of_birth": "1975-03-04", "visit_date": visit.isoformat()},
+    )
+    assert response.status_code == 404
+    assert not Encounter.objects.exists()
+    assert client.get(PAGE_URL.format("emergency")).status_code == 403
+
+
+# --- Rate limit -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_unknown_links_are_rate_limited_per_client(client, encounter, settings):
+    set_intake_settings(settings, RATE_LIMIT=3, RATE_WINDOW=dt.timedelta(minutes=10))
+    token = issue(encounter)
+    for attempt in range(3):
+        assert client.get(f"/intake/link/guess-{attempt}/").status_code == 404
+
+    for response in (
+        client.get("/intake/link/guess-4/"),
+        client.get(f"/intake/link/{token}/"),  # even a real link, from this client
+        client.post(f"/intake/link/{token}/", {"date_of_birth": DOB}),
+    ):
+        assert response.status_code == 429
+        assert response["Retry-After"] == "600"
+    assert client.get(PAGE_URL.format("emergency")).status_code == 403
+    assert_private(client.responses)
+
+    # Another client address has its own budget.
+    elsewhere = IntakeClient(REMOTE_ADDR="10.0.0.2")
+    assert elsewhere.get(f"/intake/link/{token}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_wrong_birth_dates_count_toward_the_rate_limit(client, settings):
+    set_intake_settings(settings, RATE_LIMIT=4)
+    first, second = make_encounter(), make_encounter()
+    first_token, second_token = issue(first), issue(second)
+    # Spread over two links, so no single link locks: only the client limit stops the guessing.
+    for token in (first_token, second_token, first_token, second_token):
+        assert (
+            client.post(f"/intake/link/{token}/", {"date_of_birth": "1999-09-09"}).status_code
+            == 200
+        )
+    response = client.post(f"/intake/link/{first_token}/", {"date_of_birth": "1999-09-09"})
+    assert response.status_code == 429
+    assert response["Retry-After"] == "900"
+    assert Encounter.objects.get(pk=first.pk).dob_failures == 2  # the refused try was not counted
+    assert Encounter.objects.get(pk=first.pk).locked_until is None

@@ -1,13 +1,5 @@
-import pytest
+"""Shared fixtures. Builders for test data are in ``tests/factories.py``.
 
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    """Rate-limit counters live in the shared database cache; start every test with none."""
-    from django.core.cache import cache
-
-    yield
-    try:
-        cache.clear()
-    except Exception:  # noqa: BLE001 - a test without database access has nothing to clear
-        pass
+Rate-limit counters live in the database cache table, so each test's rollback (or a
+transactional test's flush) already starts the next test with none.
+"""

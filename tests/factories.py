@@ -44,7 +44,7 @@ def rich_answers() -> dict[str, Any]:
             "emergency-signs": ["vision-change"],
             "duration": "long-term",
             "severity": "severe",
-            "locations": ["eyelid", "calf", "thigh", "other"],
+            "locations": ["eyelid", "thigh", "calf", "other"],
             "locations-other": "left big toe",
             "more-than-one-location": True,
             "pattern": "comes-and-goes",
@@ -54,7 +54,7 @@ def rich_answers() -> dict[str, Any]:
             "medications": "Sertraline 50 mg\nVitamin D",
             "medication-flags": ["stimulant", "diuretic"],
             "conditions": "Asthma",
-            "condition-flags": ["thyroid-disease", "nerve-damage"],
+            "condition-flags": ["nerve-damage", "thyroid-disease"],
             "triggers": ["caffeine", "poor-sleep"],
             "notes": "Worse after night shifts.",
         }

@@ -55,9 +55,9 @@ def test_no_missing_migrations():
 
 
 def test_embedded_database_url_uses_a_percent_encoded_socket():
-    from clinic.devdb import url_for_socket_dir
-
     import dj_database_url
+
+    from clinic.devdb import url_for_socket_dir
 
     url = url_for_socket_dir(Path("/tmp/some dir/pg"))
     assert url == "postgres://postgres@%2Ftmp%2Fsome%20dir%2Fpg/postgres"

@@ -497,10 +497,13 @@ def validate_group(group: Group, values: Answers) -> tuple[dict[str, Any], list[
     """
     cleaned: dict[str, Any] = {}
     problems: list[Problem] = []
+    refused: set[str] = set()
     for question in group.questions:
         value = values.get(question.link_id)
-        if isinstance(value, str):
-            value = value.strip()
+        if isinstance(value, str) and not has_control_character(value):
+            value = value.strip()  # after the check: strip() would eat some control characters
+        if question.show_when and question.show_when.question in refused:
+            continue  # its condition is unknown until the question it depends on is fixed
         if not question.is_enabled({**values, **cleaned}):
             continue
         if is_blank(value):
@@ -509,7 +512,9 @@ def validate_group(group: Group, values: Answers) -> tuple[dict[str, Any], list[
             continue
         stored, found = _check(question, value)
         problems.extend(found)
-        if not found:
+        if found:
+            refused.add(question.link_id)
+        else:
             cleaned[question.link_id] = stored
     return cleaned, problems
 

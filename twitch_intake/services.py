@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
@@ -76,7 +77,7 @@ def _send_emergency_alert(encounter_id: int) -> None:
     url = app_settings.SITE_URL + reverse(
         "admin:twitch_intake_encounter_change", args=[encounter_id]
     )
-    with override(None):  # the clinic's language, whatever the patient used
+    with override(settings.LANGUAGE_CODE):  # the clinic's, whatever the patient used
         subject = _("Intake needs attention now")
         body = _(
             "A patient's intake at %(clinic)s needs attention now.\n\nSign in to read it: %(url)s\n"

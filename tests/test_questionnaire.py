@@ -1,0 +1,572 @@
+"""The questionnaire against ``shared/CLINICAL.md``: "Questions" and "Bad answers".
+
+The contract is spelled out here, code by code, rather than read from the module under test, so
+that a question changed in the code without the contract fails a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import pytest
+
+from tests.factories import rich_answers, routine_answers
+from twitch_intake import questionnaire
+from twitch_intake.questionnaire import (
+    TWITCH_INTAKE,
+    Group,
+    ItemType,
+    Question,
+    Questionnaire,
+    validate,
+    validate_group,
+)
+
+
+class Spec(NamedTuple):
+    group: str
+    link_id: str
+    type: ItemType
+    required: bool
+    repeats: bool = False
+    codes: tuple[str, ...] = ()
+    max_length: int | None = None
+    #: (linkId, code): shown only when that answer is, or includes, that code.
+    show_when: tuple[str, str] | None = None
+
+
+CHOICE, BOOLEAN, STRING, TEXT = ItemType.CHOICE, ItemType.BOOLEAN, ItemType.STRING, ItemType.TEXT
+
+#: Every question of the contract, in the order the patient meets them.
+CONTRACT = [
+    Spec(
+        "emergency",
+        "emergency-signs",
+        CHOICE,
+        required=True,
+        repeats=True,
+        codes=(
+            "diminished-pulse",
+            "consciousness-change",
+            "mental-status-change",
+            "thinking-difficulty",
+            "high-fever",
+            "coordination-loss",
+            "paralysis",
+            "seizure",
+            "severe-headache",
+            "speech-difficulty",
+            "vision-change",
+            "vomiting",
+            "none",
+        ),
+    ),
+    Spec(
+        "history", "duration", CHOICE, required=True, codes=("days", "weeks", "months", "long-term")
+    ),
+    Spec("history", "severity", CHOICE, required=True, codes=("mild", "moderate", "severe")),
+    Spec(
+        "history",
+        "locations",
+        CHOICE,
+        required=True,
+        repeats=True,
+        codes=(
+            "eyelid",
+            "face",
+            "tongue",
+            "neck",
+            "shoulder",
+            "upper-arm",
+            "forearm",
+            "hand",
+            "chest",
+            "abdomen",
+            "back",
+            "thigh",
+            "calf",
+            "foot",
+            "other",
+        ),
+    ),
+    Spec(
+        "history",
+        "locations-other",
+        STRING,
+        required=True,
+        max_length=200,
+        show_when=("locations", "other"),
+    ),
+    Spec("history", "more-than-one-location", BOOLEAN, required=True),
+    Spec("history", "pattern", CHOICE, required=True, codes=("constant", "comes-and-goes")),
+    Spec(
+        "history",
+        "episode-length",
+        CHOICE,
+        required=True,
+        codes=("seconds", "minutes", "hours", "days"),
+        show_when=("pattern", "comes-and-goes"),
+    ),
+    Spec(
+        "symptoms",
+        "other-symptoms",
+        CHOICE,
+        required=True,
+        repeats=True,
+        codes=(
+            "weakness",
+            "muscle-loss",
+            "cramps",
+            "stiffness",
+            "numbness-tingling",
+            "pain",
+            "fatigue",
+            "trouble-swallowing",
+            "tics-or-vocal-outbursts",
+            "none",
+        ),
+    ),
+    Spec(
+        "symptoms",
+        "weakness-where",
+        STRING,
+        required=False,
+        max_length=200,
+        show_when=("other-symptoms", "weakness"),
+    ),
+    Spec("background", "medications", TEXT, required=False, max_length=2000),
+    Spec(
+        "background",
+        "medication-flags",
+        CHOICE,
+        required=True,
+        repeats=True,
+        codes=(
+            "stimulant",
+            "corticosteroid",
+            "estrogen",
+            "diuretic",
+            "benzodiazepine-withdrawal",
+            "none",
+        ),
+    ),
+    Spec("background", "conditions", TEXT, required=False, max_length=2000),
+    Spec(
+        "background",
+        "condition-flags",
+        CHOICE,
+        required=True,
+        repeats=True,
+        codes=(
+            "als",
+            "multiple-sclerosis",
+            "muscular-dystrophy",
+            "tourette",
+            "nerve-damage",
+            "kidney-disease",
+            "brain-injury",
+            "thyroid-disease",
+            "none",
+        ),
+    ),
+    Spec(
+        "background",
+        "triggers",
+        CHOICE,
+        required=True,
+        repeats=True,
+        codes=("caffeine", "exertion", "stress-anxiety", "poor-sleep", "none"),
+    ),
+    Spec("closing", "notes", TEXT, required=False, max_length=2000),
+]
+GROUPS = ["emergency", "history", "symptoms", "background", "closing"]
+BY_ID = {spec.link_id: spec for spec in CONTRACT}
+TEXTS = [spec for spec in CONTRACT if spec.max_length is not None]
+#: Repeating choices whose "none" cannot be ticked with anything else.
+WITH_NONE = [spec for spec in CONTRACT if spec.repeats and "none" in spec.codes]
+#: Required questions that are always shown.
+ALWAYS_REQUIRED = [spec for spec in CONTRACT if spec.required and spec.show_when is None]
+
+
+def problems_of(answers: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(p.link_id, p.code) for p in validate(answers)[1]]
+
+
+def cleaned_of(answers: dict[str, Any]) -> dict[str, Any]:
+    cleaned, problems = validate(answers)
+    assert problems == []
+    return cleaned
+
+
+def group(link_id: str) -> Group:
+    return TWITCH_INTAKE.group(link_id)
+
+
+# --- The questions are the contract's ---------------------------------------------------------
+
+
+def test_groups_in_the_contracts_order_emergency_first() -> None:
+    assert [g.link_id for g in TWITCH_INTAKE.groups] == GROUPS
+
+
+def test_every_question_in_its_group_in_order() -> None:
+    assert [(g.link_id, q.link_id) for g in TWITCH_INTAKE.groups for q in g.questions] == [
+        (spec.group, spec.link_id) for spec in CONTRACT
+    ]
+
+
+@pytest.mark.parametrize("spec", CONTRACT, ids=[spec.link_id for spec in CONTRACT])
+def test_question_matches_the_contract(spec: Spec) -> None:
+    question = TWITCH_INTAKE.question(spec.link_id)
+    assert TWITCH_INTAKE.group_of(spec.link_id).link_id == spec.group
+    assert question.type is spec.type
+    assert question.required is spec.required
+    assert question.repeats is spec.repeats
+    assert question.codes == spec.codes
+    assert question.max_length == spec.max_length
+    show_when = question.show_when and (question.show_when.question, question.show_when.code)
+    assert show_when == spec.show_when
+
+
+@pytest.mark.parametrize("spec", CONTRACT, ids=[spec.link_id for spec in CONTRACT])
+def test_question_and_its_answers_have_words_for_the_patient(spec: Spec) -> None:
+    question = TWITCH_INTAKE.question(spec.link_id)
+    assert str(question.text).strip()
+    labels = [str(option.label).strip() for option in question.options]
+    assert all(labels)
+    assert len(set(labels)) == len(labels)
+
+
+@pytest.mark.parametrize("spec", CONTRACT, ids=[spec.link_id for spec in CONTRACT])
+def test_only_none_is_exclusive(spec: Spec) -> None:
+    expected = "none" if spec in WITH_NONE else None
+    assert TWITCH_INTAKE.question(spec.link_id).exclusive == expected
+
+
+def test_link_ids_are_distinct_across_groups_and_questions() -> None:
+    ids = [g.link_id for g in TWITCH_INTAKE.groups] + [q.link_id for q in TWITCH_INTAKE.questions()]
+    assert len(ids) == len(set(ids)) == len(GROUPS) + len(CONTRACT)
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        # A question that shares its group's linkId.
+        (Group("history", "", "", (Question("history", "", ItemType.BOOLEAN),)),),
+        # The same question in two groups.
+        (
+            Group("one", "", "", (Question("same", "", ItemType.BOOLEAN),)),
+            Group("two", "", "", (Question("same", "", ItemType.BOOLEAN),)),
+        ),
+    ],
+    ids=["group-and-question", "two-questions"],
+)
+def test_a_questionnaire_with_a_repeated_link_id_is_refused(groups: tuple[Group, ...]) -> None:
+    with pytest.raises(ValueError, match="distinct"):
+        Questionnaire("0", "", groups)
+
+
+# --- Good answers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build", [routine_answers, rich_answers])
+def test_complete_answers_are_stored_as_given(build: Callable[[], dict[str, Any]]) -> None:
+    """As given, but ticks in questionnaire order (the factory ticks some out of order)."""
+    given = build()
+    in_order = {
+        link_id: [code for code in BY_ID[link_id].codes if code in value]
+        for link_id, value in given.items()
+        if BY_ID[link_id].repeats
+    }
+    assert cleaned_of(given) == {**given, **in_order}
+
+
+@pytest.mark.parametrize("spec", [s for s in CONTRACT if not s.required], ids=lambda s: s.link_id)
+def test_optional_questions_may_be_left_out(spec: Spec) -> None:
+    given = {**rich_answers()}
+    del given[spec.link_id]
+    assert spec.link_id not in cleaned_of(given)
+
+
+@pytest.mark.parametrize(
+    "spec", [s for s in CONTRACT if not s.repeats and s.codes], ids=lambda s: s.link_id
+)
+def test_each_code_of_a_single_choice_is_accepted(spec: Spec) -> None:
+    for code in spec.codes:
+        given = {**rich_answers(), spec.link_id: code}
+        assert cleaned_of(given)[spec.link_id] == code
+
+
+@pytest.mark.parametrize("spec", [s for s in CONTRACT if s.repeats], ids=lambda s: s.link_id)
+def test_each_code_of_a_repeating_choice_is_accepted_alone(spec: Spec) -> None:
+    for code in spec.codes:
+        given = {**rich_answers(), spec.link_id: [code]}
+        assert cleaned_of(given)[spec.link_id] == [code]
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_yes_and_no_are_both_answers(value: bool) -> None:
+    assert (
+        cleaned_of(routine_answers(**{"more-than-one-location": value}))["more-than-one-location"]
+        is value
+    )
+
+
+def test_ticks_are_stored_in_questionnaire_order_once_each() -> None:
+    given = routine_answers(
+        locations=("calf", "eyelid", "calf", "thigh", "eyelid"),
+        triggers=["poor-sleep", "caffeine", "poor-sleep"],
+    )
+    cleaned = cleaned_of(given)
+    assert cleaned["locations"] == ["eyelid", "thigh", "calf"]
+    assert cleaned["triggers"] == ["caffeine", "poor-sleep"]
+
+
+def test_none_ticked_twice_is_still_none_alone() -> None:
+    assert cleaned_of(routine_answers(triggers=["none", "none"]))["triggers"] == ["none"]
+
+
+def test_text_is_trimmed_and_blank_text_not_stored() -> None:
+    given = routine_answers(notes="  Worse at night.  ", conditions="   ")
+    cleaned = cleaned_of(given)
+    assert cleaned["notes"] == "Worse at night."
+    assert "conditions" not in cleaned
+
+
+@pytest.mark.parametrize(
+    "text", ["Line one\nline two", "Line one\r\nline two", "Dose:\t50 mg", "a\rb"]
+)
+def test_line_breaks_and_tabs_are_ordinary_text(text: str) -> None:
+    assert cleaned_of(routine_answers(medications=text))["medications"] == text
+
+
+@pytest.mark.parametrize("spec", TEXTS, ids=lambda s: s.link_id)
+def test_text_at_its_limit_is_accepted(spec: Spec) -> None:
+    assert spec.max_length is not None
+    text = "x" * spec.max_length
+    assert cleaned_of({**rich_answers(), spec.link_id: text})[spec.link_id] == text
+
+
+# --- Shown only when ---------------------------------------------------------------------------
+
+
+def test_changing_the_pattern_to_constant_clears_the_episode_length() -> None:
+    given = routine_answers(pattern="constant", **{"episode-length": "minutes"})
+    assert "episode-length" not in cleaned_of(given)
+
+
+def test_constant_pattern_needs_no_episode_length() -> None:
+    given = routine_answers(pattern="constant", **{"episode-length": None})
+    assert "episode-length" not in cleaned_of(given)
+
+
+def test_comes_and_goes_keeps_the_episode_length() -> None:
+    assert cleaned_of(routine_answers(pattern="comes-and-goes"))["episode-length"] == "seconds"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "dropped"),
+    [
+        ({"locations": ["eyelid"], "locations-other": "left toe"}, "locations-other"),
+        ({"other-symptoms": ["cramps"], "weakness-where": "right hand"}, "weakness-where"),
+        ({"pattern": "constant", "episode-length": "hours"}, "episode-length"),
+    ],
+)
+def test_an_answer_to_a_hidden_question_is_dropped(overrides: dict[str, Any], dropped: str) -> None:
+    assert dropped not in cleaned_of(routine_answers(**overrides))
+
+
+def test_validate_group_clears_on_the_pages_own_answers() -> None:
+    page = {k: v for k, v in routine_answers(pattern="constant").items() if k in _ids("history")}
+    cleaned, problems = validate_group(group("history"), {**page, "episode-length": "hours"})
+    assert problems == []
+    assert "episode-length" not in cleaned
+    assert cleaned["pattern"] == "constant"
+
+
+def _ids(group_id: str) -> set[str]:
+    return {q.link_id for q in group(group_id).questions}
+
+
+# --- Bad answers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ALWAYS_REQUIRED, ids=lambda s: s.link_id)
+@pytest.mark.parametrize("blank", ["absent", "", "   ", []])
+def test_a_required_question_left_blank(spec: Spec, blank: Any) -> None:
+    given = routine_answers()
+    given.pop(spec.link_id)
+    if blank != "absent":
+        given[spec.link_id] = blank
+    assert problems_of(given) == [(spec.link_id, "required")]
+
+
+def test_episode_length_is_required_when_it_comes_and_goes() -> None:
+    given = routine_answers(pattern="comes-and-goes", **{"episode-length": None})
+    assert problems_of(given) == [("episode-length", "required")]
+
+
+@pytest.mark.parametrize("where", [None, "", "   "])
+def test_other_location_without_where_else(where: str | None) -> None:
+    given = routine_answers(locations=["eyelid", "other"], **{"locations-other": where})
+    assert problems_of(given) == [("locations-other", "required")]
+
+
+@pytest.mark.parametrize("spec", WITH_NONE, ids=lambda s: s.link_id)
+def test_none_with_another_code(spec: Spec) -> None:
+    for other in spec.codes[:-1]:
+        for ticks in (["none", other], [other, "none"]):
+            assert problems_of(routine_answers(**{spec.link_id: ticks})) == [
+                (spec.link_id, "none_exclusive")
+            ]
+
+
+@pytest.mark.parametrize("spec", TEXTS, ids=lambda s: s.link_id)
+def test_text_over_its_length(spec: Spec) -> None:
+    assert spec.max_length is not None
+    given = {**rich_answers(), spec.link_id: "x" * (spec.max_length + 1)}
+    assert problems_of(given) == [(spec.link_id, "too_long")]
+    message = str(validate(given)[1][0].message)
+    assert str(spec.max_length) in message
+
+
+@pytest.mark.parametrize("spec", TEXTS, ids=lambda s: s.link_id)
+@pytest.mark.parametrize(
+    "character",
+    ["\x00", "\x01", "\x07", "\x08", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\x9f"],
+    ids=lambda c: f"U+{ord(c):04X}",
+)
+def test_control_characters_in_text(spec: Spec, character: str) -> None:
+    given = {**rich_answers(), spec.link_id: f"left{character}toe"}
+    assert problems_of(given) == [(spec.link_id, "control_character")]
+
+
+@pytest.mark.parametrize("spec", TEXTS, ids=lambda s: s.link_id)
+def test_a_lone_surrogate_in_text_is_refused_like_a_control_character(spec: Spec) -> None:
+    """JSON can carry "\\ud800"; it is not text PostgreSQL can store."""
+    given = {**rich_answers(), spec.link_id: "left\ud800toe"}
+    assert problems_of(given) == [(spec.link_id, "control_character")]
+
+
+@pytest.mark.parametrize(
+    ("link_id", "value"),
+    [
+        ("emergency-signs", ["fainting"]),
+        ("emergency-signs", ["seizure", "Seizure"]),
+        ("duration", "forever"),
+        ("duration", "Days"),
+        ("severity", "very-severe"),
+        ("locations", ["eyelid", "knee"]),
+        ("pattern", "sometimes"),
+        ("episode-length", "weeks"),
+        ("other-symptoms", ["weakness", "dizziness"]),
+        ("medication-flags", ["insulin"]),
+        ("condition-flags", ["parkinson"]),
+        ("triggers", ["alcohol"]),
+    ],
+)
+def test_unknown_code(link_id: str, value: Any) -> None:
+    assert problems_of(routine_answers(**{link_id: value})) == [(link_id, "unknown_code")]
+
+
+@pytest.mark.parametrize(
+    ("link_id", "value"),
+    [
+        ("more-than-one-location", "yes"),
+        ("more-than-one-location", "false"),
+        ("more-than-one-location", 1),
+        ("more-than-one-location", ["true"]),
+        ("duration", ["days"]),
+        ("duration", 3),
+        ("duration", True),
+        ("locations", "eyelid"),
+        ("locations", [1, 2]),
+        ("locations", {"eyelid": True}),
+        ("triggers", [None]),
+        ("medications", 42),
+        ("medications", ["aspirin"]),
+        ("notes", True),
+        ("weakness-where", {"side": "left"}),
+    ],
+)
+def test_wrong_type(link_id: str, value: Any) -> None:
+    given = routine_answers(**{link_id: value})
+    if link_id == "weakness-where":
+        given["other-symptoms"] = ["weakness"]
+    assert problems_of(given) == [(link_id, "wrong_type")]
+
+
+@pytest.mark.parametrize("link_id", ["history", "sleep-hours", "Duration", "episode_length", ""])
+def test_unknown_question(link_id: str) -> None:
+    assert problems_of({**routine_answers(), link_id: "x"}) == [(link_id, "unknown_question")]
+
+
+def test_every_problem_is_listed_and_nothing_bad_is_kept() -> None:
+    given = {
+        **routine_answers(),
+        "emergency-signs": ["none", "seizure"],
+        "duration": "forever",
+        "locations": ["eyelid", "other"],
+        "more-than-one-location": "yes",
+        "notes": "a\x00b",
+        "unknown": 1,
+    }
+    del given["severity"]
+    cleaned, problems = validate(given)
+    assert sorted((p.link_id, p.code) for p in problems) == sorted(
+        [
+            ("unknown", "unknown_question"),
+            ("emergency-signs", "none_exclusive"),
+            ("duration", "unknown_code"),
+            ("severity", "required"),
+            ("locations-other", "required"),
+            ("more-than-one-location", "wrong_type"),
+            ("notes", "control_character"),
+        ]
+    )
+    for link_id in [
+        "emergency-signs",
+        "duration",
+        "severity",
+        "more-than-one-location",
+        "notes",
+        "unknown",
+    ]:
+        assert link_id not in cleaned
+    assert all(str(p.message).strip() for p in problems)
+
+
+@pytest.mark.parametrize("group_id", GROUPS)
+def test_validate_group_checks_its_own_questions_only(group_id: str) -> None:
+    _, problems = validate_group(group(group_id), {})
+    expected = [s.link_id for s in ALWAYS_REQUIRED if s.group == group_id]
+    assert [(p.link_id, p.code) for p in problems] == [
+        (link_id, "required") for link_id in expected
+    ]
+
+
+def test_answered_groups_are_the_complete_and_valid_ones() -> None:
+    given = routine_answers(severity="very")
+    assert questionnaire.answered_groups(given) == [
+        "emergency",
+        "symptoms",
+        "background",
+        "closing",
+    ]
+
+
+def test_a_refused_question_does_not_also_blame_its_follow_up():
+    group = questionnaire.TWITCH_INTAKE.group("history")
+    _, problems = questionnaire.validate_group(group, {"locations": ["other", "knee"]})
+    by_question = {p.link_id: p.code for p in problems}
+    assert by_question["locations"] == "unknown_code"
+    assert "locations-other" not in by_question
+
+
+@pytest.mark.parametrize("text", ["abc\x1f", "\x1cabc", "abc\x85"])
+def test_control_characters_at_the_ends_are_refused_not_stripped(text):
+    group = questionnaire.TWITCH_INTAKE.group("closing")
+    cleaned, problems = questionnaire.validate_group(group, {"notes": text})
+    assert [p.code for p in problems] == ["control_character"]
+    assert "notes" not in cleaned

@@ -1,0 +1,492 @@
+"""The rules of ``shared/CLINICAL.md``, "Rules: from answers to the pre-visit summary", a row each.
+
+The contract's flag codes, answer codes and table order are spelled out here rather than read
+from ``triage``, so that a rule changed in the code fails a test here.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import translation
+from django.utils.autoreload import file_changed
+
+from tests.factories import emergency_answers, rich_answers, routine_answers
+from twitch_intake import triage
+from twitch_intake.questionnaire import TWITCH_INTAKE, validate
+from twitch_intake.triage import Kind, Level, assess
+
+RED_FLAGS = ["emergency-signs", "weakness", "multifocal", "muscle-loss", "severe", "persistent"]
+CONTEXT_FLAGS = ["lifestyle-triggers", "medication-link", "neuro-history", "metabolic-history"]
+
+EMERGENCY_SIGNS = [
+    "diminished-pulse",
+    "consciousness-change",
+    "mental-status-change",
+    "thinking-difficulty",
+    "high-fever",
+    "coordination-loss",
+    "paralysis",
+    "seizure",
+    "severe-headache",
+    "speech-difficulty",
+    "vision-change",
+    "vomiting",
+]
+LIFESTYLE = ["caffeine", "exertion", "stress-anxiety", "poor-sleep"]
+MEDICATIONS = ["stimulant", "corticosteroid", "estrogen", "diuretic", "benzodiazepine-withdrawal"]
+NEURO = [
+    "als",
+    "multiple-sclerosis",
+    "muscular-dystrophy",
+    "tourette",
+    "nerve-damage",
+    "brain-injury",
+]
+METABOLIC = ["kidney-disease", "thyroid-disease"]
+#: Other symptoms that are worth recording but raise no flag of their own.
+QUIET_SYMPTOMS = [
+    "cramps",
+    "stiffness",
+    "numbness-tingling",
+    "pain",
+    "fatigue",
+    "trouble-swallowing",
+    "tics-or-vocal-outbursts",
+]
+
+
+def answers(**overrides: Any) -> dict[str, Any]:
+    """A routine intake with answers replaced; keys use the linkIds' own spelling."""
+    return routine_answers(**{key.replace("_", "-"): value for key, value in overrides.items()})
+
+
+def label(link_id: str, code: str) -> str:
+    return str(TWITCH_INTAKE.question(link_id).label(code))
+
+
+def raised(given: dict[str, Any], code: str) -> triage.Flag:
+    flag = assess(given).flag(code)
+    assert flag is not None, f"{code} was not raised"
+    return flag
+
+
+# --- The flag list is the contract's ---------------------------------------------------------
+
+
+def test_flag_codes_are_the_contracts_in_table_order() -> None:
+    assert isinstance(triage.FLAG_CODES, tuple)
+    assert list(triage.FLAG_CODES) == RED_FLAGS + CONTEXT_FLAGS
+
+
+def test_red_and_context_rules_are_the_contracts() -> None:
+    assert [r.code for r in triage.RED_RULES] == RED_FLAGS
+    assert [r.code for r in triage.CONTEXT_RULES] == CONTEXT_FLAGS
+    assert {r.kind for r in triage.RED_RULES} == {Kind.RED}
+    assert {r.kind for r in triage.CONTEXT_RULES} == {Kind.CONTEXT}
+    assert triage.RULES == triage.RED_RULES + triage.CONTEXT_RULES
+
+
+def test_levels_sort_in_clinical_order() -> None:
+    assert sorted(Level) == [Level.EMERGENCY, Level.PRIORITY, Level.ROUTINE]
+
+
+# --- Each rule, both sides of each boundary --------------------------------------------------
+
+#: (answers, the flags raised, the level): a routine intake with one thing changed per row.
+CASES: list[tuple[dict[str, Any], list[str], Level]] = [
+    # Nothing ticked but "none": nothing raised.
+    (answers(), [], Level.ROUTINE),
+    # emergency-signs: any sign; "none" alone is no sign.
+    *[
+        (answers(emergency_signs=[sign]), ["emergency-signs"], Level.EMERGENCY)
+        for sign in EMERGENCY_SIGNS
+    ],
+    (answers(emergency_signs=EMERGENCY_SIGNS), ["emergency-signs"], Level.EMERGENCY),
+    (answers(emergency_signs=["none"]), [], Level.ROUTINE),
+    # weakness and muscle-loss: their own symptom only.
+    (answers(other_symptoms=["weakness"]), ["weakness"], Level.PRIORITY),
+    (answers(other_symptoms=["muscle-loss"]), ["muscle-loss"], Level.PRIORITY),
+    (
+        answers(other_symptoms=["weakness", "muscle-loss"]),
+        ["weakness", "muscle-loss"],
+        Level.PRIORITY,
+    ),
+    *[(answers(other_symptoms=[symptom]), [], Level.ROUTINE) for symptom in QUIET_SYMPTOMS],
+    (answers(other_symptoms=QUIET_SYMPTOMS), [], Level.ROUTINE),
+    # multifocal: a yes, or two or more locations ("other" is one).
+    (answers(locations=["eyelid"], more_than_one_location=False), [], Level.ROUTINE),
+    (
+        answers(locations=["other"], locations_other="toe", more_than_one_location=False),
+        [],
+        Level.ROUTINE,
+    ),
+    (answers(locations=["eyelid"], more_than_one_location=True), ["multifocal"], Level.PRIORITY),
+    (
+        answers(locations=["other"], locations_other="toe", more_than_one_location=True),
+        ["multifocal"],
+        Level.PRIORITY,
+    ),
+    (
+        answers(locations=["thigh", "calf"], more_than_one_location=True),
+        ["multifocal"],
+        Level.PRIORITY,
+    ),
+    (
+        answers(locations=["thigh", "calf"], more_than_one_location=False),
+        ["multifocal"],
+        Level.PRIORITY,
+    ),
+    (
+        answers(locations=["eyelid", "other"], locations_other="toe", more_than_one_location=False),
+        ["multifocal"],
+        Level.PRIORITY,
+    ),
+    # severe: severe only.
+    (answers(severity="mild"), [], Level.ROUTINE),
+    (answers(severity="moderate"), [], Level.ROUTINE),
+    (answers(severity="severe"), ["severe"], Level.PRIORITY),
+    # persistent: a month or more.
+    (answers(duration="days"), [], Level.ROUTINE),
+    (answers(duration="weeks"), [], Level.ROUTINE),
+    (answers(duration="months"), ["persistent"], Level.PRIORITY),
+    (answers(duration="long-term"), ["persistent"], Level.PRIORITY),
+    # Context flags: each code, and never a change of level.
+    *[(answers(triggers=[code]), ["lifestyle-triggers"], Level.ROUTINE) for code in LIFESTYLE],
+    (answers(triggers=["none"]), [], Level.ROUTINE),
+    *[
+        (answers(medication_flags=[code]), ["medication-link"], Level.ROUTINE)
+        for code in MEDICATIONS
+    ],
+    (answers(medication_flags=["none"]), [], Level.ROUTINE),
+    *[(answers(condition_flags=[code]), ["neuro-history"], Level.ROUTINE) for code in NEURO],
+    *[
+        (answers(condition_flags=[code]), ["metabolic-history"], Level.ROUTINE)
+        for code in METABOLIC
+    ],
+    (
+        answers(condition_flags=["tourette", "kidney-disease"]),
+        ["neuro-history", "metabolic-history"],
+        Level.ROUTINE,
+    ),
+    (answers(condition_flags=["none"]), [], Level.ROUTINE),
+]
+
+
+def _case_id(case: tuple[dict[str, Any], list[str], Level]) -> str:
+    changed = {k: v for k, v in case[0].items() if routine_answers().get(k) != v}
+    return ",".join(f"{k}={v}" for k, v in changed.items()) or "routine"
+
+
+@pytest.mark.parametrize(("given", "codes", "level"), CASES, ids=[_case_id(c) for c in CASES])
+def test_rule(given: dict[str, Any], codes: list[str], level: Level) -> None:
+    stored, problems = validate(given)
+    assert problems == [], "each row is an intake the form would store"
+    assessment = assess(stored)
+    assert assessment.codes == codes
+    assert assessment.level is level
+
+
+@pytest.mark.parametrize(
+    "link_id",
+    ["emergency-signs", "other-symptoms", "medication-flags", "condition-flags", "triggers"],
+)
+def test_none_ticked_alone_raises_nothing(link_id: str) -> None:
+    assert assess({link_id: ["none"]}).codes == []
+
+
+def test_no_answers_at_all_is_routine_with_nothing_raised() -> None:
+    assessment = assess({})
+    assert (assessment.level, assessment.flags, assessment.notes) == (Level.ROUTINE, (), ())
+
+
+# --- The level -------------------------------------------------------------------------------
+
+
+def test_emergency_beats_every_other_red_flag() -> None:
+    assessment = assess(rich_answers())
+    assert set(RED_FLAGS) <= set(assessment.codes)
+    assert assessment.level is Level.EMERGENCY
+
+
+def test_emergency_alone_is_emergency() -> None:
+    assert assess(emergency_answers()).level is Level.EMERGENCY
+
+
+@pytest.mark.parametrize("code", RED_FLAGS[1:])
+def test_any_other_red_flag_without_emergency_signs_is_priority(code: str) -> None:
+    given = {**rich_answers(), "emergency-signs": ["none"]}
+    assessment = assess(given)
+    assert assessment.level is Level.PRIORITY
+    assert code in assessment.codes
+
+
+CONTEXT_ANSWERS = {
+    "triggers": LIFESTYLE,
+    "medication-flags": MEDICATIONS,
+    "condition-flags": NEURO + METABOLIC,
+}
+
+
+@pytest.mark.parametrize(
+    ("red", "level"),
+    [
+        ({"emergency-signs": ["seizure"]}, Level.EMERGENCY),
+        ({"severity": "severe"}, Level.PRIORITY),
+        ({}, Level.ROUTINE),
+    ],
+)
+def test_context_flags_never_change_the_level(red: dict[str, Any], level: Level) -> None:
+    without = assess(routine_answers(**red))
+    with_context = assess(routine_answers(**red, **CONTEXT_ANSWERS))
+    assert [f.code for f in with_context.context_flags] == CONTEXT_FLAGS
+    assert without.context_flags == ()
+    assert without.level is with_context.level is level
+
+
+# --- What each flag carries ------------------------------------------------------------------
+
+
+def test_every_flag_raised_in_table_order_with_kind_label_and_source() -> None:
+    assessment = assess(rich_answers())
+    assert assessment.codes == RED_FLAGS + CONTEXT_FLAGS
+    assert [f.code for f in assessment.red_flags] == RED_FLAGS
+    assert [f.code for f in assessment.context_flags] == CONTEXT_FLAGS
+    for flag in assessment.flags:
+        rule = triage.rule(flag.code)
+        assert flag.kind is rule.kind
+        assert str(flag.label).strip()
+        assert str(flag.source).strip()
+        assert flag.source == rule.source
+        assert assessment.flag(flag.code) is flag
+    assert assessment.flag("not-a-flag") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "cites"),
+    [
+        ("emergency-signs", ["When should you see a doctor"]),
+        ("weakness", ["weakness"]),
+        ("multifocal", ["more than one area"]),
+        ("muscle-loss", ["ALS"]),
+        ("severe", ["severe"]),
+        ("persistent", ["persistent", "MedlinePlus"]),
+        ("lifestyle-triggers", ["caffeine"]),
+        ("medication-link", ["benzodiazepine", "MedlinePlus"]),
+        ("neuro-history", ["neurological"]),
+        ("metabolic-history", ["kidney", "thyroid"]),
+    ],
+)
+def test_source_cites_the_contracts_section(code: str, cites: list[str]) -> None:
+    source = str(raised(rich_answers(), code).source)
+    for words in cites:
+        assert words in source
+
+
+#: (answers, flag, the (linkId, code) pairs whose labels the evidence names, in this order).
+EVIDENCE: list[tuple[dict[str, Any], str, list[tuple[str, str]]]] = [
+    (
+        answers(emergency_signs=["seizure", "severe-headache"]),
+        "emergency-signs",
+        [("emergency-signs", "seizure"), ("emergency-signs", "severe-headache")],
+    ),
+    (
+        answers(emergency_signs=EMERGENCY_SIGNS),
+        "emergency-signs",
+        [("emergency-signs", sign) for sign in EMERGENCY_SIGNS],
+    ),
+    (answers(other_symptoms=["weakness", "cramps"]), "weakness", [("other-symptoms", "weakness")]),
+    (
+        answers(other_symptoms=["muscle-loss", "pain"]),
+        "muscle-loss",
+        [("other-symptoms", "muscle-loss")],
+    ),
+    (
+        answers(locations=["thigh", "calf"], more_than_one_location=False),
+        "multifocal",
+        [("locations", "thigh"), ("locations", "calf")],
+    ),
+    (
+        answers(locations=["eyelid", "other"], locations_other="toe", more_than_one_location=True),
+        "multifocal",
+        [("locations", "eyelid"), ("locations", "other")],
+    ),
+    (answers(severity="severe"), "severe", [("severity", "severe")]),
+    (answers(duration="months"), "persistent", [("duration", "months")]),
+    (answers(duration="long-term"), "persistent", [("duration", "long-term")]),
+    (
+        answers(triggers=["caffeine", "poor-sleep"]),
+        "lifestyle-triggers",
+        [("triggers", "caffeine"), ("triggers", "poor-sleep")],
+    ),
+    (
+        answers(medication_flags=["estrogen", "benzodiazepine-withdrawal"]),
+        "medication-link",
+        [("medication-flags", "estrogen"), ("medication-flags", "benzodiazepine-withdrawal")],
+    ),
+    (
+        answers(condition_flags=["als", "kidney-disease"]),
+        "neuro-history",
+        [("condition-flags", "als")],
+    ),
+    (
+        answers(condition_flags=["als", "kidney-disease", "thyroid-disease"]),
+        "metabolic-history",
+        [("condition-flags", "kidney-disease"), ("condition-flags", "thyroid-disease")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("given", "code", "named"), EVIDENCE, ids=[f"{e[1]}-{len(e[2])}" for e in EVIDENCE]
+)
+def test_evidence_names_the_ticked_answers_as_the_patient_read_them(
+    given: dict[str, Any], code: str, named: list[tuple[str, str]]
+) -> None:
+    evidence = raised(given, code).evidence
+    assert isinstance(evidence, str)
+    position = -1
+    for link_id, answer in named:
+        text = label(link_id, answer)
+        assert text != answer, "a label that is its own code proves nothing"
+        assert text in evidence
+        assert evidence.index(text) > position, "answers are named in the order ticked"
+        position = evidence.index(text)
+        assert answer not in evidence.replace(text, ""), "the patient's words, not our codes"
+
+
+@pytest.mark.parametrize(
+    ("given", "code", "not_named"),
+    [
+        (answers(other_symptoms=["weakness", "cramps"]), "weakness", ("other-symptoms", "cramps")),
+        (
+            answers(condition_flags=["als", "kidney-disease"]),
+            "neuro-history",
+            ("condition-flags", "kidney-disease"),
+        ),
+        (
+            answers(condition_flags=["als", "kidney-disease"]),
+            "metabolic-history",
+            ("condition-flags", "als"),
+        ),
+    ],
+)
+def test_evidence_names_only_what_raised_the_flag(
+    given: dict[str, Any], code: str, not_named: tuple[str, str]
+) -> None:
+    assert label(*not_named) not in raised(given, code).evidence
+
+
+def test_evidence_reads_ticked_then_the_labels() -> None:
+    given = answers(locations=["thigh", "calf"], more_than_one_location=False)
+    assert raised(given, "multifocal").evidence == "ticked: Thigh, Calf (lower leg)"
+
+
+def test_multifocal_evidence_names_the_yes_to_more_than_one_place() -> None:
+    said_yes = raised(answers(locations=["eyelid"], more_than_one_location=True), "multifocal")
+    both = raised(answers(locations=["eyelid", "hand"], more_than_one_location=True), "multifocal")
+    assert "more than one place" in said_yes.evidence
+    assert label("locations", "eyelid") not in said_yes.evidence
+    assert "more than one place" in both.evidence
+    assert label("locations", "hand") in both.evidence
+
+
+# --- Answers that disagree -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locations", "count"),
+    [(["thigh", "calf"], 2), (["eyelid", "other"], 2), (["face", "hand", "foot"], 3)],
+)
+def test_a_no_to_more_than_one_place_with_several_ticked_is_noted(
+    locations: list[str], count: int
+) -> None:
+    given = answers(locations=locations, locations_other="toe", more_than_one_location=False)
+    assessment = assess(given)
+    assert "multifocal" in assessment.codes
+    assert len(assessment.notes) == 1
+    assert "disagree" in assessment.notes[0]
+    assert f"{count} places" in assessment.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("locations", "said_yes"),
+    [(["thigh", "calf"], True), (["eyelid"], False), (["eyelid"], True), (["other"], False)],
+)
+def test_no_note_when_the_answers_agree(locations: list[str], said_yes: bool) -> None:
+    given = answers(locations=locations, locations_other="toe", more_than_one_location=said_yes)
+    assert assess(given).notes == ()
+
+
+# --- The patient's language ------------------------------------------------------------------
+
+
+def _write_mo(path: Path, messages: dict[str, str]) -> None:
+    """A GNU gettext catalog (the format ``compilemessages`` writes), without the tools."""
+    entries = sorted({"": "Content-Type: text/plain; charset=UTF-8\n", **messages}.items())
+    ids = [key.encode() for key, _ in entries]
+    strs = [value.encode() for _, value in entries]
+    start = 7 * 4 + 16 * len(entries)
+    # The originals' (length, offset) table, then the translations', then the strings.
+    table, data = b"", b""
+    for raw in ids + strs:
+        table += struct.pack("<2I", len(raw), start + len(data))
+        data += raw + b"\0"
+    header = struct.pack("<7I", 0x950412DE, 0, len(entries), 28, 28 + 8 * len(entries), 0, start)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + table + data)
+
+
+@pytest.fixture
+def spanish(tmp_path: Path, settings: Any) -> Path:
+    """A Spanish catalog for three of the evidence's words, found through ``LOCALE_PATHS``."""
+    mo = tmp_path / "es" / "LC_MESSAGES" / "django.mo"
+    _write_mo(
+        mo,
+        {
+            "ticked: %(answers)s": "marcó: %(answers)s",
+            "Thigh": "Muslo",
+            "Calf (lower leg)": "Pantorrilla",
+        },
+    )
+    settings.LOCALE_PATHS = [str(tmp_path)]
+    return mo
+
+
+def test_evidence_is_worded_in_the_active_language(spanish: Path) -> None:
+    given = answers(locations=["thigh", "calf"], more_than_one_location=False)
+    with translation.override("en"):
+        assert raised(given, "multifocal").evidence == "ticked: Thigh, Calf (lower leg)"
+    with translation.override("es"):
+        assert raised(given, "multifocal").evidence == "marcó: Muslo, Pantorrilla"
+    with translation.override("en"):
+        assert raised(given, "multifocal").evidence == "ticked: Thigh, Calf (lower leg)"
+
+
+def test_evidence_follows_a_recompiled_catalog(spanish: Path) -> None:
+    """The development server reloads changed catalogs without a restart; so does the evidence."""
+    given = answers(locations=["thigh", "calf"], more_than_one_location=False)
+    with translation.override("es"):
+        assert raised(given, "multifocal").evidence == "marcó: Muslo, Pantorrilla"
+        _write_mo(
+            spanish,
+            {
+                "ticked: %(answers)s": "marcado: %(answers)s",
+                "Thigh": "Muslo",
+                "Calf (lower leg)": "Gemelo",
+            },
+        )
+        file_changed.send(sender=None, file_path=spanish)
+    with translation.override("es"):
+        assert raised(given, "multifocal").evidence == "marcado: Muslo, Gemelo"
+
+
+def test_a_rules_test_alone_gives_the_same_evidence_as_assess() -> None:
+    given = rich_answers()
+    for rule in triage.RULES:
+        assert rule.test(given, TWITCH_INTAKE) == raised(given, rule.code).evidence
+    for rule in triage.RULES:
+        assert rule.test(routine_answers(), TWITCH_INTAKE) is None

@@ -328,3 +328,49 @@ def test_integrity_digest_detects_tampering():
         answers={**encounter.answers, "severity": "severe"}
     )
     assert not digest_matches(Encounter.objects.get(pk=encounter.pk))
+
+
+def _csrf_client(encounter: Encounter) -> tuple[Client, str]:
+    client = bound_client(encounter)
+    client.handler.enforce_csrf_checks = True
+    page = client.get("/intake/page/emergency/").content.decode()
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    return client, token
+
+
+def test_intake_forms_post_with_origin_null_from_a_no_referrer_page():
+    encounter = make_encounter()
+    client, token = _csrf_client(encounter)
+    response = client.post(
+        "/intake/page/emergency/",
+        {"emergency-signs": ["none"], "csrfmiddlewaretoken": token},
+        HTTP_ORIGIN="null",
+    )
+    assert response.status_code == 302
+    assert Encounter.objects.get(pk=encounter.pk).answers == {"emergency-signs": ["none"]}
+
+
+@pytest.mark.parametrize(
+    ("origin", "with_token"), [("null", False), ("https://evil.example", True)]
+)
+def test_csrf_still_refuses_a_missing_token_or_a_foreign_origin(origin, with_token):
+    encounter = make_encounter()
+    client, token = _csrf_client(encounter)
+    data = {"emergency-signs": ["none"]}
+    if with_token:
+        data["csrfmiddlewaretoken"] = token
+    response = client.post("/intake/page/emergency/", data, HTTP_ORIGIN=origin)
+    assert response.status_code == 403
+    assert Encounter.objects.get(pk=encounter.pk).answers == {}
+
+
+def test_origin_null_is_not_accepted_outside_the_intake(django_user_model):
+    admin_user = django_user_model.objects.create_superuser("root", "r@clinic.test", "pw")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    page = client.get("/admin/twitch_intake/encounter/add/").content.decode()
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    response = client.post(
+        "/admin/twitch_intake/encounter/add/", {"csrfmiddlewaretoken": token}, HTTP_ORIGIN="null"
+    )
+    assert response.status_code == 403

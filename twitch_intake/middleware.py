@@ -41,6 +41,32 @@ class SecurityHeadersMiddleware:
         return response
 
 
+class NullOriginMiddleware:
+    """Lets the intake's own forms through CSRF on pages served with ``no-referrer``.
+
+    The patient's pages send ``Referrer-Policy: no-referrer`` so that a link token never leaves
+    in a Referer. Browsers then send ``Origin: null`` with the page's form posts (the Fetch
+    standard's rule for that policy), which Django's origin check refuses. For the intake's
+    URLs only, this middleware (placed before ``CsrfViewMiddleware``) reads ``null`` as the
+    site's own origin; the CSRF token check still runs, and the session cookie is SameSite.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.META.get("HTTP_ORIGIN") == "null" and request.method == "POST":
+            from django.urls import Resolver404, resolve
+
+            try:
+                match = resolve(request.path_info)
+            except Resolver404:
+                match = None
+            if match is not None and match.namespace == "twitch_intake":
+                request.META["HTTP_ORIGIN"] = f"{request.scheme}://{request.get_host()}"
+        return self.get_response(request)
+
+
 class IdleSessionMiddleware:
     """Ends a session after ``SESSION_COOKIE_AGE`` without activity.
 

@@ -1,0 +1,94 @@
+"""What a patient or a clinician does in the browser, by label, as a person would find it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Locator, Page, expect
+
+from twitch_intake.questionnaire import TWITCH_INTAKE, ItemType
+
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+DATE_OF_BIRTH = "1980-05-17"  # make_encounter's
+PASSWORD = "correct horse battery staple"
+GROUP_IDS = [g.link_id for g in TWITCH_INTAKE.groups]
+
+
+def at(path: str) -> re.Pattern[str]:
+    """A URL pattern for ``expect(page).to_have_url``: this path on the live server."""
+    return re.compile("^https?://[^/]+" + re.escape(path) + "$")
+
+
+def page_url(group: str) -> re.Pattern[str]:
+    return at(f"/intake/page/{group}/")
+
+
+def heading(page: Page) -> Locator:
+    return page.get_by_role("heading", level=1)
+
+
+def current_group(page: Page) -> str:
+    match = re.search(r"/intake/page/([a-z]+)/$", page.url)
+    assert match, f"not on a page of the intake: {page.url}"
+    return match.group(1)
+
+
+# --- The patient ----------------------------------------------------------------------------
+
+
+def confirm(page: Page, date_of_birth: str = DATE_OF_BIRTH) -> None:
+    """On the link's page: give the date of birth and press Start."""
+    page.get_by_label("Your date of birth").fill(date_of_birth)
+    page.get_by_role("button", name="Start").click()
+
+
+def fill(page: Page, answers: dict[str, Any]) -> None:
+    """Answer the questions the current page shows, by their labels."""
+    page.wait_for_load_state("domcontentloaded")
+    expect(page.get_by_role("button", name="Next")).to_be_visible()  # the whole form is there
+    for question in TWITCH_INTAKE.group(current_group(page)).questions:
+        block = page.locator(f"#div_id_{question.link_id}")
+        if question.link_id not in answers or not block.is_visible():
+            continue
+        value = answers[question.link_id]
+        if question.type is ItemType.BOOLEAN:
+            block.get_by_label("Yes" if value else "No", exact=True).check()
+        elif question.type is ItemType.CHOICE:
+            for code in value if question.repeats else [value]:
+                block.get_by_label(str(question.label(code)), exact=True).check()
+        else:
+            block.get_by_label(str(question.text)).fill(value)
+
+
+def next_page(page: Page) -> None:
+    page.get_by_role("button", name="Next").click()
+
+
+def answer_pages(page: Page, answers: dict[str, Any]) -> None:
+    """From the current page of the intake, answer each page and go on to the review."""
+    while not page.url.endswith("/intake/review/"):
+        group = current_group(page)
+        fill(page, answers)
+        next_page(page)
+        expect(page).not_to_have_url(page_url(group))
+    expect(heading(page)).to_have_text("Check your answers")
+
+
+def send(page: Page) -> None:
+    """On the review page: send the answers and land on the thank-you page."""
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page).to_have_url(at("/intake/thanks/"))
+    expect(heading(page)).to_have_text("Thank you: your answers were sent")
+
+
+# --- The clinician --------------------------------------------------------------------------
+
+
+def log_in(page: Page, username: str, next_url: str = "/admin/") -> None:
+    """Through the admin's own login form."""
+    page.goto(f"/admin/login/?next={next_url}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(at(next_url))

@@ -1,0 +1,295 @@
+"""Accessibility in a real browser: axe-core on every page, the keyboard alone, errors announced.
+
+axe is injected with ``page.evaluate``, which the Content-Security-Policy (no inline script)
+would block, so the axe runs use a context that bypasses the CSP; every other test keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from tests.browser.steps import (
+    answer_pages,
+    at,
+    confirm,
+    fill,
+    heading,
+    log_in,
+    next_page,
+    page_url,
+    send,
+)
+from tests.factories import make_submitted, rich_answers, routine_answers
+from twitch_intake.models import Encounter
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AXE = Axe()
+BLOCKING = {"serious", "critical"}
+#: Django's own admin breadcrumbs: white links in pale blue text, not underlined (axe's
+#: link-in-text-block). Stock admin styling, not this app's (Django ticket #34041 and #34917).
+DJANGO_ADMIN_CHROME = {"exclude": [[".breadcrumbs"]]}
+
+#: What the focused element looks like, and what it is, for the failure message.
+FOCUS_STYLE = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  return {
+    outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
+    shadow: style.boxShadow !== "none",
+    tag: el.outerHTML.slice(0, 120),
+  };
+}"""
+
+
+class AxeScan:
+    """Runs axe on page after page and keeps every serious or critical violation."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.scanned: list[str] = []
+
+    def __call__(self, page: Page, name: str, context: dict[str, Any] | None = None) -> None:
+        page.wait_for_load_state()
+        self.scanned.append(name)
+        for violation in AXE.run(page, context=context).response["violations"]:
+            if violation["impact"] not in BLOCKING:
+                continue
+            for node in violation["nodes"]:
+                self.problems.append(
+                    f"[{name}] {violation['id']} ({violation['impact']}): {violation['help']}\n"
+                    f"    at {' '.join(map(str, node['target']))}: {node['html'][:160]}\n"
+                    f"    {node.get('failureSummary', '')}".rstrip()
+                )
+
+    def assert_clean(self) -> None:
+        assert not self.problems, (
+            f"{len(self.problems)} serious or critical axe violations "
+            f"on {len(self.scanned)} pages:\n" + "\n".join(self.problems)
+        )
+
+
+def test_axe_finds_nothing_serious_on_any_patient_page(new_page, invite):
+    scan = AxeScan()
+    encounter, link = invite()
+    page = new_page("phone", bypass_csp=True)
+    page.goto(link)
+    scan(page, "confirm")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    scan(page, "confirm, no date")
+    confirm(page)
+    expect(page).to_have_url(page_url("emergency"))
+    scan(page, "page 1: emergency")
+    next_page(page)
+    expect(page.locator(".error-summary")).to_be_visible()
+    scan(page, "page 1: emergency, nothing ticked")
+
+    page.get_by_label("A severe headache").check()
+    next_page(page)
+    expect(page).to_have_url(at("/intake/get-care-now/"))
+    scan(page, "get care now")
+    page.get_by_role("link", name="Continue the form").click()
+
+    answers = rich_answers()
+    names = {"history": "page 2", "symptoms": "page 3", "background": "page 4", "closing": "page 5"}
+    for group, number in names.items():
+        expect(page).to_have_url(page_url(group))
+        scan(page, f"{number}: {group}")
+        if group == "history":
+            next_page(page)
+            expect(page.locator(".error-summary")).to_be_visible()
+            scan(page, "page 2: history, nothing answered")
+        fill(page, answers)
+        if group == "history":
+            scan(page, "page 2: history, follow-up questions open")
+        next_page(page)
+    expect(page).to_have_url(at("/intake/review/"))
+    scan(page, "review")
+    send(page)
+    scan(page, "thanks")
+    page.goto(link)
+    scan(page, "already sent")
+
+    other = new_page("phone", bypass_csp=True)
+    other.goto("/intake/start/")
+    scan(other, "self-start")
+    other.get_by_role("button", name="Start").click()
+    expect(other.locator(".error-summary")).to_be_visible()
+    scan(other, "self-start, nothing filled in")
+    other.goto("/intake/link/not-a-real-link/")
+    scan(other, "link cannot be used")
+    other.goto("/intake/page/history/")
+    scan(other, "session ended")
+
+    scan.assert_clean()
+
+
+def test_axe_finds_nothing_serious_on_the_admin_summary(new_page, clinician):
+    scan = AxeScan()
+    emergency = make_submitted(rich_answers(), patient_name="Eve Emergency")
+    routine = make_submitted(routine_answers(), patient_name="Rita Routine")
+    page = new_page("desktop", bypass_csp=True)
+    log_in(page, clinician.username, "/admin/twitch_intake/encounter/")
+    scan(page, "admin queue", DJANGO_ADMIN_CHROME)
+    for encounter in (emergency, routine):
+        page.goto(f"/admin/twitch_intake/encounter/{encounter.pk}/change/")
+        expect(page.locator(".ti-summary")).to_be_visible()
+        scan(page, f"admin summary: {encounter.level}", DJANGO_ADMIN_CHROME)
+    scan.assert_clean()
+
+
+# --- The keyboard alone ---------------------------------------------------------------------
+
+
+class Keyboard:
+    """Tab, Space and Enter only; every stop on the way must show where the focus is."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.stops: list[dict[str, Any]] = []
+
+    def tab_to(self, selector: str, limit: int = 80) -> None:
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            focus = self.page.evaluate(FOCUS_STYLE)
+            assert focus["outline"] or focus["shadow"], f"no visible focus on {focus['tag']}"
+            self.stops.append(focus)
+            if self.page.evaluate("s => document.activeElement.matches(s)", selector):
+                return
+        raise AssertionError(f"{selector} not reached with {limit} presses of Tab")
+
+    def tick(self, selector: str) -> None:
+        self.tab_to(selector)
+        self.page.keyboard.press("Space")
+        expect(self.page.locator(selector)).to_be_checked()
+
+    def press(self, selector: str) -> None:
+        self.tab_to(selector)
+        self.page.keyboard.press("Enter")
+
+
+NEXT = "form.intake-form button[type=submit]"
+
+
+def test_the_whole_intake_with_the_keyboard_alone(new_page, invite):
+    """Radio buttons are taken with Tab and Space only, so each is the first of its group."""
+    encounter, link = invite()
+    page = new_page("desktop")
+    keys = Keyboard(page)
+    page.goto(link)
+    keys.tab_to("#id_date_of_birth")
+    page.keyboard.type("05171980")  # mm dd yyyy, the en-US date field
+    keys.press("button[type=submit]")
+    expect(page).to_have_url(page_url("emergency"))
+
+    keys.tick("#div_id_emergency-signs input[value=none]")
+    keys.press(NEXT)
+    expect(page).to_have_url(page_url("history"))
+    keys.tick("#id_duration_0")
+    keys.tick("#id_severity_0")
+    keys.tick("#div_id_locations input[value=eyelid]")
+    keys.tick("#div_id_locations input[value=calf]")
+    keys.tick("#div_id_locations input[value=other]")
+    keys.tab_to("#id_locations-other")  # opened by ticking "Somewhere else"
+    page.keyboard.type("left big toe")
+    keys.tick("#id_more-than-one-location_0")
+    keys.tick("#id_pattern_0")
+    keys.press(NEXT)
+    expect(page).to_have_url(page_url("symptoms"))
+    keys.tick("#div_id_other-symptoms input[value=none]")
+    keys.press(NEXT)
+    expect(page).to_have_url(page_url("background"))
+    for question in ("medication-flags", "condition-flags", "triggers"):
+        keys.tick(f"#div_id_{question} input[value=none]")
+    keys.press(NEXT)
+    expect(page).to_have_url(page_url("closing"))
+    keys.tab_to("#id_notes")
+    page.keyboard.type("Typed without a mouse.")
+    keys.press(NEXT)
+    expect(page).to_have_url(at("/intake/review/"))
+
+    keys.press("a[href$='/intake/page/closing/']")  # Change "Anything else"
+    expect(page).to_have_url(page_url("closing"))
+    keys.press(NEXT)
+    expect(page).to_have_url(at("/intake/review/"))
+    keys.press("form[action$='/intake/submit/'] button")
+    expect(heading(page)).to_have_text("Thank you: your answers were sent")
+
+    encounter.refresh_from_db()
+    assert encounter.status == Encounter.Status.SUBMITTED
+    assert encounter.answers["locations"] == ["eyelid", "calf", "other"]
+    assert encounter.answers["locations-other"] == "left big toe"
+    assert encounter.answers["notes"] == "Typed without a mouse."
+    kinds = {stop["tag"].split()[0] for stop in keys.stops}
+    assert {"<a", "<button", "<input", "<textarea"} <= kinds, kinds
+
+
+def test_the_skip_link_is_the_first_stop_and_shows(new_page, invite):
+    _, link = invite()
+    page = new_page("phone")
+    page.goto(link)
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to the form")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+
+# --- Errors announced -----------------------------------------------------------------------
+
+#: Each invalid field, and the text of what describes it or its fieldset.
+DESCRIPTIONS = """() => Array.from(document.querySelectorAll('[aria-invalid="true"]')).map(el => {
+  const ids = [el, el.closest("fieldset")]
+    .filter(Boolean)
+    .flatMap(node => (node.getAttribute("aria-describedby") || "").split(/\\s+/))
+    .filter(Boolean);
+  return {
+    field: el.name,
+    described: ids.map(id => document.getElementById(id)).filter(Boolean).map(n => n.innerText),
+  };
+})"""
+
+
+def _assert_errors_announced(page: Page, expected_fields: set[str]) -> None:
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_have_attribute("role", "alert")
+    # Each line of the summary is a link saying what is wrong, then the question.
+    errors = [" ".join(text.split()) for text in summary.locator("li a").all_inner_texts()]
+    invalid = page.evaluate(DESCRIPTIONS)
+    assert {field["field"] for field in invalid} == expected_fields
+    for field in invalid:
+        described = " ".join(" ".join(field["described"]).split())
+        assert any(error in described for error in errors), (field, errors)
+    for href in summary.locator("a").evaluate_all("links => links.map(a => a.hash)"):
+        expect(page.locator(href)).to_be_visible()
+
+
+def test_errors_are_focused_and_tied_to_their_fields(new_page, invite):
+    _, link = invite()
+    page = new_page("phone")
+    page.goto(link)
+    page.get_by_role("button", name="Start").click()
+    _assert_errors_announced(page, {"date_of_birth"})
+
+    confirm(page)
+    expect(page).to_have_url(page_url("emergency"))
+    fill(page, routine_answers())
+    next_page(page)
+    expect(page).to_have_url(page_url("history"))
+    next_page(page)
+    _assert_errors_announced(
+        page, {"duration", "severity", "locations", "more-than-one-location", "pattern"}
+    )
+    answer_pages(page, routine_answers())  # and the page can still be put right
+
+    start = new_page("phone")
+    start.goto("/intake/start/")
+    start.get_by_role("button", name="Start").click()
+    _assert_errors_announced(start, {"patient_name", "date_of_birth", "visit_date"})

@@ -1,0 +1,155 @@
+"""The patient's intake in a real browser, at phone size and on a desktop."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect
+
+from tests.browser.steps import (
+    answer_pages,
+    at,
+    confirm,
+    fill,
+    heading,
+    next_page,
+    page_url,
+    send,
+)
+from tests.factories import routine_answers
+from twitch_intake.models import Encounter
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+both_sizes = pytest.mark.parametrize("viewport", ["phone", "desktop"])
+# The longer walks run at one size each, so that the suite stays quick.
+on_desktop = pytest.mark.parametrize("viewport", ["desktop"])
+on_a_phone = pytest.mark.parametrize("viewport", ["phone"])
+
+
+@both_sizes
+def test_routine_intake_with_a_change_from_the_review(new_page, invite, viewport):
+    encounter, link = invite()
+    page = new_page(viewport)
+    page.goto(link)
+    expect(heading(page)).to_have_text("Your form before your visit")
+    confirm(page)
+    expect(page).to_have_url(page_url("emergency"))
+    expect(page.get_by_text("Step 1 of 5")).to_be_visible()
+
+    answer_pages(page, routine_answers(notes="Worse after coffee."))
+    review = page.locator("main")
+    expect(review).to_contain_text("Mild: I notice them, but they don't bother me")
+    expect(review).to_contain_text("Worse after coffee.")
+
+    page.get_by_role("link", name="Change About your twitching").click()
+    expect(page).to_have_url(page_url("history"))
+    expect(page.get_by_label("Mild: I notice them", exact=False)).to_be_checked()
+    page.get_by_label("Moderate: they bother me", exact=False).check()
+    next_page(page)
+    expect(page).to_have_url(at("/intake/review/"))  # every other page is done: straight back
+    expect(review).to_contain_text("Moderate: they bother me, but I still do my usual things")
+    expect(review).not_to_contain_text("Mild: I notice them")
+
+    send(page)
+    encounter.refresh_from_db()
+    assert encounter.status == Encounter.Status.SUBMITTED
+    assert encounter.answers["severity"] == "moderate"
+    assert encounter.answers["notes"] == "Worse after coffee."
+    assert encounter.level == "routine"
+
+
+@both_sizes
+def test_an_emergency_sign_shows_get_care_now_at_once(new_page, invite, viewport):
+    encounter, link = invite()
+    page = new_page(viewport)
+    page.goto(link)
+    confirm(page)
+    page.get_by_label("A seizure (fit)").check()
+    next_page(page)
+
+    expect(page).to_have_url(at("/intake/get-care-now/"))
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Get medical care now")
+    expect(alert).to_contain_text("A seizure (fit)")
+    expect(alert.get_by_role("link", name="Call 911 now")).to_have_attribute("href", "tel:911")
+    assert len(mail.outbox) == 1  # the clinic was told when the page was saved
+
+    page.get_by_role("link", name="Continue the form").click()
+    expect(page).to_have_url(page_url("history"))
+    answer_pages(page, routine_answers(**{"emergency-signs": ["seizure"]}))
+    send(page)
+    encounter.refresh_from_db()
+    assert encounter.level == "emergency"
+    assert encounter.answers["emergency-signs"] == ["seizure"]
+    assert len(mail.outbox) == 1  # once, not again on submit
+
+
+@on_desktop
+def test_closing_the_page_and_reopening_the_link_resumes(new_page, invite, viewport):
+    encounter, link = invite()
+    first = new_page(viewport)
+    first.goto(link)
+    confirm(first)
+    fill(first, routine_answers())
+    next_page(first)
+    expect(first).to_have_url(page_url("history"))
+    fill(first, routine_answers(severity="severe"))
+    next_page(first)
+    expect(first).to_have_url(page_url("symptoms"))
+    first.context.close()  # the patient closes the browser
+
+    later = new_page(viewport)  # a new browser: no cookies
+    later.goto("/intake/page/symptoms/")
+    expect(heading(later)).to_have_text("Please open your link again")
+    later.goto(link)
+    confirm(later)
+    expect(later).to_have_url(page_url("symptoms"))
+    expect(later.get_by_text("Step 3 of 5")).to_be_visible()
+
+    later.get_by_role("link", name="Back").click()
+    expect(later).to_have_url(page_url("history"))
+    expect(later.get_by_label("Severe: the body part moves", exact=False)).to_be_checked()
+    expect(later.get_by_label("Eyelid")).to_be_checked()
+    next_page(later)
+    expect(later).to_have_url(page_url("symptoms"))
+    answer_pages(later, routine_answers(severity="severe"))
+    send(later)
+    encounter.refresh_from_db()
+    assert encounter.answers["severity"] == "severe"
+
+
+@on_a_phone
+def test_without_javascript_the_whole_intake_completes(new_page, invite, viewport):
+    encounter, link = invite()
+    page = new_page(viewport, java_script_enabled=False)
+    page.goto(link)
+    confirm(page)
+    fill(page, routine_answers())
+    next_page(page)
+    expect(page).to_have_url(page_url("history"))
+
+    # The follow-up questions are hidden until the server has seen the answers that open them.
+    where_else = page.get_by_label("Where else?")
+    how_long = page.locator("#div_id_episode-length")
+    expect(where_else).to_be_hidden()
+    expect(how_long).to_be_hidden()
+    answers = routine_answers(locations=["eyelid", "other"], **{"locations-other": "left big toe"})
+    fill(page, answers)
+    next_page(page)
+    expect(page).to_have_url(page_url("history"))  # drawn again, now asking
+    expect(where_else).to_be_visible()
+    expect(how_long).to_be_visible()
+    expect(page.get_by_label("Somewhere else")).to_be_checked()
+    expect(page.get_by_label("It comes and goes")).to_be_checked()
+
+    fill(page, answers)
+    next_page(page)
+    expect(page).to_have_url(page_url("symptoms"))
+    answer_pages(page, answers)
+    expect(page.locator("main")).to_contain_text("left big toe")
+    send(page)
+    encounter.refresh_from_db()
+    assert encounter.answers["locations-other"] == "left big toe"
+    assert encounter.answers["episode-length"] == "seconds"
+    assert encounter.status == Encounter.Status.SUBMITTED

@@ -91,4 +91,13 @@ class Settings:
         return self._get("RATE_WINDOW")
 
 
+    def contact(self) -> dict[str, str]:
+        """What every patient page shows: who to call, and the emergency number."""
+        return {
+            "clinic_name": self.CLINIC_NAME,
+            "clinic_phone": self.CLINIC_PHONE,
+            "emergency_number": self.EMERGENCY_NUMBER,
+        }
+
+
 app_settings = Settings()

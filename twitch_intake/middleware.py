@@ -120,14 +120,7 @@ class DatabaseUnavailableMiddleware:
 
         from .conf import app_settings
 
-        body = render_to_string(
-            "twitch_intake/unavailable.html",
-            {
-                "clinic_name": app_settings.CLINIC_NAME,
-                "clinic_phone": app_settings.CLINIC_PHONE,
-                "emergency_number": app_settings.EMERGENCY_NUMBER,
-            },
-        )
+        body = render_to_string("twitch_intake/unavailable.html", app_settings.contact())
         response = HttpResponse(body, status=503)
         response["Retry-After"] = str(self.RETRY_AFTER)
         response["Cache-Control"] = "no-store"

@@ -57,11 +57,7 @@ def limited_response(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "twitch_intake/too_many.html",
-        {
-            "clinic_name": app_settings.CLINIC_NAME,
-            "clinic_phone": app_settings.CLINIC_PHONE,
-            "emergency_number": app_settings.EMERGENCY_NUMBER,
-        },
+        app_settings.contact(),
         status=429,
     )
     response["Retry-After"] = str(int(app_settings.RATE_WINDOW.total_seconds()))

@@ -62,12 +62,7 @@ def patient_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 
 def _context(**extra: Any) -> dict[str, Any]:
-    return {
-        "clinic_name": app_settings.CLINIC_NAME,
-        "clinic_phone": app_settings.CLINIC_PHONE,
-        "emergency_number": app_settings.EMERGENCY_NUMBER,
-        **extra,
-    }
+    return {**app_settings.contact(), **extra}
 
 
 def _bound_encounter(request: HttpRequest) -> Encounter | None:

@@ -1,0 +1,192 @@
+"""The clinician's queue at 1,000, 10,000 and 100,000 encounters, measured in-process.
+
+Rows are made by one ``INSERT ... SELECT`` over ``generate_series``, from a few hundred answer
+variants computed beforehand through the app's own validation, triage and digest, so that they
+are exactly what patients would have stored. The mix: visits spread over ~2.7 years up to a month
+ahead; past visits mostly reviewed, upcoming ones invited, in progress or submitted.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from twitch_intake import questionnaire, services, triage
+from twitch_intake.models import Encounter
+
+from .data import realistic_answers
+
+COMPLETE_VARIANTS = 400
+PARTIAL_VARIANTS = 100
+
+_INSERT = """
+WITH g AS (
+    SELECT n, random() AS r, random() AS lang,
+           now() + interval '30 days' - random() * interval '1000 days' AS visit_at
+    FROM generate_series(%(first)s, %(last)s) AS n
+), s AS (
+    SELECT g.*, CASE
+        WHEN visit_at < now() - interval '1 day' THEN CASE
+            WHEN r < 0.94 THEN 'reviewed' WHEN r < 0.98 THEN 'submitted'
+            WHEN r < 0.99 THEN 'in_progress' ELSE 'invited' END
+        ELSE CASE WHEN r < 0.4 THEN 'invited' WHEN r < 0.5 THEN 'in_progress' ELSE 'submitted' END
+    END AS status
+    FROM g
+)
+INSERT INTO twitch_intake_encounter (
+    patient_name, date_of_birth, record_number, visit_at, status, created_at, updated_at,
+    submitted_at, reviewed_at, reviewed_by_id, questionnaire_version, answers, completed_groups,
+    language, token_hash, token_expires_at, dob_failures, locked_until, alerted_at, level, flags,
+    flag_count, answers_digest
+)
+SELECT
+    'Patient ' || s.n,
+    DATE '1935-01-01' + (s.n * 7919 %% 29000),
+    CASE WHEN s.n %% 3 = 0 THEN '' ELSE 'MRN' || lpad(s.n::text, 7, '0') END,
+    s.visit_at,
+    s.status,
+    s.visit_at - interval '10 days',
+    s.visit_at - interval '1 day',
+    CASE WHEN done THEN s.visit_at - interval '2 days' END,
+    CASE WHEN s.status = 'reviewed' THEN s.visit_at - interval '1 day' END,
+    CASE WHEN s.status = 'reviewed' THEN %(reviewer)s::bigint END,
+    %(version)s,
+    CASE WHEN done THEN c.answers WHEN s.status = 'in_progress' THEN p.answers ELSE '{}'::jsonb END,
+    CASE WHEN done THEN c.completed WHEN s.status = 'in_progress' THEN p.completed
+         ELSE '{}'::varchar(32)[] END,
+    CASE WHEN s.status = 'invited' THEN '' WHEN s.lang < 0.15 THEN 'es' ELSE 'en' END,
+    CASE WHEN NOT done THEN encode(sha256(convert_to('bench-link-' || s.n, 'UTF8')), 'hex') END,
+    CASE WHEN NOT done THEN s.visit_at + interval '1 day' END,
+    0,
+    NULL,
+    CASE WHEN done AND c.level = 'emergency' THEN s.visit_at - interval '2 days' END,
+    CASE WHEN done THEN c.level END,
+    CASE WHEN done THEN c.flags ELSE '{}'::varchar(32)[] END,
+    CASE WHEN done THEN cardinality(c.flags) ELSE 0 END,
+    CASE WHEN done THEN c.digest ELSE '' END
+FROM (SELECT s.*, s.status IN ('submitted', 'reviewed') AS done FROM s) AS s
+JOIN bench_variant c ON c.kind = 'complete' AND c.idx = s.n %% %(complete)s
+JOIN bench_variant p ON p.kind = 'partial' AND p.idx = s.n %% %(partial)s
+"""
+
+
+def _variants(seed: int = 100) -> list[tuple[Any, ...]]:
+    rng = random.Random(seed)
+    groups = [g.link_id for g in questionnaire.TWITCH_INTAKE.groups]
+    rows = []
+    for idx in range(COMPLETE_VARIANTS):
+        answers = realistic_answers(rng)
+        assessment = triage.assess(answers)
+        rows.append(
+            (
+                "complete",
+                idx,
+                json.dumps(answers),
+                groups,
+                assessment.level.value,
+                assessment.codes,
+                services.answers_digest(answers),
+            )
+        )
+    for idx in range(PARTIAL_VARIANTS):
+        answers = realistic_answers(rng)
+        done = groups[: rng.randint(1, len(groups) - 1)]
+        own = {q.link_id for g in questionnaire.TWITCH_INTAKE.groups if g.link_id in done for q in g.questions}
+        partial = {k: v for k, v in answers.items() if k in own}
+        rows.append(("partial", idx, json.dumps(partial), done, None, [], ""))
+    return rows
+
+
+def prepare(reviewer_id: int) -> None:
+    """Empty the encounter tables and load the answer variants (once per run)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE twitch_intake_accessevent, twitch_intake_encounter RESTART IDENTITY CASCADE"
+        )
+        cursor.execute("DROP TABLE IF EXISTS bench_variant")
+        cursor.execute(
+            "CREATE TABLE bench_variant (kind text, idx int, answers jsonb, completed varchar(32)[],"
+            " level varchar(16), flags varchar(32)[], digest varchar(64), PRIMARY KEY (kind, idx))"
+        )
+        cursor.executemany(
+            "INSERT INTO bench_variant VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s)", _variants()
+        )
+    _state["rows"] = 0
+    _state["reviewer"] = reviewer_id
+
+
+_state: dict[str, int] = {"rows": 0, "reviewer": 0}
+
+
+def grow_to(rows: int) -> float:
+    """Insert encounters until there are ``rows``; returns the seconds it took (incl. VACUUM)."""
+    start = time.perf_counter()
+    first = _state["rows"] + 1
+    if rows >= first:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setseed(%s)", [first / (rows + 1)])
+            cursor.execute(
+                _INSERT,
+                {
+                    "first": first,
+                    "last": rows,
+                    "reviewer": _state["reviewer"],
+                    "version": questionnaire.VERSION,
+                    "complete": COMPLETE_VARIANTS,
+                    "partial": PARTIAL_VARIANTS,
+                },
+            )
+            cursor.execute("VACUUM ANALYZE twitch_intake_encounter")
+        _state["rows"] = rows
+    return time.perf_counter() - start
+
+
+@dataclass
+class Timed:
+    median_ms: float
+    p95_ms: float
+    queries: list[int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"median_ms": self.median_ms, "p95_ms": self.p95_ms, "queries": sorted(set(self.queries))}
+
+
+def _time(client: Client, urls: list[str], warm: int) -> Timed:
+    for url in urls[:warm]:
+        assert client.get(url).status_code == 200, url
+    times, queries = [], []
+    for url in urls[warm:]:
+        with CaptureQueriesContext(connection) as captured:
+            start = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - start) * 1000)
+        if response.status_code != 200:
+            raise AssertionError(f"{url}: HTTP {response.status_code}")
+        queries.append(len(captured.captured_queries))
+    times.sort()
+    return Timed(
+        statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))], queries
+    )
+
+
+def measure(client: Client, runs: int, warm: int = 2) -> dict[str, Timed]:
+    changelist = reverse("admin:twitch_intake_encounter_changelist")
+    pks = list(
+        Encounter.objects.filter(status__in=["submitted", "reviewed"])
+        .order_by("?")
+        .values_list("pk", flat=True)[: runs + warm]
+    )
+    pages = [reverse("admin:twitch_intake_encounter_change", args=[pk]) for pk in pks]
+    return {
+        "changelist": _time(client, [changelist] * (runs + warm), warm),
+        "encounter page": _time(client, pages, warm),
+    }

@@ -1,0 +1,709 @@
+"""``make bench``: every figure of issue #8 in one run, printed as one table and saved as JSON.
+
+1. the full intake over HTTP (gunicorn, 2 sync workers) by N concurrent simulated patients;
+2. the floor (a 10-field form and one insert) by the same clients, and the intake's ratio to it;
+3. the clinician's queue at 1,000 / 10,000 / 100,000 encounters, in-process;
+4. triage ``assess`` calls per second;
+5. the weight of each patient page.
+
+Everything runs against its own database (``twitch_bench`` on the server of ``DATABASE_URL``,
+dropped and made again each run), never the demo's. Budgets are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+HOST = "127.0.0.1"
+WORKERS = 2
+
+# What a Django formtools wizard of the same questions cost per intake on this machine (issue #8);
+# the budget is about half of it.
+WIZARD_CPU_MS = 107
+INTAKE_CPU_BUDGET_MS = 50
+
+
+# --- database and server ----------------------------------------------------------------------
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def recreate_database(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_with_database(url, "postgres"), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn in its own process group, so that stopping it stops exactly what we started."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        binary = Path(sys.executable).with_name("gunicorn")
+        command = [str(binary)] if binary.exists() else [sys.executable, "-m", "gunicorn"]
+        command += [
+            "clinic.wsgi:application",
+            "--workers", str(WORKERS),
+            "--worker-class", "sync",
+            "--bind", f"{HOST}:{port}",
+            "--chdir", str(ROOT),
+            "--log-level", "warning",
+            "--timeout", "120",
+        ]  # fmt: skip
+        self.port = port
+        self.log = log
+        self._log_file = log.open("w")
+        self.proc = subprocess.Popen(
+            command, cwd=ROOT, env=dict(os.environ), stdout=self._log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        atexit.register(self.stop)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        import http.client
+
+        import psutil
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({self.proc.returncode}); see {self.log}")
+            try:
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
+                conn.request("GET", "/bench/floor/")
+                status = conn.getresponse().status
+                conn.close()
+                if status == 200 and len(psutil.Process(self.proc.pid).children()) >= WORKERS:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer within {timeout:.0f}s; see {self.log}")
+
+    def worker_pids(self) -> list[int]:
+        import psutil
+
+        return [p.pid for p in psutil.Process(self.proc.pid).children()]
+
+    def pids(self) -> set[int]:
+        """Master and workers, and this process (the load generator): all ours."""
+        return {os.getpid(), self.proc.pid, *self.worker_pids()}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log_file.close()
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """user + system CPU of each process (as /proc/<pid>/stat has them); gone ones left out."""
+    import psutil
+
+    found = {}
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        found[pid] = times.user + times.system
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(after[pid] - before.get(pid, 0.0) for pid in after)
+
+
+class MachineMeter:
+    """How much CPU other processes on the machine used over a phase, and which.
+
+    Other processes on the same cores inflate every figure (wall times, and through shared caches
+    and clocks, CPU times too), so the table says how much there was. Every process's CPU time is
+    read at the start and the end; ours (this process, gunicorn, the benchmark database's
+    backends) are left out.
+    """
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.before = self._snapshot()
+        self.wall = time.perf_counter()
+
+    def _snapshot(self) -> dict[int, tuple[str, float]]:
+        found = {}
+        for proc in self._psutil.process_iter(["cmdline", "name", "cpu_times"]):
+            times = proc.info["cpu_times"]
+            if times is None:
+                continue
+            label = " ".join(proc.info["cmdline"] or []) or proc.info["name"] or "?"
+            found[proc.pid] = (label, times.user + times.system)
+        return found
+
+    def others(self, ours: set[int]) -> dict[str, Any]:
+        after = self._snapshot()
+        capacity = (time.perf_counter() - self.wall) * (self._psutil.cpu_count() or 1)
+        used: dict[str, float] = defaultdict(float)
+        for pid, (label, cpu) in after.items():
+            if pid in ours:
+                continue
+            delta = cpu - self.before.get(pid, (label, 0.0))[1]
+            if delta > 0:
+                used[" ".join(label.split()[:4])[:60]] += delta
+        top = sorted(used.items(), key=lambda kv: -kv[1])[:3]
+        return {
+            "share": sum(used.values()) / capacity,
+            "top": [{"process": name, "share": cpu / capacity} for name, cpu in top],
+        }
+
+
+def calibrate() -> float:
+    """CPU ms for a fixed pure-Python loop: compare runs, machines, or a busy and a quiet moment."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
+        for _ in range(200):
+            sum(range(10_000))
+        best = min(best, (time.process_time() - start) * 1000)
+    return best
+
+
+def database_backends() -> list[int]:
+    """PostgreSQL backends serving the benchmark's database (not this process's own)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def setup_django(server_url: str, database: str) -> None:
+    """Make ``database`` afresh on the server, point Django at it, migrate, collect static."""
+    recreate_database(server_url, database)
+    os.environ.update(
+        DATABASE_URL=_with_database(server_url, database),
+        DJANGO_SETTINGS_MODULE="benchmarks.settings",
+        DJANGO_DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS=f"{HOST},localhost,testserver",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("createcachetable", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False, clear=True)
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def per_page(samples: list[Any]) -> dict[str, dict[str, Any]]:
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for sample in samples:
+        grouped[sample.key].append(sample)
+    pages = {}
+    for key, group in grouped.items():
+        latency = [s.latency_ms for s in group]
+        server = [s.server_ms for s in group if s.server_ms is not None]
+        cpu = [s.cpu_ms for s in group if s.cpu_ms is not None]
+        queries = [s.queries for s in group if s.queries is not None]
+        pages[key] = {
+            "requests": len(group),
+            "p50_ms": percentile(latency, 50),
+            "p95_ms": percentile(latency, 95),
+            "p99_ms": percentile(latency, 99),
+            "server_p50_ms": percentile(server, 50),
+            "server_cpu_p50_ms": percentile(cpu, 50),
+            "queries": statistics.median(queries) if queries else None,
+        }
+    return pages
+
+
+def _order(key: str) -> tuple[int, int]:
+    from twitch_intake.questionnaire import TWITCH_INTAKE
+
+    method, _, page = key.partition(" ")
+    steps = ["link", *(f"page/{g.link_id}" for g in TWITCH_INTAKE.groups), "get-care-now",
+             "review", "submit", "thanks"]  # fmt: skip
+    return (steps.index(page) if page in steps else len(steps), method != "GET")
+
+
+# --- the benchmarks ---------------------------------------------------------------------------
+
+
+def make_patients(count: int, answers: list[dict[str, Any]]) -> list[Any]:
+    """Encounters with a fresh link each, made as the front desk would (bulk, beforehand)."""
+    from django.utils import timezone
+
+    from twitch_intake.models import Encounter
+
+    from .patient import Patient
+
+    encounters, patients = [], []
+    now = timezone.now()
+    for i in range(count):
+        born = dt.date(1940, 1, 1) + dt.timedelta(days=(i * 7919) % 25000)
+        encounter = Encounter(
+            patient_name=f"Bench Patient {i}",
+            date_of_birth=born,
+            visit_at=now + dt.timedelta(days=1 + i % 20),
+        )
+        token = encounter.issue_link(now)
+        encounters.append(encounter)
+        patients.append(Patient(token, born.isoformat(), answers[i % len(answers)]))
+    Encounter.objects.bulk_create(encounters, batch_size=1000)
+    return patients
+
+
+def bench_http(args: argparse.Namespace, report: dict[str, Any], log: Any) -> None:
+    from django.db import close_old_connections
+
+    from twitch_intake.models import Encounter
+
+    from . import data, patient, weight
+    from .client import Browser, expect, page_name
+    from .models import FloorEntry
+
+    mix = data.answer_mix(max(args.intakes, 50), seed=8)
+    warm_count = 2 * args.patients
+    patients = make_patients(args.intakes + warm_count + 1, mix)
+    warm, measured, shown = patients[:warm_count], patients[warm_count:-1], patients[-1]
+    emergency = next(a for a in mix if a["emergency-signs"] != ["none"])
+    shown.answers = emergency  # the page-weight walk also sees the emergency page
+    close_old_connections()
+
+    server = Gunicorn(_free_port(), RESULTS / "gunicorn.log")
+    try:
+        server.wait_ready()
+        log(f"gunicorn ready on {HOST}:{server.port} (workers {server.worker_pids()})")
+        load = {"clients": args.patients, "host": HOST, "port": server.port}
+        # Warm-up, not measured: each worker compiles templates, opens its connection.
+        warmed = patient.run_load(warm, patient.intake, **load)
+        patient.run_load(range(4 * args.patients), lambda b, _: patient.floor(b), **load)
+
+        # 1. the full intake
+        workers, backends = server.worker_pids(), database_backends()
+        cpu0, db0 = cpu_seconds(workers), cpu_seconds(backends)
+        machine = MachineMeter()
+        own0 = cpu_seconds([os.getpid()])
+        result = patient.run_load(measured, patient.intake, max_seconds=args.max_seconds, **load)
+        cpu1, db1 = cpu_seconds(server.worker_pids()), cpu_seconds(backends + database_backends())
+        client_cpu = cpu_used(own0, cpu_seconds([os.getpid()]))
+        others = machine.others(server.pids() | set(db1))
+        done = max(result.done, 1)
+        submitted = Encounter.objects.filter(status=Encounter.Status.SUBMITTED).count()
+        completed = warmed.done + result.done
+        report["intake"] = {
+            "patients": args.patients,
+            "intakes": len(measured),
+            "completed": result.done,
+            "skipped_for_time": result.skipped,
+            "seconds": result.seconds,
+            "intakes_per_s": result.done / result.seconds,
+            "requests_per_intake": len(result.samples) / done,
+            "server_cpu_ms_per_intake": cpu_used(cpu0, cpu1) * 1000 / done,
+            "database_cpu_ms_per_intake": cpu_used(db0, db1) * 1000 / done,
+            "server_app_cpu_ms_per_intake": sum(s.cpu_ms or 0 for s in result.samples) / done,
+            "queries_per_intake": sum(s.queries or 0 for s in result.samples) / done,
+            "client_cpu_ms_per_intake": client_cpu * 1000 / done,
+            "other_processes": others,
+            "errors": len(result.errors) + len(warmed.errors),
+            "error_examples": sorted(set(result.errors + warmed.errors))[:5],
+            "rows_submitted": submitted,
+            "intakes_completed_incl_warmup": completed,
+            "server_p50_ms": percentile([s.server_ms for s in result.samples if s.server_ms], 50),
+            "server_cpu_p50_ms": percentile([s.cpu_ms for s in result.samples if s.cpu_ms], 50),
+            "pages": per_page(result.samples),
+        }
+        log(f"intake: {result.done} intakes in {result.seconds:.1f}s, {len(result.errors)} errors")
+
+        # 2. the floor
+        pairs = args.floor
+        workers = server.worker_pids()
+        cpu0, db0 = cpu_seconds(workers), cpu_seconds(backends)
+        floor_before = FloorEntry.objects.count()
+        machine = MachineMeter()
+        result_floor = patient.run_load(
+            range(pairs), lambda b, _: patient.floor(b), max_seconds=args.max_seconds / 2, **load
+        )
+        cpu1, db1 = cpu_seconds(server.worker_pids()), cpu_seconds(backends + database_backends())
+        others = machine.others(server.pids() | set(db1))
+        report["floor"] = {
+            "pairs": pairs,
+            "completed": result_floor.done,
+            "skipped_for_time": result_floor.skipped,
+            "seconds": result_floor.seconds,
+            "requests_per_s": len(result_floor.samples) / result_floor.seconds,
+            "server_cpu_ms_per_request": cpu_used(cpu0, cpu1) * 1000 / max(len(result_floor.samples), 1),
+            "errors": len(result_floor.errors),
+            "rows_inserted": FloorEntry.objects.count() - floor_before,
+            "other_processes": others,
+            "server_p50_ms": percentile([s.server_ms for s in result_floor.samples if s.server_ms], 50),
+            "server_cpu_p50_ms": percentile([s.cpu_ms for s in result_floor.samples if s.cpu_ms], 50),
+            "pages": per_page(result_floor.samples),
+        }
+        log(f"floor: {result_floor.done} GET+POST in {result_floor.seconds:.1f}s")
+
+        # 5. page weight (a first-time visitor, gzip accepted)
+        browser = Browser(HOST, server.port, accept_gzip=True)
+        weights = []
+        start = expect(browser.get("/intake/start/"), 200)
+        weights.append(weight.measure(browser, "start (self-start)", start, "/intake/start/"))
+        visit = patient.Visit()
+        patient.intake(browser, shown, visit)
+        for path, response in visit.pages.items():
+            weights.append(weight.measure(browser, page_name(path), response, path))
+        bad = browser.get("/intake/link/not-a-real-link/")
+        weights.append(weight.measure(browser, "link unusable (404)", bad, "/intake/link/x/"))
+        browser.close()
+        report["page_weight"] = [w.as_dict() for w in weights]
+    finally:
+        server.stop()
+    log("gunicorn stopped")
+
+
+def bench_triage(seconds: float, windows: int = 5) -> dict[str, Any]:
+    """``assess`` over 1,000 realistic answers, in ``windows`` timed windows.
+
+    The best window is the figure (as ``timeit`` does: other load only ever slows a window
+    down); the median is kept too.
+    """
+    from django.utils import translation
+
+    from twitch_intake import triage
+
+    from .data import answer_mix
+
+    mix = answer_mix(1000, seed=4)
+    levels: dict[str, int] = defaultdict(int)
+    rates = []
+    with translation.override("en"):
+        for answers in mix:
+            levels[triage.assess(answers).level.value] += 1
+        assess = triage.assess
+        for _ in range(windows):
+            calls = 0
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds / windows:
+                for answers in mix:
+                    assess(answers)
+                calls += len(mix)
+            rates.append(calls / (time.perf_counter() - start))
+    return {
+        "calls_per_s": max(rates),
+        "median_calls_per_s": statistics.median(rates),
+        "windows": rates,
+        "mix": dict(levels),
+    }
+
+
+def bench_queue(sizes: list[int], runs: int, log: Any) -> dict[str, Any]:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from . import clinician
+
+    user = get_user_model().objects.create_superuser("bench-clinician", "bench@clinic.example", None)
+    clinician.prepare(user.pk)
+    client = Client()
+    client.force_login(user)
+    results = {}
+    for size in sorted(sizes):
+        seconds = clinician.grow_to(size)
+        measured = clinician.measure(client, runs)
+        results[str(size)] = {"insert_seconds": seconds, **{k: v.as_dict() for k, v in measured.items()}}
+        log(
+            f"queue @{size:,}: rows in {seconds:.1f}s; "
+            + "; ".join(f"{k} {v.median_ms:.1f} ms, {v.queries[-1]} queries" for k, v in measured.items())
+        )
+    return results
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def _budget(rows: list[Any], budgets: list[Any], section: str, measure: str, value: str,
+            target: str = "", met: bool | None = None) -> None:  # fmt: skip
+    status = "" if met is None else ("met" if met else "NOT MET")
+    rows.append((section, measure, value, target, status))
+    if met is not None:
+        budgets.append({"section": section, "measure": measure, "value": value, "budget": target, "met": met})
+
+
+def _others(phase: dict[str, Any]) -> str:
+    others = phase["other_processes"]
+    text = f"{others['share']:.0%} of all CPUs"
+    if others["top"] and others["top"][0]["share"] >= 0.01:
+        top = others["top"][0]
+        text += f", most by {top['process'][:32]!r} ({top['share']:.0%})"
+    return text + ("; figures inflated: rerun when quiet" if others["share"] > 0.1 else "")
+
+
+def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dict[str, Any]]]:
+    rows: list[Any] = []
+    budgets: list[Any] = []
+    add = lambda *a, **k: _budget(rows, budgets, *a, **k)  # noqa: E731
+    intake, floor = report.get("intake"), report.get("floor")
+    if intake:
+        skipped = f", {intake['skipped_for_time']} skipped for time" if intake["skipped_for_time"] else ""
+        add("intake", f"{intake['patients']} patients, {intake['intakes']} intakes",
+            f"{intake['completed']} done in {intake['seconds']:.1f} s{skipped}")  # fmt: skip
+        add("intake", "intakes/s", f"{intake['intakes_per_s']:.2f}")
+        add("intake", "requests per intake", f"{intake['requests_per_intake']:.2f}")
+        add("intake", "queries per intake", f"{intake['queries_per_intake']:.1f}")
+        add("intake", "server CPU per intake (gunicorn workers, /proc)",
+            f"{intake['server_cpu_ms_per_intake']:.1f} ms",
+            f"<= {INTAKE_CPU_BUDGET_MS} ms (wizard {WIZARD_CPU_MS})",
+            intake["server_cpu_ms_per_intake"] <= INTAKE_CPU_BUDGET_MS)  # fmt: skip
+        add("intake", "  of which inside Django (Server-Timing cpu)",
+            f"{intake['server_app_cpu_ms_per_intake']:.1f} ms")  # fmt: skip
+        add("intake", "database CPU per intake (PostgreSQL backends)",
+            f"{intake['database_cpu_ms_per_intake']:.1f} ms")  # fmt: skip
+        add("intake", "load generator CPU per intake (this process)",
+            f"{intake['client_cpu_ms_per_intake']:.1f} ms")  # fmt: skip
+        add("intake", "other processes on the machine meanwhile", _others(intake))
+        add("intake", "errors", str(intake["errors"]), "0", intake["errors"] == 0)
+        add("intake", "rows submitted = intakes completed (incl. warm-up)",
+            f"{intake['rows_submitted']} = {intake['intakes_completed_incl_warmup']}", "equal",
+            intake["rows_submitted"] == intake["intakes_completed_incl_warmup"])  # fmt: skip
+        for key in sorted(intake["pages"], key=_order):
+            p = intake["pages"][key]
+            add("intake", f"{key}  ({p['requests']})",
+                f"p50 {p['p50_ms']:.1f} / p95 {p['p95_ms']:.1f} / p99 {p['p99_ms']:.1f} ms; "
+                f"server {p['server_p50_ms']:.1f} ms (cpu {p['server_cpu_p50_ms']:.1f}), "
+                f"{p['queries']:g} q")  # fmt: skip
+    if floor:
+        add("floor", f"{floor['pairs']} GET+POST, same clients",
+            f"{floor['requests_per_s']:.1f} req/s, {floor['server_cpu_ms_per_request']:.1f} ms CPU/req")  # fmt: skip
+        for key in sorted(floor["pages"]):
+            p = floor["pages"][key]
+            add("floor", f"{key}  ({p['requests']})",
+                f"p50 {p['p50_ms']:.1f} / p95 {p['p95_ms']:.1f} / p99 {p['p99_ms']:.1f} ms; "
+                f"server {p['server_p50_ms']:.1f} ms (cpu {p['server_cpu_p50_ms']:.1f}), "
+                f"{p['queries']:g} q")  # fmt: skip
+        add("floor", "other processes on the machine meanwhile", _others(floor))
+        add("floor", "errors; rows inserted", f"{floor['errors']}; {floor['rows_inserted']}",
+            "0; one per POST", floor["errors"] == 0 and floor["rows_inserted"] == floor["completed"])  # fmt: skip
+    if intake and floor:
+        ratio = intake["server_p50_ms"] / floor["server_p50_ms"]
+        report["ratio"] = {
+            "server_median": ratio,
+            "server_cpu_median": intake["server_cpu_p50_ms"] / floor["server_cpu_p50_ms"],
+        }
+        add("ratio", "intake request median server time / floor's",
+            f"{intake['server_p50_ms']:.2f} / {floor['server_p50_ms']:.2f} ms = {ratio:.2f}x",
+            "<= 2x", ratio <= 2)  # fmt: skip
+        add("ratio", "  same, CPU time",
+            f"{intake['server_cpu_p50_ms']:.2f} / {floor['server_cpu_p50_ms']:.2f} ms = "
+            f"{report['ratio']['server_cpu_median']:.2f}x")  # fmt: skip
+    queue = report.get("queue")
+    if queue:
+        sizes = sorted(queue, key=int)
+        for size in sizes:
+            for page in ("changelist", "encounter page"):
+                m = queue[size][page]
+                counts = m["queries"]
+                q = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+                value = f"median {m['median_ms']:.1f} ms (p95 {m['p95_ms']:.1f}), {q} queries"
+                if size == sizes[-1] and int(size) >= 100_000:
+                    same = m["queries"] == queue[sizes[0]][page]["queries"]
+                    add("queue", f"{page} @ {int(size):,}", value,
+                        f"< 150 ms, queries as @ {int(sizes[0]):,}", m["median_ms"] < 150 and same)  # fmt: skip
+                else:
+                    add("queue", f"{page} @ {int(size):,}", value)
+    tri = report.get("triage")
+    if tri:
+        mix = ", ".join(f"{k} {v / 10:.1f}%" for k, v in sorted(tri["mix"].items()))
+        add("triage", f"assess calls/s, best of {len(tri['windows'])} ({mix})",
+            f"{tri['calls_per_s']:,.0f} (median {tri['median_calls_per_s']:,.0f})", ">= 50,000",
+            tri["calls_per_s"] >= 50_000)  # fmt: skip
+    weights = report.get("page_weight", [])
+    for page in weights:
+        gz = page["bytes_gzip"]
+        add("weight", page["page"],
+            f"{gz / 1024:.1f} KB gzip, {page['requests']} requests, "
+            f"{len(page['third_party'])} third-party",
+            "<= 60 KB, <= 5 req, 0 3rd-party",
+            gz <= 60 * 1024 and page["requests"] <= 5 and not page["third_party"])  # fmt: skip
+    if weights:
+        # What this host really sends: the clinic's settings may not compress what the app ships.
+        heaviest = max(weights, key=lambda p: p["bytes_as_served"])
+        raw = sorted(
+            {(r["url"].rsplit("/", 1)[-1], r["wire"]) for p in weights for r in p["resources"]
+             if not r["compressed_by_server"] and r["kind"] != "document" and r["wire"] > 4096},
+            key=lambda r: -r[1],
+        )  # fmt: skip
+        note = "; sent uncompressed: " + ", ".join(f"{n} {b / 1024:.0f} KB" for n, b in raw) if raw else ""
+        if any(not r["compressed_by_server"] for p in weights for r in p["resources"] if r["kind"] == "document"):
+            note += ", and every HTML page"
+        add("weight", "as this host serves it (clinic settings, gzip accepted)",
+            f"heaviest page {heaviest['bytes_as_served'] / 1024:.1f} KB ({heaviest['page']}){note}",
+            "<= 60 KB", heaviest["bytes_as_served"] <= 60 * 1024)  # fmt: skip
+    return rows, budgets
+
+
+def render(rows: list[tuple[str, ...]]) -> str:
+    head = ("section", "measure", "value", "budget", "status")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
+    out = [line(head), line(tuple("-" * w for w in widths))]
+    previous = None
+    for row in rows:
+        if previous is not None and row[0] != previous:
+            out.append("")
+        out.append(line(row))
+        previous = row[0]
+    return "\n".join(out)
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="twitch-intake benchmarks (issue #8)")
+    parser.add_argument("--patients", type=int, default=8, help="concurrent simulated patients")
+    parser.add_argument("--intakes", type=int, default=200, help="intakes to time")
+    parser.add_argument("--floor", type=int, default=600, help="floor GET+POST pairs to time")
+    parser.add_argument(
+        "--max-seconds", type=float, default=120,
+        help="no new intake starts after this (the floor gets half): keeps a busy machine's run short",
+    )  # fmt: skip
+    parser.add_argument("--sizes", default="1000,10000,100000", help="queue sizes")
+    parser.add_argument("--queue-runs", type=int, default=15, help="timed requests per queue page")
+    parser.add_argument("--triage-seconds", type=float, default=2.0)
+    parser.add_argument("--database", default="twitch_bench")
+    parser.add_argument(
+        "--only", default="http,triage,queue",
+        help="comma-separated parts to run: http (intake, floor, page weight), triage, queue",
+    )  # fmt: skip
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    # SIGTERM (a CI timeout, say) unwinds like Ctrl-C, so the finally blocks stop gunicorn.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        print("DATABASE_URL is not set; run `make bench`.", file=sys.stderr)
+        return 2
+    if urlsplit(server_url).path.strip("/") == args.database:
+        print(f"DATABASE_URL already names {args.database}; give the server's usual database.", file=sys.stderr)
+        return 2
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    setup_django(server_url, args.database)
+    import django
+    from django.db import connection
+
+    log(f"database {args.database} made and migrated, static files collected")
+
+    import psutil
+
+    busy_before = psutil.cpu_percent(interval=1.0)
+    calibration = calibrate()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+    report: dict[str, Any] = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": psutil.cpu_count(),
+            "python": platform.python_version(),
+            "django": django.get_version(),
+            "postgresql": pg_version,
+            "gunicorn_workers": WORKERS,
+            "busy_before_run_percent": busy_before,
+            "calibration_loop_cpu_ms": calibration,
+        },
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    try:
+        parts = {p.strip() for p in args.only.split(",")}
+        if "http" in parts:
+            bench_http(args, report, log)
+        if "triage" in parts:
+            report["triage"] = bench_triage(args.triage_seconds)
+            log(f"triage: {report['triage']['calls_per_s']:,.0f} assess/s")
+        if "queue" in parts:
+            sizes = [int(s) for s in args.sizes.split(",")]
+            report["queue"] = bench_queue(sizes, args.queue_runs, log)
+    except BaseException as exc:
+        report["unfinished"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        report["seconds"] = time.perf_counter() - started
+        rows, budgets = build_table(report)
+        report["budgets"] = budgets
+        args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        m = report["machine"]
+        print(
+            f"\ntwitch-intake benchmarks: {m['cpus']} CPUs, Python {m['python']}, Django {m['django']}, "
+            f"PostgreSQL {m['postgresql']}, gunicorn {WORKERS} sync workers; "
+            f"run took {report['seconds']:.0f} s\n"
+            f"machine {m['busy_before_run_percent']:.0f}% busy before the run; calibration loop "
+            f"{m['calibration_loop_cpu_ms']:.1f} ms CPU (lower is a faster or quieter machine)\n"
+        )
+        print(render(rows))
+        met = sum(b["met"] for b in budgets)
+        print(f"\n{met} of {len(budgets)} budget lines met. JSON: {args.output.relative_to(ROOT)}")
+        if "unfinished" in report:
+            print(f"The run did not finish ({report['unfinished']}): the table is partial.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

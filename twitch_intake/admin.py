@@ -100,6 +100,8 @@ class EncounterAdmin(admin.ModelAdmin):
     date_hierarchy = "visit_at"
     list_per_page = 50
     show_full_result_count = False
+    # No bulk actions: health records are not deleted in bulk, and the queue renders faster.
+    actions = None
     fieldsets = (
         (_("Patient"), {"fields": ("patient_name", "date_of_birth", "record_number", "visit_at")}),
         (

@@ -69,7 +69,8 @@ def _bound_encounter(request: HttpRequest) -> Encounter | None:
     bound = request.session.get(SESSION_KEY)
     if not isinstance(bound, dict):
         return None
-    encounter = Encounter.objects.filter(pk=bound.get("id")).first()
+    # order_by(): a primary-key lookup needs none of the queue's ordering.
+    encounter = Encounter.objects.filter(pk=bound.get("id")).order_by().first()
     if encounter is None or encounter.token_hash != bound.get("link"):
         return None
     return encounter

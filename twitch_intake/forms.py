@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Div, Layout
+from crispy_forms.layout import HTML, Div, Field, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
@@ -27,6 +27,8 @@ YES, NO = "yes", "no"
 #: Hidden field: the show-when questions that were visible when the page was drawn. A question
 #: revealed by an answer the server has not yet seen (JavaScript off) is shown before going on.
 REVEALED = "_revealed"
+#: Radio and checkbox groups: one fieldset with a legend, the options drawn in a single loop.
+CHOICES_TEMPLATE = "twitch_intake/fields/choices.html"
 
 
 def _field_for(question: Question) -> forms.Field:
@@ -83,18 +85,21 @@ class GroupForm(forms.Form):
         self.helper.disable_csrf = True
         items: list[Any] = []
         for question in self.group.questions:
+            field: Any = question.link_id
+            if question.type in (ItemType.CHOICE, ItemType.BOOLEAN):
+                field = Field(question.link_id, template=CHOICES_TEMPLATE)
             if question.show_when:
                 shown = question.is_enabled(current)
                 items.append(
                     Div(
-                        question.link_id,
+                        field,
                         css_class="show-when" + ("" if shown else " d-none"),
                         data_show_when=f"{question.show_when.question}:{question.show_when.code}",
                         data_question=question.link_id,
                     )
                 )
             else:
-                items.append(question.link_id)
+                items.append(field)
         items.append(
             HTML(
                 f'<input type="hidden" name="{REVEALED}" value="'

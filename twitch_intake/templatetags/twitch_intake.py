@@ -1,0 +1,26 @@
+"""Template helpers for the intake pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.forms import BoundField
+
+register = template.Library()
+
+
+@register.simple_tag
+def choice_options(field: BoundField) -> list[dict[str, Any]]:
+    """The options of a radio or checkbox group as plain values, ticked where chosen.
+
+    Rendering each option through Django's widget templates was most of a page's cost
+    (see the benchmarks); one loop in the field's own template gives the same markup.
+    """
+    value = field.value()
+    chosen = {str(v) for v in value} if isinstance(value, list | tuple) else {str(value)}
+    base = field.auto_id
+    return [
+        {"value": code, "label": label, "id": f"{base}_{index}", "checked": str(code) in chosen}
+        for index, (code, label) in enumerate(field.field.choices)
+    ]

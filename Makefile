@@ -12,7 +12,7 @@ PORT ?= 8000
 # DATABASE_URL when set, otherwise the embedded PostgreSQL (started or reused).
 DB_URL = if [ -n "$${DATABASE_URL:-}" ]; then echo "$$DATABASE_URL"; else $(PY) -m clinic.devdb; fi
 
-.PHONY: demo test bench screenshots lint browser db-stop messages clean
+.PHONY: demo test bench load screenshots lint browser db-stop messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	@url=$$($(DB_URL)) || exit 1; \
 	DATABASE_URL="$$url" $(PY) -m benchmarks.run
+
+load: $(STAMP)
+	@url=$$($(DB_URL)) || exit 1; \
+	DATABASE_URL="$$url" $(PY) -m benchmarks.load
 
 screenshots: $(STAMP) browser
 	@url=$$($(DB_URL)) || exit 1; \

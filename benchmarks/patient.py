@@ -108,16 +108,19 @@ def run_load(
     host: str,
     port: int,
     max_seconds: float | None = None,
+    make_browser: Callable[[], Browser] | None = None,
 ) -> LoadResult:
     """``clients`` threads, each one browser, take jobs until none are left.
 
     Past ``max_seconds`` no new job starts, so that a slow or busy machine still ends the run in
-    time; what was skipped is reported.
+    time; what was skipped is reported. ``make_browser`` makes each thread's browser (one that
+    spreads its requests over several servers, say); by default a :class:`Browser` on
+    ``host:port``.
     """
     todo: queue.Queue[Any] = queue.Queue()
     for job in jobs:
         todo.put(job)
-    browsers = [Browser(host, port) for _ in range(clients)]
+    browsers = [make_browser() if make_browser else Browser(host, port) for _ in range(clients)]
     errors: list[str] = []
     done = [0] * clients
     start_line = threading.Barrier(clients + 1)

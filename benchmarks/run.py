@@ -281,8 +281,11 @@ def _order(key: str) -> tuple[int, int]:
 # --- the benchmarks ---------------------------------------------------------------------------
 
 
-def make_patients(count: int, answers: list[dict[str, Any]]) -> list[Any]:
-    """Encounters with a fresh link each, made as the front desk would (bulk, beforehand)."""
+def make_patients(count: int, answers: list[dict[str, Any]], label: str = "Bench Patient") -> list[Any]:
+    """Encounters with a fresh link each, made as the front desk would (bulk, beforehand).
+
+    Each is named ``f"{label} {i}"``: a label of its own lets a caller find its patients again.
+    """
     from django.utils import timezone
 
     from twitch_intake.models import Encounter
@@ -294,7 +297,7 @@ def make_patients(count: int, answers: list[dict[str, Any]]) -> list[Any]:
     for i in range(count):
         born = dt.date(1940, 1, 1) + dt.timedelta(days=(i * 7919) % 25000)
         encounter = Encounter(
-            patient_name=f"Bench Patient {i}",
+            patient_name=f"{label} {i}",
             date_of_birth=born,
             visit_at=now + dt.timedelta(days=1 + i % 20),
         )

@@ -169,8 +169,11 @@ class Keyboard:
         expect(self.page.locator(selector)).to_be_checked()
 
     def press(self, selector: str) -> None:
+        """Enter on a link or button; then wait until the next page's script has run, so that
+        a show-when question it reveals is there to tab to."""
         self.tab_to(selector)
-        self.page.keyboard.press("Enter")
+        with self.page.expect_navigation(wait_until="load"):
+            self.page.keyboard.press("Enter")
 
 
 NEXT = "form.intake-form button[type=submit]"

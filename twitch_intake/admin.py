@@ -256,43 +256,59 @@ class EncounterAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return get_object_or_404(Encounter, pk=pk)
 
-    @in_clinic_language
-    def print_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def _summary_response(
+        self,
+        request: HttpRequest,
+        pk: int,
+        action: str,
+        respond: Callable[[Encounter], HttpResponse],
+    ) -> HttpResponse:
+        """Every way out for a summary: permission, one access event, never cached."""
         encounter = self._summary_object(request, pk)
-        record_access(request, encounter, AccessEvent.Action.PRINT)
-        response = TemplateResponse(
-            request,
-            "twitch_intake/summary/print.html",
-            {"summary": summary.build(encounter), "clinic_name": app_settings.CLINIC_NAME},
-        )
+        record_access(request, encounter, action)
+        response = respond(encounter)
         response["Cache-Control"] = "no-store, private"
         return response
 
     @in_clinic_language
-    def text_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        encounter = self._summary_object(request, pk)
-        record_access(request, encounter, AccessEvent.Action.TEXT)
-        response = HttpResponse(
-            summary.render_text(encounter), content_type="text/plain; charset=utf-8"
+    def print_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._summary_response(
+            request,
+            pk,
+            AccessEvent.Action.PRINT,
+            lambda encounter: TemplateResponse(
+                request,
+                "twitch_intake/summary/print.html",
+                {"summary": summary.build(encounter), "clinic_name": app_settings.CLINIC_NAME},
+            ),
         )
-        response["Cache-Control"] = "no-store, private"
-        return response
+
+    @in_clinic_language
+    def text_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._summary_response(
+            request,
+            pk,
+            AccessEvent.Action.TEXT,
+            lambda encounter: HttpResponse(
+                summary.render_text(encounter), content_type="text/plain; charset=utf-8"
+            ),
+        )
 
     @in_clinic_language
     def fhir_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         from . import fhir
 
-        encounter = self._summary_object(request, pk)
-        record_access(request, encounter, AccessEvent.Action.EXPORT)
-        response = HttpResponse(
-            json.dumps(fhir.response_json(encounter), indent=2, ensure_ascii=False),
-            content_type="application/fhir+json; charset=utf-8",
-        )
-        response["Content-Disposition"] = (
-            f'attachment; filename="questionnaire-response-{encounter.pk}.json"'
-        )
-        response["Cache-Control"] = "no-store, private"
-        return response
+        def download(encounter: Encounter) -> HttpResponse:
+            response = HttpResponse(
+                json.dumps(fhir.response_json(encounter), indent=2, ensure_ascii=False),
+                content_type="application/fhir+json; charset=utf-8",
+            )
+            response["Content-Disposition"] = (
+                f'attachment; filename="questionnaire-response-{encounter.pk}.json"'
+            )
+            return response
+
+        return self._summary_response(request, pk, AccessEvent.Action.EXPORT, download)
 
     @staticmethod
     def _post_only(request: HttpRequest) -> None:

@@ -33,7 +33,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import display, services, summary, triage
+from . import display, fhir, services, summary, triage
 from .conf import app_settings
 from .models import AccessEvent, Encounter, Status
 from .ratelimit import client_address
@@ -296,8 +296,6 @@ class EncounterAdmin(admin.ModelAdmin):
 
     @in_clinic_language
     def fhir_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from . import fhir
-
         def download(encounter: Encounter) -> HttpResponse:
             response = HttpResponse(
                 json.dumps(fhir.response_json(encounter), indent=2, ensure_ascii=False),

@@ -126,7 +126,8 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
     form = ConfirmBirthDateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if form.cleaned_data["date_of_birth"] == encounter.date_of_birth:
-            Encounter.objects.filter(pk=encounter.pk).update(dob_failures=0)
+            if encounter.dob_failures:
+                Encounter.objects.filter(pk=encounter.pk).update(dob_failures=0)
             _bind(request, encounter)
             response = redirect(_resume_url(encounter))
             if encounter.language in dict(settings.LANGUAGES):

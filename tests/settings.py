@@ -4,6 +4,7 @@ import os
 from datetime import timedelta
 
 import dj_database_url
+import django
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -15,6 +16,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "crispy_forms",
     "crispy_bootstrap5",
     "pgtrigger",
@@ -77,7 +79,10 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 SESSION_COOKIE_AGE = 30 * 60
 X_FRAME_OPTIONS = "DENY"
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TWITCH_INTAKE = {
     "CLINIC_NAME": "Test Clinic",
     "CLINIC_PHONE": "555-0100",

@@ -24,7 +24,8 @@ _SOCKET_LIMIT = 90
 HELP = """\
 Could not start the embedded PostgreSQL ({error}).
 The embedded server comes from the 'pgserver' package, which ships PostgreSQL binaries for
-Linux and macOS (x86_64 and arm64). Point DATABASE_URL at any PostgreSQL 14+ server instead:
+Linux and macOS (x86_64 and arm64) and Python 3.9 to 3.12. Point DATABASE_URL at any
+PostgreSQL 14+ server instead:
 
     export DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DBNAME
     make test        # or: make demo

@@ -374,3 +374,87 @@ def test_origin_null_is_not_accepted_outside_the_intake(django_user_model):
         "/admin/twitch_intake/encounter/add/", {"csrfmiddlewaretoken": token}, HTTP_ORIGIN="null"
     )
     assert response.status_code == 403
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile_text,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(hostile_text, children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _answer_items(draw_value):
+    return st.lists(
+        st.fixed_dictionaries(
+            {
+                "linkId": st.sampled_from([*PAGES, "emergency-signs", "notes", "duration", "nope"])
+                | hostile_text
+            },
+            optional={
+                "answer": st.lists(
+                    st.dictionaries(
+                        st.sampled_from(
+                            ["valueCoding", "valueString", "valueBoolean", "valueInteger"]
+                        ),
+                        draw_value,
+                        max_size=2,
+                    ),
+                    max_size=3,
+                ),
+                "item": st.just([]),
+            },
+        ),
+        max_size=6,
+    )
+
+
+hostile_response = st.fixed_dictionaries(
+    {"resourceType": st.sampled_from(["QuestionnaireResponse", "Patient"]) | hostile_text},
+    optional={
+        "status": st.sampled_from(["completed", "in-progress"]) | hostile_text,
+        "contained": st.lists(json_values, max_size=2),
+        "subject": json_values,
+        "authored": hostile_text,
+        "questionnaire": hostile_text,
+        "item": _answer_items(json_values),
+    },
+)
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(resource=hostile_response | json_values)
+def test_hostile_fhir_imports_are_refused_whole_without_an_exception(resource):
+    from twitch_intake import fhir
+
+    before = Encounter.objects.count()
+    result = fhir.import_response(resource)
+    assert result.encounter is None and result.problems
+    assert all(isinstance(problem, str) and problem for problem in result.problems)
+    assert Encounter.objects.count() == before
+
+
+def test_admin_pages_carry_the_same_security_headers(django_user_model):
+    admin_user = django_user_model.objects.create_superuser("root", "r@clinic.test", "pw")
+    encounter = make_submitted(routine_answers())
+    client = Client()
+    for url in ("/admin/login/", "/admin/"):
+        response = client.get(url, follow=True)
+        assert "frame-ancestors 'none'" in response["Content-Security-Policy"], url
+        assert response["X-Frame-Options"] == "DENY", url
+    client.force_login(admin_user)
+    base = f"/admin/twitch_intake/encounter/{encounter.pk}/"
+    for url in (
+        "/admin/twitch_intake/encounter/",
+        base + "change/",
+        base + "print/",
+        base + "text/",
+        base + "fhir/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "object-src 'none'" in response["Content-Security-Policy"], url
+        assert response["X-Frame-Options"] == "DENY", url
+    for url in (base + "change/", base + "print/", base + "text/", base + "fhir/"):
+        assert "no-store" in client.get(url)["Cache-Control"], url

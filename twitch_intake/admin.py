@@ -102,24 +102,8 @@ class EncounterAdmin(admin.ModelAdmin):
     show_full_result_count = False
     # No bulk actions: health records are not deleted in bulk, and the queue renders faster.
     actions = None
-    fieldsets = (
-        (_("Patient"), {"fields": ("patient_name", "date_of_birth", "record_number", "visit_at")}),
-        (
-            _("Intake"),
-            {
-                "fields": (
-                    "status",
-                    "submitted_at",
-                    "reviewed_at",
-                    "reviewed_by",
-                    "token_expires_at",
-                    "questionnaire_version",
-                    "language",
-                )
-            },
-        ),
-    )
-    readonly_fields = (
+    #: What the intake itself set: shown, never edited here.
+    intake_fields = (
         "status",
         "submitted_at",
         "reviewed_at",
@@ -128,6 +112,11 @@ class EncounterAdmin(admin.ModelAdmin):
         "questionnaire_version",
         "language",
     )
+    fieldsets = (
+        (_("Patient"), {"fields": ("patient_name", "date_of_birth", "record_number", "visit_at")}),
+        (_("Intake"), {"fields": intake_fields}),
+    )
+    readonly_fields = intake_fields
     change_form_template = "admin/twitch_intake/encounter/change_form.html"
     change_list_template = "admin/twitch_intake/encounter/change_list.html"
 

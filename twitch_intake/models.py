@@ -21,7 +21,6 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.db.models.lookups import Exact, GreaterThanOrEqual
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -177,9 +176,6 @@ class Encounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient_name} ({self.visit_at:%Y-%m-%d})"
-
-    def get_absolute_url(self) -> str:
-        return reverse("admin:twitch_intake_encounter_change", args=[self.pk])
 
     @property
     def is_submitted(self) -> bool:

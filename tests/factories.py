@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from twitch_intake import services
 from twitch_intake.models import Encounter
+from twitch_intake.questionnaire import TWITCH_INTAKE
 
 
 def routine_answers(**overrides: Any) -> dict[str, Any]:
@@ -77,3 +78,23 @@ def make_submitted(answers: dict[str, Any] | None = None, **fields: Any) -> Enco
     result = services.submit(encounter.pk)
     assert result.ok, result.problems
     return result.encounter
+
+
+def page_data(group_id: str, answers: dict[str, Any]) -> dict[str, Any]:
+    """What the browser posts for one page: linkIds, yes/no, repeated keys, ``_revealed``."""
+    group = TWITCH_INTAKE.group(group_id)
+    data: dict[str, Any] = {}
+    for question in group.questions:
+        if question.link_id in answers:
+            value = answers[question.link_id]
+            data[question.link_id] = ("yes" if value else "no") if isinstance(value, bool) else value
+    revealed = [q.link_id for q in group.questions if q.show_when and q.is_enabled(answers)]
+    data["_revealed"] = " ".join(revealed)
+    return data
+
+
+def issue(encounter: Encounter) -> str:
+    """A new link for ``encounter``, saved; returns the token the patient would be sent."""
+    token = encounter.issue_link()
+    encounter.save()
+    return token

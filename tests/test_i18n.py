@@ -25,7 +25,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from tests.factories import emergency_answers, make_encounter, make_submitted, rich_answers
+from tests.factories import (
+    emergency_answers,
+    issue,
+    make_encounter,
+    make_submitted,
+    page_data,
+    rich_answers,
+)
 from twitch_intake import fhir
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
@@ -240,25 +247,6 @@ def assert_spanish(response: Any, *expected: str, status: int = 200) -> str:
     assert "In an emergency, call" not in text
     assert "Before your visit" not in text
     return text
-
-
-def page_data(group_id: str, answers: dict[str, Any]) -> dict[str, Any]:
-    """What the browser posts for one page: linkIds, yes/no, repeated keys, ``_revealed``."""
-    group = TWITCH_INTAKE.group(group_id)
-    data: dict[str, Any] = {}
-    for question in group.questions:
-        if question.link_id in answers:
-            value = answers[question.link_id]
-            data[question.link_id] = ("yes" if value else "no") if isinstance(value, bool) else value
-    revealed = [q.link_id for q in group.questions if q.show_when and q.is_enabled(answers)]
-    data["_revealed"] = " ".join(revealed)
-    return data
-
-
-def issue(encounter: Encounter) -> str:
-    token = encounter.issue_link()
-    encounter.save()
-    return token
 
 
 #: For each page of the intake: Spanish the patient must see on it.

@@ -12,7 +12,14 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from tests.factories import emergency_answers, make_encounter, rich_answers, routine_answers
+from tests.factories import (
+    emergency_answers,
+    issue,
+    make_encounter,
+    page_data,
+    rich_answers,
+    routine_answers,
+)
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -172,27 +179,6 @@ class IntakeClient(Client):
 @pytest.fixture
 def client() -> IntakeClient:
     return IntakeClient()
-
-
-def page_data(group_id: str, answers: dict[str, Any]) -> dict[str, Any]:
-    """What the browser posts for one page: linkIds, yes/no, repeated keys, ``_revealed``."""
-    group = TWITCH_INTAKE.group(group_id)
-    data: dict[str, Any] = {}
-    for question in group.questions:
-        if question.link_id in answers:
-            value = answers[question.link_id]
-            data[question.link_id] = (
-                ("yes" if value else "no") if isinstance(value, bool) else value
-            )
-    revealed = [q.link_id for q in group.questions if q.show_when and q.is_enabled(answers)]
-    data["_revealed"] = " ".join(revealed)
-    return data
-
-
-def issue(encounter: Encounter) -> str:
-    token = encounter.issue_link()
-    encounter.save()
-    return token
 
 
 def sign_in(client: Client, encounter: Encounter, token: str | None = None) -> str:

@@ -4,9 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from twitch_intake.checks import check_database, check_settings
+from django.core import checks
+
+from twitch_intake.checks import check_database, check_settings, check_wiring
 
 BASE = {
+    "SITE_URL": "https://intake.clinic.test",
     "CLINIC_NAME": "Test Clinic",
     "CLINIC_PHONE": "555-0100",
     "EMERGENCY_NUMBER": "911",
@@ -42,6 +45,60 @@ def test_link_lifetime(settings, lifetime):
     assert ids(settings, LINK_LIFETIME=lifetime) == ["twitch_intake.E003"]
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "check_id"),
+    [
+        ("CLINIC_NAME", 42, "twitch_intake.E006"),
+        ("SITE_URL", "intake.clinic.test", "twitch_intake.E007"),
+        ("SITE_URL", "ftp://intake.clinic.test", "twitch_intake.E007"),
+        ("SITE_URL", None, "twitch_intake.E007"),
+        ("SELF_START", "no", "twitch_intake.E008"),
+        ("SELF_START", 1, "twitch_intake.E008"),
+        ("DOB_ATTEMPTS", 0, "twitch_intake.E009"),
+        ("DOB_ATTEMPTS", "5", "twitch_intake.E009"),
+        ("DOB_ATTEMPTS", True, "twitch_intake.E009"),
+        ("LOCKOUT", 900, "twitch_intake.E010"),
+        ("LOCKOUT", timedelta(0), "twitch_intake.E010"),
+        ("TRUSTED_PROXY_COUNT", -1, "twitch_intake.E011"),
+        ("TRUSTED_PROXY_COUNT", "1", "twitch_intake.E011"),
+        ("TRUSTED_PROXY_COUNT", 50, "twitch_intake.E011"),
+        ("RATE_LIMIT", "20", "twitch_intake.E012"),
+        ("RATE_LIMIT", 0, "twitch_intake.E012"),
+        ("RATE_WINDOW", 60, "twitch_intake.E013"),
+        ("ALERT_EMAILS", "on-call@clinic.test", "twitch_intake.E014"),
+        ("ALERT_EMAILS", [None], "twitch_intake.E014"),
+        ("CLINIC_PHONE", 5550100, "twitch_intake.E015"),
+    ],
+)
+def test_every_setting_has_its_type_and_range_checked(settings, key, value, check_id):
+    assert ids(settings, **{key: value}) == [check_id]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("SELF_START", True),
+        ("DOB_ATTEMPTS", 3),
+        ("LOCKOUT", timedelta(minutes=5)),
+        ("TRUSTED_PROXY_COUNT", 0),
+        ("TRUSTED_PROXY_COUNT", 2),
+        ("RATE_LIMIT", 50),
+        ("RATE_WINDOW", timedelta(hours=1)),
+        ("ALERT_EMAILS", ("a@clinic.test", "b@clinic.test")),
+        ("SITE_URL", "http://127.0.0.1:8000"),
+    ],
+)
+def test_good_values_pass(settings, key, value):
+    assert ids(settings, **{key: value}) == []
+
+
+def test_site_url_is_required_in_production(settings):
+    settings.DEBUG = False
+    assert ids(settings, SITE_URL="") == ["twitch_intake.E016"]
+    settings.DEBUG = True
+    assert ids(settings, SITE_URL="") == []
+
+
 def test_alert_email(settings):
     assert ids(settings, ALERT_EMAILS=["not-an-address"]) == ["twitch_intake.E004"]
 
@@ -64,3 +121,56 @@ def test_database_check_refuses_another_vendor(monkeypatch):
 
     monkeypatch.setattr(connections["default"], "vendor", "mysql")
     assert [m.id for m in check_database(databases=["default"])] == ["twitch_intake.E005"]
+
+
+def wiring_ids():
+    return [message.id for message in check_wiring()]
+
+
+def test_the_test_site_is_wired_right():
+    assert wiring_ids() == []
+
+
+@pytest.mark.parametrize(
+    "middleware",
+    ["django.contrib.sessions.middleware.SessionMiddleware", "django.middleware.csrf.CsrfViewMiddleware"],
+)
+def test_required_middleware(settings, middleware):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != middleware]
+    assert "twitch_intake.E020" in wiring_ids()
+
+
+def test_locale_middleware_missing(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "LocaleMiddleware" not in m]
+    assert wiring_ids() == ["twitch_intake.W003"]
+
+
+def test_locale_middleware_before_sessions(settings):
+    locale = "django.middleware.locale.LocaleMiddleware"
+    settings.MIDDLEWARE = [locale, *(m for m in settings.MIDDLEWARE if m != locale)]
+    assert wiring_ids() == ["twitch_intake.E021"]
+
+
+def test_default_language_list(settings):
+    from django.conf import global_settings
+
+    settings.LANGUAGES = global_settings.LANGUAGES
+    assert wiring_ids() == ["twitch_intake.W004"]
+
+
+@pytest.mark.parametrize("app", ["crispy_forms", "crispy_bootstrap5"])
+def test_crispy_installed(settings, app):
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != app]
+    assert wiring_ids() == ["twitch_intake.E022"]
+
+
+def test_crispy_pack_allowed(settings):
+    settings.CRISPY_ALLOWED_TEMPLATE_PACKS = ("bootstrap4",)
+    assert wiring_ids() == ["twitch_intake.E023"]
+    settings.CRISPY_ALLOWED_TEMPLATE_PACKS = ("bootstrap4", "bootstrap5")
+    assert wiring_ids() == []
+
+
+def test_checks_are_registered():
+    registered = checks.registry.registry.get_checks()
+    assert {check_settings, check_wiring, check_database} <= set(registered)

@@ -1,13 +1,23 @@
-"""System checks: a wrong ``TWITCH_INTAKE`` value is reported at start, not at a patient's visit."""
+"""System checks: a wrong setting or wiring is reported at start, not at a patient's visit.
+
+Every ``TWITCH_INTAKE`` value is checked for its type and range, because settings often come
+from environment variables: ``RATE_LIMIT="20"`` would fail on the first link and
+``SELF_START="no"`` is truthy. The host's wiring the app relies on (sessions, CSRF, crispy's
+template pack, a short ``LANGUAGES``) is checked too, so a missing line is an error with a hint
+at ``manage.py check`` instead of a 500 for the first patient.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.conf.global_settings import LANGUAGES as DJANGO_LANGUAGES
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connections
@@ -17,9 +27,46 @@ from .conf import DEFAULTS, app_settings
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{1,30}$")
 
 
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_duration(value: Any) -> bool:
+    return isinstance(value, timedelta) and value > timedelta(0)
+
+
+def _site_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if not value:
+        return True
+    parts = urlsplit(value)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc) and not parts.query
+
+
+#: (key, is the value acceptable, what it must be, check id). Phone numbers, the alert
+#: addresses and SITE_URL in production have checks of their own below.
+_SHAPES: tuple[tuple[str, Callable[[Any], bool], str, str], ...] = (
+    ("LINK_LIFETIME", _positive_duration, "a positive datetime.timedelta", "twitch_intake.E003"),
+    ("CLINIC_NAME", lambda v: isinstance(v, str), "a string", "twitch_intake.E006"),
+    ("SITE_URL", _site_url, "'' or an http(s) URL such as 'https://intake.example'", "twitch_intake.E007"),
+    ("SELF_START", lambda v: isinstance(v, bool), "True or False (not a string)", "twitch_intake.E008"),
+    ("DOB_ATTEMPTS", _positive_int, "a whole number of at least 1", "twitch_intake.E009"),
+    ("LOCKOUT", _positive_duration, "a positive datetime.timedelta", "twitch_intake.E010"),
+    (
+        "TRUSTED_PROXY_COUNT",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 5,
+        "a whole number from 0 to 5",
+        "twitch_intake.E011",
+    ),
+    ("RATE_LIMIT", _positive_int, "a whole number of at least 1", "twitch_intake.E012"),
+    ("RATE_WINDOW", _positive_duration, "a positive datetime.timedelta", "twitch_intake.E013"),
+)
+
+
 @register(Tags.compatibility)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
-    errors: list[Error | Warning] = []
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     given = getattr(settings, "TWITCH_INTAKE", {})
     if not isinstance(given, dict):
         return [Error("TWITCH_INTAKE must be a dict.", id="twitch_intake.E000")]
@@ -31,7 +78,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 id="twitch_intake.E001",
             )
         )
-    number = app_settings.EMERGENCY_NUMBER
+    for key, acceptable, must_be, check_id in _SHAPES:
+        value = given.get(key, DEFAULTS[key])
+        if not acceptable(value):
+            errors.append(
+                Error(
+                    f"TWITCH_INTAKE[{key!r}] must be {must_be}; it is {value!r}.",
+                    hint="Settings read from the environment arrive as strings: convert them.",
+                    id=check_id,
+                )
+            )
+    number = given.get("EMERGENCY_NUMBER", DEFAULTS["EMERGENCY_NUMBER"])
     if not isinstance(number, str) or not _PHONE.match(number):
         errors.append(
             Error(
@@ -40,15 +97,45 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 id="twitch_intake.E002",
             )
         )
-    lifetime = app_settings.LINK_LIFETIME
-    if not isinstance(lifetime, timedelta) or lifetime <= timedelta(0):
+    errors += _check_alert_emails(given.get("ALERT_EMAILS", DEFAULTS["ALERT_EMAILS"]))
+    phone = given.get("CLINIC_PHONE", DEFAULTS["CLINIC_PHONE"])
+    if not isinstance(phone, str):
         errors.append(
             Error(
-                "TWITCH_INTAKE['LINK_LIFETIME'] must be a positive datetime.timedelta.",
-                id="twitch_intake.E003",
+                f"TWITCH_INTAKE['CLINIC_PHONE'] must be a string; it is {phone!r}.",
+                id="twitch_intake.E015",
             )
         )
-    alerts = app_settings.ALERT_EMAILS
+    elif not _PHONE.match(phone):
+        errors.append(
+            Warning(
+                "TWITCH_INTAKE['CLINIC_PHONE'] is not set to a phone number.",
+                hint="Patients are told to call the clinic; without it they are shown no number.",
+                id="twitch_intake.W001",
+            )
+        )
+    if not settings.DEBUG and not app_settings.SITE_URL:
+        errors.append(
+            Error(
+                "TWITCH_INTAKE['SITE_URL'] is not set.",
+                hint="Links in emails to staff and patients are built from it, e.g. "
+                "'https://intake.clinic.example'.",
+                id="twitch_intake.E016",
+            )
+        )
+    return errors
+
+
+def _check_alert_emails(alerts: Any) -> list[CheckMessage]:
+    # A single string would be read one character at a time: say so instead.
+    if not isinstance(alerts, list | tuple) or not all(isinstance(a, str) for a in alerts):
+        return [
+            Error(
+                f"TWITCH_INTAKE['ALERT_EMAILS'] must be a list of email addresses; it is {alerts!r}.",
+                id="twitch_intake.E014",
+            )
+        ]
+    errors: list[CheckMessage] = []
     for address in alerts:
         try:
             validate_email(address)
@@ -59,15 +146,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                     id="twitch_intake.E004",
                 )
             )
-    phone = app_settings.CLINIC_PHONE
-    if not phone or not _PHONE.match(str(phone)):
-        errors.append(
-            Warning(
-                "TWITCH_INTAKE['CLINIC_PHONE'] is not set to a phone number.",
-                hint="Patients are told to call the clinic; without it they are shown no number.",
-                id="twitch_intake.W001",
-            )
-        )
     if not alerts:
         errors.append(
             Warning(
@@ -78,9 +156,83 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     return errors
 
 
+#: Middleware the patient's pages cannot work without, by the reason they are needed.
+_REQUIRED_MIDDLEWARE = {
+    "django.contrib.sessions.middleware.SessionMiddleware": "a patient's session holds their intake",
+    "django.middleware.csrf.CsrfViewMiddleware": "every patient form is protected against CSRF",
+}
+
+
+@register(Tags.compatibility)
+def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    middleware = list(settings.MIDDLEWARE)
+    for path, why in _REQUIRED_MIDDLEWARE.items():
+        if path not in middleware:
+            errors.append(
+                Error(
+                    f"{path} is not in MIDDLEWARE.",
+                    hint=f"twitch_intake needs it: {why}.",
+                    id="twitch_intake.E020",
+                )
+            )
+    locale = "django.middleware.locale.LocaleMiddleware"
+    session = "django.contrib.sessions.middleware.SessionMiddleware"
+    if locale not in middleware:
+        errors.append(
+            Warning(
+                f"{locale} is not in MIDDLEWARE: patients cannot switch language.",
+                hint=f"Add it after {session}.",
+                id="twitch_intake.W003",
+            )
+        )
+    elif session in middleware and middleware.index(locale) < middleware.index(session):
+        errors.append(
+            Error(
+                f"{locale} comes before {session} in MIDDLEWARE.",
+                hint="Move it after the session middleware, as Django's documentation says.",
+                id="twitch_intake.E021",
+            )
+        )
+    if list(settings.LANGUAGES) == list(DJANGO_LANGUAGES):
+        errors.append(
+            Warning(
+                "LANGUAGES is Django's default list of about 100 languages.",
+                hint="Patients are offered every language in it; set the clinic's own, e.g. "
+                "LANGUAGES = [('en', 'English'), ('es', 'Español')].",
+                id="twitch_intake.W004",
+            )
+        )
+    installed = set(settings.INSTALLED_APPS)
+    for app in ("crispy_forms", "crispy_bootstrap5"):
+        if app not in installed:
+            errors.append(
+                Error(
+                    f"{app!r} is not in INSTALLED_APPS.",
+                    hint="The patient's pages are drawn with django-crispy-forms and its "
+                    "Bootstrap 5 pack.",
+                    id="twitch_intake.E022",
+                )
+            )
+    packs = getattr(settings, "CRISPY_ALLOWED_TEMPLATE_PACKS", ())
+    packs = (packs,) if isinstance(packs, str) else tuple(packs)
+    if "bootstrap5" not in packs:
+        errors.append(
+            Error(
+                "CRISPY_ALLOWED_TEMPLATE_PACKS does not include 'bootstrap5'.",
+                hint="Add it (your site may keep its own default pack): "
+                "CRISPY_ALLOWED_TEMPLATE_PACKS = ('bootstrap4', 'bootstrap5').",
+                id="twitch_intake.E023",
+            )
+        )
+    return errors
+
+
 @register(Tags.database)
-def check_database(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Error]:
-    errors = []
+def check_database(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     for alias in databases or []:
         if connections[alias].vendor != "postgresql":
             errors.append(

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-
 from django.core import checks
 
 from twitch_intake.checks import check_database, check_settings, check_wiring

@@ -70,7 +70,9 @@ def test_parallel_wrong_dates_check_no_more_than_the_allowed_tries():
 
     def guess(index: int) -> str:
         # One address each: only the link's own lockout stands between them and the date.
-        return outcome(Client(REMOTE_ADDR=f"10.1.0.{index + 1}").post(url, {"date_of_birth": WRONG}))
+        return outcome(
+            Client(REMOTE_ADDR=f"10.1.0.{index + 1}").post(url, {"date_of_birth": WRONG})
+        )
 
     seen = Counter(in_parallel(24, guess))
 
@@ -152,9 +154,9 @@ def test_the_birth_date_service_counts_each_wrong_date_under_the_row_lock():
     seen = Counter(in_parallel(24, check))
 
     attempts = app_settings.DOB_ATTEMPTS
-    assert seen == {services.BirthDate.WRONG: attempts, services.BirthDate.LOCKED: 24 - attempts}
+    assert seen == {services.BirthDate.WRONG: attempts, services.BirthDate.UNUSABLE: 24 - attempts}
     right = services.check_birth_date(hash_token(token), dt.date(1980, 5, 17), now)
-    assert right.outcome == services.BirthDate.LOCKED and right.encounter is None
+    assert right.outcome == services.BirthDate.UNUSABLE and right.encounter is None
 
 
 def test_the_birth_date_service_says_how_many_tries_are_left_and_resets_on_success():
@@ -168,9 +170,8 @@ def test_the_birth_date_service_says_how_many_tries_are_left_and_resets_on_succe
     matched = services.check_birth_date(token_hash, dt.date(1980, 5, 17), now)
     assert matched.outcome == services.BirthDate.MATCHED and matched.encounter.pk == encounter.pk
     assert Encounter.objects.get(pk=encounter.pk).dob_failures == 0
-    assert services.check_birth_date(hash_token("no-such-link"), dt.date(1980, 5, 17), now).outcome == (
-        services.BirthDate.LOCKED
-    )
+    unknown = services.check_birth_date(hash_token("no-such-link"), dt.date(1980, 5, 17), now)
+    assert unknown.outcome == services.BirthDate.UNUSABLE
 
 
 def test_parallel_failures_from_one_address_are_all_counted_and_no_more_are_allowed():

@@ -231,3 +231,30 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.encounter_id} by {self.user_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class RateLimitCounter(models.Model):
+    """Tries from one client address in one scope, in the window that began at ``window_start``.
+
+    A row, not the cache: one ``INSERT ... ON CONFLICT DO UPDATE`` counts atomically for every
+    app server (see ``ratelimit.py``), where a cache's get-then-set loses parallel counts. Never
+    shown to anyone (no admin, no form), so its names are not translated.
+    """
+
+    key = models.CharField(
+        "key",
+        max_length=100,
+        primary_key=True,
+        help_text="The scope and a keyed hash of the client address; never the address itself.",
+    )
+    window_start = models.DateTimeField("window start")
+    count = models.PositiveIntegerField("count", default=0)
+
+    class Meta:
+        verbose_name = "rate-limit counter"
+        verbose_name_plural = "rate-limit counters"
+        ordering = ["key"]
+        indexes = [models.Index(fields=["window_start"], name="rate_limit_window_start")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_start:%Y-%m-%d %H:%M}"

@@ -1,20 +1,24 @@
 """Per-client limits on guessing: failed links, wrong dates of birth, self-starts.
 
-Counters live in Django's default cache, which the host must make shared by every app process
-(the database cache or Redis): a per-process memory cache would give each worker its own budget.
+Counters are rows of ``RateLimitCounter`` in PostgreSQL, shared by every app process, and counted
+by one ``INSERT ... ON CONFLICT DO UPDATE`` statement: the cache's get-then-set (Django's
+``DatabaseCache.incr`` included) lets parallel requests overwrite each other's counts. A window
+is fixed: it starts at a client's first try and lasts ``RATE_WINDOW``.
 The client address is the socket's peer unless the clinic says how many proxies sit in front
 (``TRUSTED_PROXY_COUNT``); only then is ``X-Forwarded-For`` read, from the right.
 """
 
 from __future__ import annotations
 
-import hashlib
-
-from django.core.cache import cache
+from django.db import connections, router
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from .conf import app_settings
+from .models import RateLimitCounter
 
 
 def client_address(request: HttpRequest) -> str:
@@ -34,23 +38,76 @@ def client_address(request: HttpRequest) -> str:
 
 
 def _key(request: HttpRequest, scope: str) -> str:
-    address = hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
-    return f"twitch_intake:rl:{scope}:{address}"
+    # Keyed with SECRET_KEY: a plain hash of an IPv4 address is undone by trying all 2**32.
+    digest = salted_hmac(
+        "twitch_intake.ratelimit", f"{scope}\0{client_address(request)}", algorithm="sha256"
+    )
+    return f"{scope}:{digest.hexdigest()}"
+
+
+def attempts(request: HttpRequest, scope: str) -> int:
+    """Tries this client has made in its current window (0 once the window has passed)."""
+    started_after = timezone.now() - app_settings.RATE_WINDOW
+    counter = RateLimitCounter.objects.filter(
+        key=_key(request, scope), window_start__gt=started_after
+    ).first()
+    return counter.count if counter else 0
 
 
 def is_limited(request: HttpRequest, scope: str) -> bool:
-    return (cache.get(_key(request, scope)) or 0) >= app_settings.RATE_LIMIT
+    return attempts(request, scope) >= app_settings.RATE_LIMIT
 
 
-def hit(request: HttpRequest, scope: str) -> None:
-    key = _key(request, scope)
-    timeout = int(app_settings.RATE_WINDOW.total_seconds())
-    if cache.add(key, 1, timeout):
-        return
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout)
+# One statement, so atomic under READ COMMITTED: a second inserter of the same key waits on the
+# unique index and takes the UPDATE branch, and the UPDATE reads the row's latest committed
+# version under its row lock, never a stale copy; no count is lost and none is read twice.
+_COUNT_ONE = """
+INSERT INTO {table} (key, window_start, count) VALUES (%(key)s, %(now)s, 1)
+ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN {table}.window_start <= %(expired)s THEN 1 ELSE {table}.count + 1 END,
+    window_start = CASE
+        WHEN {table}.window_start <= %(expired)s THEN EXCLUDED.window_start
+        ELSE {table}.window_start
+    END
+RETURNING count
+"""
+
+
+def hit(request: HttpRequest, scope: str) -> int:
+    """Count one try; returns the client's count in this window, this try included.
+
+    The first try of a new window also deletes every counter whose window has passed, so the
+    table holds about one row per client seen in the last ``RATE_WINDOW``.
+    """
+    now = timezone.now()
+    expired = now - app_settings.RATE_WINDOW
+    connection = connections[router.db_for_write(RateLimitCounter)]
+    table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COUNT_ONE.format(table=table),
+            {"key": _key(request, scope), "now": now, "expired": expired},
+        )
+        (count,) = cursor.fetchone()
+    if count == 1:
+        RateLimitCounter.objects.filter(window_start__lte=expired).delete()
+    return int(count)
+
+
+def take(request: HttpRequest, scope: str) -> bool:
+    """Count a try before making it; False when it is over the limit and must not be made.
+
+    Counting first is what holds the limit under parallel requests: each try has its own
+    number, so exactly ``RATE_LIMIT`` of a burst go ahead, however many arrive at once.
+    """
+    return hit(request, scope) <= app_settings.RATE_LIMIT
+
+
+def give_back(request: HttpRequest, scope: str) -> None:
+    """Uncount a try that went well (a link that works, the right date): only failures add up."""
+    RateLimitCounter.objects.filter(key=_key(request, scope), count__gt=0).update(
+        count=F("count") - 1
+    )
 
 
 def limited_response(request: HttpRequest) -> HttpResponse:

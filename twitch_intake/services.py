@@ -6,6 +6,7 @@ cannot interleave: a page save and a submit of the same encounter happen one aft
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import logging
@@ -219,3 +220,51 @@ def mark_reviewed(encounter_id: int, user: Any) -> Encounter:
             encounter.reviewed_by = user
             encounter.save(update_fields=["status", "reviewed_at", "reviewed_by", "updated_at"])
     return encounter
+
+
+# --- The date of birth at the link ----------------------------------------------------------
+
+
+class BirthDate(enum.Enum):
+    MATCHED = "matched"
+    WRONG = "wrong"
+    #: Locked after too many wrong dates, expired, or no such link: the patient sees one page.
+    UNUSABLE = "unusable"
+
+
+@dataclass(frozen=True)
+class BirthDateCheck:
+    outcome: BirthDate
+    #: The encounter as its locked row had it, when the date matched.
+    encounter: Encounter | None = None
+    #: Wrong dates still allowed before the link locks; 0 when this one locked it.
+    tries_left: int = 0
+
+
+def check_birth_date(token_hash: str, date_of_birth: date, now: datetime) -> BirthDateCheck:
+    """One guess at the date of birth of a link's patient, counted before the next is looked at.
+
+    The row lock comes before the link's lock is read: parallel guesses queue on the row, so
+    at most ``DOB_ATTEMPTS`` wrong dates are compared per lock period, and none at all while
+    locked, the right one included (a locked link is locked for everyone, or a guesser who
+    got lucky on guess 6 would be let in).
+    """
+    attempts = app_settings.DOB_ATTEMPTS
+    with transaction.atomic():
+        encounter = (
+            Encounter.objects.select_for_update().filter(token_hash=token_hash).order_by().first()
+        )
+        if encounter is None or not encounter.link_usable(now):
+            return BirthDateCheck(BirthDate.UNUSABLE)
+        if encounter.date_of_birth == date_of_birth:
+            if encounter.dob_failures:
+                encounter.dob_failures = 0
+                encounter.save(update_fields=["dob_failures"])
+            return BirthDateCheck(BirthDate.MATCHED, encounter)
+        failures = encounter.dob_failures + 1
+        encounter.dob_failures = failures
+        if failures >= attempts:
+            encounter.dob_failures = 0  # a fresh budget once the lock ends
+            encounter.locked_until = now + app_settings.LOCKOUT
+        encounter.save(update_fields=["dob_failures", "locked_until"])
+    return BirthDateCheck(BirthDate.WRONG, tries_left=max(attempts - failures, 0))

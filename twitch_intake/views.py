@@ -14,8 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -113,53 +111,53 @@ def unlogged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 @intake_view
 @require_http_methods(["GET", "POST"])
 def open_link(request: HttpRequest, token: str) -> HttpResponse:
-    """The link from the invitation. A GET changes nothing: mail scanners open links too."""
-    now = timezone.now()
-    if ratelimit.is_limited(request, "link"):
+    """The link from the invitation. A GET changes nothing: mail scanners open links too.
+
+    Each try is counted against the client's limit before it is made, and given back if it
+    went well, so a burst of parallel tries gets no more than the limit between them.
+    """
+    if not ratelimit.take(request, "link"):
         return ratelimit.limited_response(request)
+    response, failed = _open_link(request, token)
+    if not failed:
+        ratelimit.give_back(request, "link")
+    return response
+
+
+def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
+    """The page for this try, and whether the try failed (a bad link or a wrong date)."""
+    now = timezone.now()
     encounter = Encounter.objects.with_token(token).first()
     if encounter is None or not encounter.link_usable(now):
-        ratelimit.hit(request, "link")
-        return render(request, "twitch_intake/link_unusable.html", _context(), status=404)
+        return _link_unusable(request), True
     if encounter.is_submitted:
-        return render(request, "twitch_intake/already_sent.html", _context())
+        return render(request, "twitch_intake/already_sent.html", _context()), False
     form = ConfirmBirthDateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if form.cleaned_data["date_of_birth"] == encounter.date_of_birth:
-            if encounter.dob_failures:
-                Encounter.objects.filter(pk=encounter.pk).update(dob_failures=0)
-            _bind(request, encounter)
-            response = redirect(_resume_url(encounter))
-            if encounter.language in dict(settings.LANGUAGES):
-                # Back on another device: carry on in the language they chose before.
-                _remember_language(request, response, encounter.language)
-            return response
-        ratelimit.hit(request, "link")
-        if _record_wrong_birth_date(encounter, now):
-            return render(request, "twitch_intake/link_unusable.html", _context(), status=404)
-        form.add_error(
-            "date_of_birth",
-            ValidationError(
-                gettext("That date does not match what the clinic has. Check it and try again."),
-                code="mismatch",
-            ),
-        )
-    return render(request, "twitch_intake/confirm.html", _context(form=form))
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "twitch_intake/confirm.html", _context(form=form)), False
+    # This read was unlocked: the service decides, under the row lock.
+    check = services.check_birth_date(encounter.token_hash, form.cleaned_data["date_of_birth"], now)
+    if check.outcome is services.BirthDate.MATCHED and check.encounter is not None:
+        _bind(request, check.encounter)
+        response = redirect(_resume_url(check.encounter))
+        if check.encounter.language in dict(settings.LANGUAGES):
+            # Back on another device: carry on in the language they chose before.
+            _remember_language(request, response, check.encounter.language)
+        return response, False
+    if check.outcome is services.BirthDate.UNUSABLE or not check.tries_left:
+        return _link_unusable(request), True
+    form.add_error(
+        "date_of_birth",
+        ValidationError(
+            gettext("That date does not match what the clinic has. Check it and try again."),
+            code="mismatch",
+        ),
+    )
+    return render(request, "twitch_intake/confirm.html", _context(form=form)), True
 
 
-def _record_wrong_birth_date(encounter: Encounter, now: dt.datetime) -> bool:
-    """Count a wrong date; after too many, lock the link for a while. True when now locked."""
-    with transaction.atomic():
-        locked = Encounter.objects.select_for_update().get(pk=encounter.pk)
-        locked.dob_failures = F("dob_failures") + 1
-        locked.save(update_fields=["dob_failures"])
-        locked.refresh_from_db(fields=["dob_failures"])
-        if locked.dob_failures >= app_settings.DOB_ATTEMPTS:
-            locked.dob_failures = 0
-            locked.locked_until = now + app_settings.LOCKOUT
-            locked.save(update_fields=["dob_failures", "locked_until"])
-            return True
-    return False
+def _link_unusable(request: HttpRequest) -> HttpResponse:
+    return render(request, "twitch_intake/link_unusable.html", _context(), status=404)
 
 
 @intake_view

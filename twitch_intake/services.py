@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.conf import settings
@@ -209,6 +209,22 @@ def create_submitted(
             pk = encounter.pk
             transaction.on_commit(lambda: send_emergency_alert(pk))
     return SubmitResult(encounter)
+
+
+def start_walk_in(
+    *, patient_name: str, date_of_birth: date, visit_date: date, language: str = ""
+) -> Encounter:
+    """A walk-in patient's own encounter (self-start), bound to their browser by the caller.
+
+    Its link is made only so that the session has one to be bound to: it is never shown.
+    """
+    visit = timezone.make_aware(datetime.combine(visit_date, time(9, 0)))
+    encounter = Encounter(
+        patient_name=patient_name, date_of_birth=date_of_birth, visit_at=visit, language=language
+    )
+    encounter.issue_link()
+    encounter.save()
+    return encounter
 
 
 def mark_reviewed(encounter_id: int, user: Any) -> Encounter:

@@ -7,7 +7,6 @@ so a new link ends sessions opened with the old one); no URL after the link carr
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -171,17 +170,15 @@ def self_start(request: HttpRequest) -> HttpResponse:
         if ratelimit.is_limited(request, "start"):
             return ratelimit.limited_response(request)
         if form.is_valid():
-            ratelimit.hit(request, "start")
+            if not ratelimit.take(request, "start"):  # counted first: a burst cannot pass
+                return ratelimit.limited_response(request)
             data = form.cleaned_data
-            visit = dt.datetime.combine(data["visit_date"], dt.time(9, 0))
-            encounter = Encounter(
+            encounter = services.start_walk_in(
                 patient_name=data["patient_name"],
                 date_of_birth=data["date_of_birth"],
-                visit_at=timezone.make_aware(visit),
+                visit_date=data["visit_date"],
                 language=get_language() or "",
             )
-            encounter.issue_link()  # never shown: it only binds this browser's session
-            encounter.save()
             _bind(request, encounter)
             return redirect(_resume_url(encounter))
     return render(request, "twitch_intake/self_start.html", _context(form=form))

@@ -359,13 +359,15 @@ def test_import_without_authored_is_submitted_now():
     assert encounter.submitted_at >= before
 
 
-def test_import_drops_an_answer_the_form_would_clear():
-    """Same rule as the form: an episode length with a constant pattern is not stored."""
+def test_import_refuses_an_answer_the_form_would_clear():
+    """The form clears an episode length when the pattern turns constant; a sender never saw
+    the form, so it is told instead (tests/security/test_fhir_import_gaps.py has the rest)."""
     resource = _response(routine_answers())
     _item(resource, "pattern")["answer"] = [_coding("constant")]
-    encounter = fhir.import_response(resource).encounter
-    assert encounter.answers["pattern"] == "constant"
-    assert "episode-length" not in encounter.answers
+    assert _refused(resource) == [
+        "episode-length: This question does not apply to the answers given "
+        "(asked only when 'pattern' is 'comes-and-goes')."
+    ]
 
 
 def test_an_imported_emergency_alerts_the_clinic(django_capture_on_commit_callbacks):
@@ -739,15 +741,17 @@ def test_command_imports_files_in_order_each_on_its_own(tmp_path):
     assert lines[5]["level"] == "routine" and lines[5]["flags"] == []
     assert Encounter.objects.count() == before + 2
     assert error is not None and error.returncode == 1
-    assert str(error) == "4 of 6 refused."
+    assert str(error) == "2 imported, 4 refused."
 
 
 def test_command_import_of_good_files_exits_zero(tmp_path):
     path = tmp_path / "one.json"
     path.write_text(json.dumps(_response()), encoding="utf-8")
-    out, error = _run("import", str(path))
+    err = io.StringIO()
+    out, error = _run("import", str(path), stderr=err)
     assert error is None
     assert Encounter.objects.filter(pk=_lines(out)[0]["encounter"]).exists()
+    assert err.getvalue() == "1 imported, 0 refused.\n"
 
 
 def test_command_import_reads_standard_input(monkeypatch):
@@ -785,7 +789,7 @@ def test_command_line_reports_bad_input_without_a_traceback(tmp_path):
     )
     assert "Traceback" not in completed.stderr
     assert completed.returncode == 1
-    assert "3 of 3 refused." in completed.stderr
+    assert completed.stderr == "CommandError: 0 imported, 3 refused.\n"
     lines = _lines(completed.stdout)
     assert [line["source"] for line in lines] == paths
     assert "\ud800: unknown linkId." in lines[2]["errors"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -212,6 +213,95 @@ def _kind(value: Any) -> str:
     return "an object"
 
 
+def _shown(text: str, limit: int = 60) -> str:
+    """A sender's string quoted in a message, cut short: a message is not an echo chamber."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _found(value: Any) -> str:
+    """What was sent where a string was expected: quoted when it is one, else its kind."""
+    if value is None:
+        return "nothing"
+    return _shown(value) if isinstance(value, str) else _kind(value)
+
+
+class _JsonObject(dict[str, Any]):
+    """A parsed JSON object that remembers the keys it was given more than once.
+
+    ``json.loads`` keeps the last of two equal keys without a word; a sender and we would then
+    disagree on what the response says (which ``valueBoolean``? which ``birthDate``?).
+    """
+
+    duplicates: list[str]
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> _JsonObject:
+        obj = cls(pairs)
+        seen: set[str] = set()
+        obj.duplicates = []
+        for key, _value in pairs:
+            if key in seen and key not in obj.duplicates:
+                obj.duplicates.append(key)
+            seen.add(key)
+        return obj
+
+
+class _NonFinite(float):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's JSON reads them, the standard has none."""
+
+    spelled: str
+
+    @classmethod
+    def parse(cls, name: str) -> _NonFinite:
+        number = cls(name)
+        number.spelled = name
+        return number
+
+
+def _path(path: tuple[str | int, ...]) -> str:
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", step):
+            text += f".{step}" if text else step
+        else:
+            text += f"[{_shown(step)}]"
+    return text
+
+
+def _json_problems(resource: Any) -> list[str]:
+    """What JSON itself lets through and we refuse: duplicate keys, NaN and infinities.
+
+    Anywhere in the document, read by us or not, each named by the nearest linkId and the
+    path. Walked with a stack, not recursion: a document as deep as the parser allows must not
+    overflow here.
+    """
+    problems = []
+    stack: list[tuple[Any, tuple[str | int, ...], str]] = [(resource, (), "resource")]
+    while stack:
+        value, path, where = stack.pop()
+        at = f" (at {_path(path)})" if path else ""
+        if isinstance(value, float) and not math.isfinite(value):
+            spelled = getattr(value, "spelled", None)
+            what = f"{spelled} is not a JSON number" if spelled else "a number out of range"
+            problems.append(f"{where}: {what}{at}.")
+        elif isinstance(value, list):
+            children = [(child, (*path, i), where) for i, child in enumerate(value)]
+            stack.extend(reversed(children))  # popped in document order
+        elif isinstance(value, dict):
+            link_id = value.get("linkId")
+            if isinstance(link_id, str) and link_id:
+                where = link_id
+            problems.extend(
+                f"{where}: key {_shown(key)} appears more than once{at}."
+                for key in getattr(value, "duplicates", ())
+            )
+            members = [(child, (*path, key), where) for key, child in value.items()]
+            stack.extend(reversed(members))
+    return problems
+
+
 class _Reader:
     """Walks one response, collecting answers by linkId and every shape problem on the way."""
 
@@ -240,8 +330,13 @@ class _Reader:
         for index, item in enumerate(value):
             if not isinstance(item, dict):
                 self.problem(f"{where}[{index}]", f"must be an object (found {_kind(item)}).")
-            elif not isinstance(item.get("linkId"), str) or not item["linkId"]:
+            elif item.get("linkId") is None or item["linkId"] == "":
                 self.problem(f"{where}[{index}]", "linkId is missing.")
+            elif not isinstance(item["linkId"], str):
+                self.problem(
+                    f"{where}[{index}]",
+                    f"linkId must be a string (found {_kind(item['linkId'])}).",
+                )
             else:
                 good.append(item)
         return good
@@ -325,7 +420,7 @@ class _Reader:
     def value(self, question: Question, answer: Mapping[str, Any]) -> Any:
         link_id = question.link_id
         expected = _VALUE_KEY[question.type]
-        given = sorted(k for k in answer if k.startswith("value"))
+        given = sorted(k for k in answer if isinstance(k, str) and k.startswith("value"))
         if given != [expected]:
             found = ", ".join(given) if given else "no value"
             self.question_problem(link_id, f"answer must be {expected} (found {found}).")
@@ -385,6 +480,17 @@ def _patient(resource: Mapping[str, Any], problems: list[str]) -> Mapping[str, A
     if not isinstance(contained, list):
         problems.append(f"contained: must be an array (found {_kind(contained)}).")
         return None
+    ids: set[str] = set()
+    for index, entry in enumerate(contained):
+        if not isinstance(entry, dict):
+            problems.append(f"contained[{index}]: must be an object (found {_kind(entry)}).")
+            continue
+        # A reference ("#patient") must name one resource, or the answers could be anyone's.
+        id_ = entry.get("id")
+        if isinstance(id_, str) and id_ in ids:
+            problems.append(f"contained: id {_shown(id_)} is used by more than one resource.")
+        elif isinstance(id_, str):
+            ids.add(id_)
     patients = [r for r in contained if isinstance(r, dict) and r.get("resourceType") == "Patient"]
     subject = resource.get("subject")
     if subject is None:
@@ -490,20 +596,30 @@ def _questionnaire_problems(resource: Mapping[str, Any]) -> list[str]:
     accepted = {QUESTIONNAIRE_URL, f"{QUESTIONNAIRE_URL}|{TWITCH_INTAKE.version}"}
     named = resource.get("questionnaire")
     problems = []
-    if named not in accepted:
+    # Any JSON type may arrive here: a list or an object is not hashable, so no ``in`` a set.
+    if not isinstance(named, str) or named not in accepted:
         problems.append(
             f"questionnaire: must be {QUESTIONNAIRE_URL!r} (version {TWITCH_INTAKE.version}); "
-            f"found {named!r}."
+            f"found {_found(named)}."
         )
     status = resource.get("status")
     if status != "completed":
-        problems.append(f"status: only a completed response can be imported (found {status!r}).")
+        problems.append(
+            f"status: only a completed response can be imported (found {_found(status)})."
+        )
     return problems
 
 
 def _validation_message(problem: questionnaire.Problem, raw: Mapping[str, Any]) -> str:
-    """The web form's message, named by linkId; an unknown code is spelled out."""
+    """The web form's message, named by linkId; an unknown code or a condition is spelled out."""
     message = f"{problem.link_id}: {problem.message}"
+    if problem.code == "not_applicable":
+        show_when = TWITCH_INTAKE.question(problem.link_id).show_when
+        assert show_when is not None  # only a show-when question can not apply
+        parent = TWITCH_INTAKE.question(show_when.question)
+        verb = "includes" if parent.repeats else "is"
+        condition = f"asked only when {parent.link_id!r} {verb} {show_when.code!r}"
+        message = f"{message.removesuffix('.')} ({condition})."
     if problem.code == "unknown_code":
         value = raw.get(problem.link_id)
         given = value if isinstance(value, list) else [value]
@@ -511,6 +627,15 @@ def _validation_message(problem: questionnaire.Problem, raw: Mapping[str, Any]) 
         unknown = ", ".join(repr(c) for c in given if c not in codes)
         message += f" (unknown code {unknown})"
     return message
+
+
+def _hides_behind(problem: questionnaire.Problem, reported: set[str]) -> bool:
+    """A question "does not apply" only because the one it depends on was sent in a shape we
+    reported: that report is the whole story, the sender did answer it."""
+    if problem.code != "not_applicable":
+        return False
+    show_when = TWITCH_INTAKE.question(problem.link_id).show_when
+    return show_when is not None and show_when.question in reported
 
 
 def read_response(resource: Any) -> ParsedResponse:
@@ -525,9 +650,10 @@ def read_response(resource: Any) -> ParsedResponse:
     kind = resource.get("resourceType")
     if kind != "QuestionnaireResponse":
         return ParsedResponse(
-            problems=[f"resourceType: must be 'QuestionnaireResponse' (found {kind!r})."]
+            problems=[f"resourceType: must be 'QuestionnaireResponse' (found {_found(kind)})."]
         )
     parsed = ParsedResponse()
+    parsed.problems.extend(_json_problems(resource))
     parsed.problems.extend(_questionnaire_problems(resource))
     parsed.authored = _authored(resource, parsed.problems)
     patient = _patient(resource, parsed.problems)
@@ -537,9 +663,13 @@ def read_response(resource: Any) -> ParsedResponse:
     reader = _Reader()
     reader.top_level(resource)
     parsed.problems.extend(reader.problems)
-    cleaned, found = questionnaire.validate(reader.raw)
+    # The web form clears an answer to a question it no longer shows; a sender never saw the
+    # form, so such an answer is a mistake to report, not to drop silently.
+    cleaned, found = questionnaire.validate(reader.raw, refuse_inapplicable=True)
     parsed.problems.extend(
-        _validation_message(p, reader.raw) for p in found if p.link_id not in reader.reported
+        _validation_message(p, reader.raw)
+        for p in found
+        if p.link_id not in reader.reported and not _hides_behind(p, reader.reported)
     )
     parsed.answers = cleaned
     return parsed
@@ -570,7 +700,9 @@ def import_response(resource: Any) -> ImportResult:
 def import_json(text: str | bytes) -> ImportResult:
     """:func:`import_response` for raw JSON, as it comes from a file or a request body."""
     try:
-        resource = json.loads(text)
+        resource = json.loads(
+            text, object_pairs_hook=_JsonObject.from_pairs, parse_constant=_NonFinite.parse
+        )
     except (ValueError, RecursionError) as error:
         # UnicodeDecodeError is a ValueError too: bytes that are not UTF-8 are not JSON.
         return ImportResult(problems=[f"not valid JSON: {error}"])

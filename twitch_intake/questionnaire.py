@@ -477,6 +477,11 @@ def _check(question: Question, value: Any) -> tuple[Any, list[Problem]]:
     return value, []
 
 
+#: Only an import can answer a question that is not shown, and import messages are for the
+#: sending system's staff, in English like the rest of them: not a patient-facing string.
+_NOT_APPLICABLE = "This question does not apply to the answers given."
+
+
 def _required_message(question: Question) -> str | Promise:
     if question.link_id == "locations-other":
         return _("You ticked “Somewhere else”. Tell us where.")
@@ -489,11 +494,15 @@ def _required_message(question: Question) -> str | Promise:
     return _("Answer this question.")
 
 
-def validate_group(group: Group, values: Answers) -> tuple[dict[str, Any], list[Problem]]:
+def validate_group(
+    group: Group, values: Answers, *, refuse_inapplicable: bool = False
+) -> tuple[dict[str, Any], list[Problem]]:
     """Check one page of answers; return what to store for it and every problem found.
 
     Questions whose show-when condition does not hold are dropped, so that changing
     ``pattern`` to ``constant`` clears a stored ``episode-length``. Blank text is not stored.
+    A response that arrives whole (an import) was never shown the question, so an answer to
+    it is the sender's mistake: with ``refuse_inapplicable`` it is a problem, not dropped.
     """
     cleaned: dict[str, Any] = {}
     problems: list[Problem] = []
@@ -505,6 +514,8 @@ def validate_group(group: Group, values: Answers) -> tuple[dict[str, Any], list[
         if question.show_when and question.show_when.question in refused:
             continue  # its condition is unknown until the question it depends on is fixed
         if not question.is_enabled({**values, **cleaned}):
+            if refuse_inapplicable and not is_blank(value):
+                problems.append(Problem(question.link_id, "not_applicable", _NOT_APPLICABLE))
             continue
         if is_blank(value):
             if question.required:
@@ -519,8 +530,17 @@ def validate_group(group: Group, values: Answers) -> tuple[dict[str, Any], list[
     return cleaned, problems
 
 
-def validate(answers: Answers, questionnaire: Questionnaire = TWITCH_INTAKE) -> tuple[dict[str, Any], list[Problem]]:
-    """Check a whole response: unknown linkIds, then every group as the form checks it."""
+def validate(
+    answers: Answers,
+    questionnaire: Questionnaire = TWITCH_INTAKE,
+    *,
+    refuse_inapplicable: bool = False,
+) -> tuple[dict[str, Any], list[Problem]]:
+    """Check a whole response: unknown linkIds, then every group as the form checks it.
+
+    ``refuse_inapplicable`` is for imports (see :func:`validate_group`); the web form and a
+    submit keep clearing such answers.
+    """
     problems = [
         Problem(link_id, "unknown_question", _("This question is not part of the intake."))
         for link_id in answers
@@ -528,7 +548,9 @@ def validate(answers: Answers, questionnaire: Questionnaire = TWITCH_INTAKE) -> 
     ]
     cleaned: dict[str, Any] = {}
     for group in questionnaire.groups:
-        group_cleaned, group_problems = validate_group(group, answers)
+        group_cleaned, group_problems = validate_group(
+            group, answers, refuse_inapplicable=refuse_inapplicable
+        )
         cleaned.update(group_cleaned)
         problems.extend(group_problems)
     return cleaned, problems

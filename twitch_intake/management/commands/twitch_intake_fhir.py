@@ -1,20 +1,26 @@
 """FHIR from the command line: print the Questionnaire, export an encounter, import responses.
 
-``import`` is built for batches and scripts: each file is its own transaction (one bad file
-does not hold back the good ones), the outcome is one JSON object per line in input order, and
-the exit status is 1 when any file was refused. Bad input is reported, never a traceback.
+``import`` is built for batches and scripts: each file is its own transaction and its own
+result (one bad file, even one that crashes the import, neither holds back nor undoes the
+others), the outcome is one JSON object per line in input order, a count of imported and
+refused files goes to stderr, and the exit status is 1 when any file was refused. Bad input is
+reported, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from twitch_intake import fhir
 from twitch_intake.models import Encounter
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -52,19 +58,44 @@ class Command(BaseCommand):
 
     def _import(self, paths: list[str], stdin: Any) -> None:
         refused = 0
-        for path in paths:
-            try:
-                data = self._read(path, stdin)
-            except OSError as error:
-                result = fhir.ImportResult(problems=[f"cannot read: {error.strerror or error}"])
-            else:
-                result = fhir.import_json(data)
+        for number, path in enumerate(paths, start=1):
+            result = self._import_one(path, stdin, number, len(paths))
             refused += not result.ok
             line = {"source": path, **fhir.summary(result)}
             # ASCII: a message may quote input that cannot be encoded (a lone surrogate).
             self.stdout.write(json.dumps(line))
+        counts = f"{len(paths) - refused} imported, {refused} refused."
         if refused:
-            raise CommandError(f"{refused} of {len(paths)} refused.", returncode=1)
+            raise CommandError(counts, returncode=1)
+        self.stderr.write(counts)
+
+    def _import_one(self, path: str, stdin: Any, number: int, total: int) -> fhir.ImportResult:
+        """One file, all or nothing; whatever goes wrong is this file's refusal, not the batch's.
+
+        Everything the import writes is inside the transaction, so an error rolls it all back
+        (the emergency alert runs after commit and handles its own failures).
+        """
+        try:
+            data = self._read(path, stdin)
+        except OSError as error:
+            return fhir.ImportResult(problems=[f"cannot read: {error.strerror or error}"])
+        except Exception as error:  # one file must never stop the batch
+            return self._unexpected(error, number, total)
+        try:
+            with transaction.atomic():
+                return fhir.import_json(data)
+        except Exception as error:  # one file must never stop the batch
+            return self._unexpected(error, number, total)
+
+    @staticmethod
+    def _unexpected(error: Exception, number: int, total: int) -> fhir.ImportResult:
+        """Logged by class alone: the message, the traceback's locals and even the file's name
+        may carry patient data."""
+        kind = type(error).__name__
+        logger.error("FHIR import of file %d of %d failed: %s", number, total, kind)
+        return fhir.ImportResult(
+            problems=[f"could not be imported: an unexpected error ({kind}); nothing was stored."]
+        )
 
     @staticmethod
     def _read(path: str, stdin: Any) -> str | bytes:

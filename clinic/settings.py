@@ -127,7 +127,9 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Proxies in front whose X-Forwarded-For is trusted: one rule for axes and the app's limits.
+_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "twitch_intake.lockout.axes_client_address"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -171,7 +173,7 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", True)
-    if AXES_IPWARE_PROXY_COUNT:
+    if _TRUSTED_PROXY_COUNT:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 _EMAIL_BACKEND = os.environ.get(
@@ -193,7 +195,7 @@ TWITCH_INTAKE = {
     "ALERT_EMAILS": _env_list("ALERT_EMAILS") or (["on-call@clinic.example"] if DEBUG else []),
     "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else ""),
     "SELF_START": _env_bool("SELF_START", DEBUG),
-    "TRUSTED_PROXY_COUNT": AXES_IPWARE_PROXY_COUNT,
+    "TRUSTED_PROXY_COUNT": _TRUSTED_PROXY_COUNT,
 }
 
 LOGGING = {

@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "pgtrigger",
     "axes",
+    "django_otp",  # staff second factor: TOTP apps and one-use backup codes
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "twitch_intake",
 ]
 
@@ -77,6 +80,7 @@ MIDDLEWARE = [
     "twitch_intake.middleware.NullOriginMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(), after authentication
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "twitch_intake.middleware.SecurityHeadersMiddleware",
@@ -131,9 +135,18 @@ AXES_RESET_ON_SUCCESS = True
 _TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 AXES_CLIENT_IP_CALLABLE = "twitch_intake.lockout.axes_client_address"
 
+# Staff who read health data confirm a code from an authenticator app (TOTP) or a backup code.
+# Required in production; the demo (DEBUG) stays usable with passwords unless REQUIRE_MFA=1.
+_REQUIRE_MFA = _env_bool("REQUIRE_MFA", not DEBUG)
+OTP_TOTP_ISSUER = os.environ.get("CLINIC_NAME", "Riverside Neurology Clinic")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's secret
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -196,6 +209,7 @@ TWITCH_INTAKE = {
     "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else ""),
     "SELF_START": _env_bool("SELF_START", DEBUG),
     "TRUSTED_PROXY_COUNT": _TRUSTED_PROXY_COUNT,
+    "REQUIRE_MFA": _REQUIRE_MFA,
 }
 
 LOGGING = {

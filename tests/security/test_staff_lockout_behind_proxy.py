@@ -53,7 +53,9 @@ def test_wrong_passwords_lock_one_user_from_one_address_only(staff):
             assert not signed_in(sign_in("doctor", "wrong password", ATTACKER))
 
         assert not signed_in(sign_in("doctor", PASSWORD, ATTACKER)), "locked from that address"
-        assert signed_in(sign_in("doctor", PASSWORD, CLINIC)), "the clinic's own address still works"
+        assert signed_in(sign_in("doctor", PASSWORD, CLINIC)), (
+            "the clinic's own address still works"
+        )
         assert signed_in(sign_in("nurse", PASSWORD, ATTACKER)), "another user is not locked"
 
 

@@ -11,7 +11,8 @@ import os
 import django
 
 DEMO_USERS = [
-    # username, password, group, superuser
+    # username, password, group, superuser. At least 12 characters: clinic/settings.py's
+    # AUTH_PASSWORD_VALIDATORS (tests/security/test_staff_mfa.py checks them).
     ("clinician", "twitch-demo-clinician", "Clinicians", False),
     ("frontdesk", "twitch-demo-frontdesk", "Front desk", False),
     ("admin", "twitch-demo-admin", None, True),
@@ -29,6 +30,7 @@ def main() -> None:
     from django.contrib.auth.models import Group, User
     from django.urls import reverse
 
+    from twitch_intake.conf import app_settings
     from twitch_intake.models import Encounter
 
     for username, password, group, superuser in DEMO_USERS:
@@ -60,6 +62,8 @@ def main() -> None:
         f"  Clinician admin:         {base}{reverse('admin:index')}",
         "  Logins (user / password):",
         *(f"    {u:<10} {p:<24} {'superuser' if s else g}" for u, p, g, s in DEMO_USERS),
+        "  Two-factor sign-in for clinicians: "
+        + ("on" if app_settings.REQUIRE_MFA else "off in the demo (REQUIRE_MFA=1 turns it on)"),
         f"  Encounters loaded: {Encounter.objects.count()}   (Ctrl-C stops the server)",
         "",
     ]

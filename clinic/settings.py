@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "pgtrigger",
     "axes",
+    "django_otp",  # staff second factor: TOTP apps and one-use backup codes
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "twitch_intake",
 ]
 
@@ -77,6 +80,7 @@ MIDDLEWARE = [
     "twitch_intake.middleware.NullOriginMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(), after authentication
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "twitch_intake.middleware.SecurityHeadersMiddleware",
@@ -127,11 +131,22 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Proxies in front whose X-Forwarded-For is trusted: one rule for axes and the app's limits.
+_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "twitch_intake.lockout.axes_client_address"
+
+# Staff who read health data confirm a code from an authenticator app (TOTP) or a backup code.
+# Required in production; the demo (DEBUG) stays usable with passwords unless REQUIRE_MFA=1.
+_REQUIRE_MFA = _env_bool("REQUIRE_MFA", not DEBUG)
+OTP_TOTP_ISSUER = os.environ.get("CLINIC_NAME", "Riverside Neurology Clinic")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's secret
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -171,7 +186,7 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", True)
-    if AXES_IPWARE_PROXY_COUNT:
+    if _TRUSTED_PROXY_COUNT:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 _EMAIL_BACKEND = os.environ.get(
@@ -193,7 +208,8 @@ TWITCH_INTAKE = {
     "ALERT_EMAILS": _env_list("ALERT_EMAILS") or (["on-call@clinic.example"] if DEBUG else []),
     "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else ""),
     "SELF_START": _env_bool("SELF_START", DEBUG),
-    "TRUSTED_PROXY_COUNT": AXES_IPWARE_PROXY_COUNT,
+    "TRUSTED_PROXY_COUNT": _TRUSTED_PROXY_COUNT,
+    "REQUIRE_MFA": _REQUIRE_MFA,
 }
 
 LOGGING = {

@@ -21,6 +21,9 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "pgtrigger",
     "axes",
+    "django_otp",  # staff second factor: TOTP apps and one-use backup codes
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "twitch_intake",
 ]
 MIDDLEWARE = [
@@ -32,6 +35,7 @@ MIDDLEWARE = [
     "twitch_intake.middleware.NullOriginMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(), after authentication
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "twitch_intake.middleware.SecurityHeadersMiddleware",
@@ -68,6 +72,14 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "twitch_intake.lockout.axes_client_address"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
@@ -90,4 +102,7 @@ TWITCH_INTAKE = {
     "ALERT_EMAILS": ["on-call@clinic.test"],
     "SITE_URL": "https://intake.clinic.test",
     "SELF_START": True,
+    # tests/test_admin.py signs clinicians in with force_login; tests/security/test_staff_mfa.py
+    # turns this on (and proves the app's own default is on).
+    "REQUIRE_MFA": False,
 }

@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import display, fhir, services, summary, triage
 from .conf import app_settings
+from .mfa import requires_second_factor
 from .models import AccessEvent, Encounter, Status
 from .ratelimit import client_address
 
@@ -173,6 +174,7 @@ class EncounterAdmin(admin.ModelAdmin):
             ((code, labels.get(code, code)) for code in obj.flags),
         )
 
+    @requires_second_factor
     @in_clinic_language
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -193,6 +195,7 @@ class EncounterAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    @requires_second_factor
     @in_clinic_language
     def change_view(
         self,
@@ -259,6 +262,7 @@ class EncounterAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store, private"
         return response
 
+    @requires_second_factor
     @in_clinic_language
     def print_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         return self._summary_response(
@@ -272,6 +276,7 @@ class EncounterAdmin(admin.ModelAdmin):
             ),
         )
 
+    @requires_second_factor
     @in_clinic_language
     def text_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         return self._summary_response(
@@ -283,6 +288,7 @@ class EncounterAdmin(admin.ModelAdmin):
             ),
         )
 
+    @requires_second_factor
     @in_clinic_language
     def fhir_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         def download(encounter: Encounter) -> HttpResponse:
@@ -302,6 +308,7 @@ class EncounterAdmin(admin.ModelAdmin):
         if request.method != "POST":
             raise PermissionDenied
 
+    @requires_second_factor
     @in_clinic_language
     def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._post_only(request)

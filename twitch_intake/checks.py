@@ -243,3 +243,51 @@ def check_database(
                 )
             )
     return errors
+
+
+#: What ``REQUIRE_MFA`` needs from the host: django-otp's apps, and its middleware after Django's
+#: authentication (it gives ``request.user.is_verified()``).
+OTP_APPS = ("django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static")
+OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+@register(Tags.security)
+def check_mfa(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    required = app_settings.REQUIRE_MFA
+    if not isinstance(required, bool):
+        return [
+            Error(
+                "TWITCH_INTAKE['REQUIRE_MFA'] must be True or False.",
+                hint="True makes clinicians confirm a second factor before they read a summary.",
+                id="twitch_intake.E020",
+            )
+        ]
+    if not required:
+        return []
+    errors = []
+    middleware = list(settings.MIDDLEWARE)
+    if (
+        OTP_MIDDLEWARE not in middleware
+        or AUTH_MIDDLEWARE not in middleware
+        or middleware.index(OTP_MIDDLEWARE) < middleware.index(AUTH_MIDDLEWARE)
+    ):
+        errors.append(
+            Error(
+                f"TWITCH_INTAKE['REQUIRE_MFA'] is on but {OTP_MIDDLEWARE} is not in MIDDLEWARE "
+                "after AuthenticationMiddleware.",
+                hint="Add it right after django.contrib.auth.middleware.AuthenticationMiddleware.",
+                id="twitch_intake.E021",
+            )
+        )
+    missing = [app for app in OTP_APPS if app not in settings.INSTALLED_APPS]
+    if missing:
+        errors.append(
+            Error(
+                f"TWITCH_INTAKE['REQUIRE_MFA'] is on but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not in INSTALLED_APPS.",
+                hint="Add django_otp and its otp_totp and otp_static plugins, then migrate.",
+                id="twitch_intake.E022",
+            )
+        )
+    return errors

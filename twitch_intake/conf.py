@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXY_COUNT": 0,
     "RATE_LIMIT": 20,
     "RATE_WINDOW": timedelta(minutes=15),
+    "REQUIRE_MFA": True,
 }
 
 
@@ -89,6 +90,17 @@ class Settings:
     @property
     def RATE_WINDOW(self) -> timedelta:
         return self._get("RATE_WINDOW")
+
+    @property
+    def REQUIRE_MFA(self) -> bool:
+        """Whether staff who may read summaries (``view_summary``, superusers too) must confirm
+        a second factor before the app's admin shows them health data.
+
+        On unless the host turns it off: a stolen or guessed password alone must not open every
+        patient's answers. Needs ``django_otp`` and its TOTP and static plugins installed and
+        ``django_otp.middleware.OTPMiddleware`` after ``AuthenticationMiddleware``.
+        """
+        return self._get("REQUIRE_MFA")
 
 
     def contact(self) -> dict[str, str]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import staff_views, views
 
 app_name = "twitch_intake"
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("submit/", views.submit, name="submit"),
     path("thanks/", views.thanks, name="thanks"),
     path("language/", views.language, name="language"),
+    path("staff/two-factor/setup/", staff_views.mfa_setup, name="mfa-setup"),
+    path("staff/two-factor/verify/", staff_views.mfa_verify, name="mfa-verify"),
 ]

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core import checks
 
-from twitch_intake.checks import check_database, check_settings, check_wiring
+from twitch_intake.checks import check_database, check_mfa, check_settings, check_wiring
 
 BASE = {
     "SITE_URL": "https://intake.clinic.test",
@@ -172,4 +172,4 @@ def test_crispy_pack_allowed(settings):
 
 def test_checks_are_registered():
     registered = checks.registry.registry.get_checks()
-    assert {check_settings, check_wiring, check_database} <= set(registered)
+    assert {check_settings, check_wiring, check_database, check_mfa} <= set(registered)

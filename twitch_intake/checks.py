@@ -260,7 +260,7 @@ def check_mfa(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             Error(
                 "TWITCH_INTAKE['REQUIRE_MFA'] must be True or False.",
                 hint="True makes clinicians confirm a second factor before they read a summary.",
-                id="twitch_intake.E020",
+                id="twitch_intake.E030",
             )
         ]
     if not required:
@@ -277,7 +277,7 @@ def check_mfa(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 f"TWITCH_INTAKE['REQUIRE_MFA'] is on but {OTP_MIDDLEWARE} is not in MIDDLEWARE "
                 "after AuthenticationMiddleware.",
                 hint="Add it right after django.contrib.auth.middleware.AuthenticationMiddleware.",
-                id="twitch_intake.E021",
+                id="twitch_intake.E031",
             )
         )
     missing = [app for app in OTP_APPS if app not in settings.INSTALLED_APPS]
@@ -287,7 +287,7 @@ def check_mfa(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 f"TWITCH_INTAKE['REQUIRE_MFA'] is on but {', '.join(missing)} "
                 f"{'is' if len(missing) == 1 else 'are'} not in INSTALLED_APPS.",
                 hint="Add django_otp and its otp_totp and otp_static plugins, then migrate.",
-                id="twitch_intake.E022",
+                id="twitch_intake.E032",
             )
         )
     return errors

@@ -39,7 +39,7 @@ def mfa_required(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 
 def is_verified(user: Any) -> bool:
-    # Without OTPMiddleware there is no is_verified(): nobody counts as verified (E021 says why).
+    # Without OTPMiddleware there is no is_verified(): nobody counts as verified (E031 says why).
     check = getattr(user, "is_verified", None)
     return bool(check and check())
 

@@ -276,16 +276,16 @@ def test_the_pages_are_for_signed_in_staff_only():
 
 def test_check_refuses_a_setting_that_is_not_a_bool(settings):
     settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, "REQUIRE_MFA": "yes"}
-    assert [m.id for m in check_mfa()] == ["twitch_intake.E020"]
+    assert [m.id for m in check_mfa()] == ["twitch_intake.E030"]
 
 
 def test_check_wants_the_otp_middleware_after_authentication_when_required(settings):
     assert check_mfa() == []
     middleware = [m for m in settings.MIDDLEWARE if m != "django_otp.middleware.OTPMiddleware"]
     settings.MIDDLEWARE = middleware
-    assert [m.id for m in check_mfa()] == ["twitch_intake.E021"]
+    assert [m.id for m in check_mfa()] == ["twitch_intake.E031"]
     settings.MIDDLEWARE = ["django_otp.middleware.OTPMiddleware", *middleware]
-    assert [m.id for m in check_mfa()] == ["twitch_intake.E021"]
+    assert [m.id for m in check_mfa()] == ["twitch_intake.E031"]
     settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, "REQUIRE_MFA": False}
     settings.MIDDLEWARE = middleware
     assert check_mfa() == []
@@ -293,7 +293,7 @@ def test_check_wants_the_otp_middleware_after_authentication_when_required(setti
 
 def test_check_wants_the_otp_apps_when_required(settings):
     settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if "otp_static" not in a]
-    assert [m.id for m in check_mfa()] == ["twitch_intake.E022"]
+    assert [m.id for m in check_mfa()] == ["twitch_intake.E032"]
 
 
 def clinic_settings(script: str, **env: str) -> str:

@@ -153,3 +153,21 @@ def test_a_superusers_save_without_identity_change_is_not_flagged():
     assert not AccessEvent.objects.exists()
     assert summary.build(encounter).identity_changes == ()
     assert "Identity changed" not in summary.render_text(encounter)
+
+
+def test_the_service_keeps_identity_when_submission_wins_the_race():
+    """The form was read while in progress; the patient submitted before the save took the lock."""
+    front = _user("front_desk")
+    stale = make_encounter(answers=rich_answers(), status=Status.IN_PROGRESS, patient_name="Ada Example")
+    assert services.submit(stale.pk).ok
+    stale.patient_name = "Someone Else"
+    stale.record_number = "MRN-2"
+
+    kept = services.save_patient_details(
+        stale, ["patient_name", "record_number"], front, "127.0.0.1", may_change_identity=False
+    )
+
+    assert kept == ["patient_name", "record_number"]
+    current = Encounter.objects.get(pk=stale.pk)
+    assert (current.patient_name, current.record_number, current.status) == ("Ada Example", "", Status.SUBMITTED)
+    assert not AccessEvent.objects.exists()

@@ -51,6 +51,7 @@ MALFORMED = [
     "visit_at__gte=9999-12-31+23:59:59-10:00",
     "visit_at__lt=0001-01-01+00:00:00%2B05:00",
     "visit_at__lt=0001-01-01",
+    "visit_at__gte=2031-03-10+00:00:00%2B99:00",
     "visit_at__gte=2031-03-01&visit_at__gte=junk",
     "visit_at__isnull=%00",
     "flag=%00",

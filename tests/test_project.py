@@ -30,8 +30,20 @@ def test_production_settings_pass_the_deploy_check():
         SECRET_KEY="x" * 64 + "-a-long-random-production-secret",
         ALLOWED_HOSTS="intake.clinic.example",
         ALERT_EMAILS="on-call@clinic.example",
+        SITE_URL="https://intake.clinic.example",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_without_site_url_fail_the_check():
+    result = run_manage(
+        "check",
+        SECRET_KEY="x" * 64 + "-a-long-random-production-secret",
+        ALLOWED_HOSTS="intake.clinic.example",
+        ALERT_EMAILS="on-call@clinic.example",
+    )
+    assert result.returncode != 0
+    assert "twitch_intake.E016" in result.stderr
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])

@@ -5,38 +5,49 @@ Built only from ModelAdmin's documented hooks. Who sees what:
 * ``view_summary`` (Clinicians): the summary and answers, print, text and FHIR views. Every one
   of those looks writes an :class:`AccessEvent`.
 * ``review_encounter`` (Clinicians): "Mark reviewed".
-* ``issue_link`` (Front desk): a new patient link, shown once.
+* ``issue_link`` (Front desk): a new patient link, shown once, and only while the intake holds
+  no answers (then whoever sees it could open them). Each link issued is an access event.
 * Without ``view_summary`` (Front desk) the queue shows no level or flags and the encounter page
   only the patient's details.
 
-Answers are never editable here: they are not a form field at all.
+Answers are never editable here: they are not a form field at all. After submission the
+patient's name, date of birth and record number are read-only for all but superusers, whose
+changes are logged and shown in the summary.
+
+Each view takes only the HTTP methods it needs (a 405 otherwise, before anything is read), and
+the queue takes only the lookups its own filters make: the admin would otherwise render a page
+for OPTIONS or PUT as for GET, and filter on any field, answers included.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import QuerySet
-from django.db.models.constants import LOOKUP_SEP
+from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import SimpleTemplateResponse, TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
 
 from . import display, fhir, services, summary, triage
 from .conf import app_settings
 from .mfa import requires_second_factor
-from .models import AccessEvent, Encounter, Status
+from .models import AccessEvent, Encounter, LevelChoice, Status
 from .ratelimit import client_address
 
 PERM_SUMMARY = "twitch_intake.view_summary"
@@ -63,6 +74,15 @@ def in_clinic_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
     return wrapper
 
 
+def allow_methods(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Only these methods reach the view; any other is a 405 before anything is read or rendered.
+
+    The admin renders any method but POST as it renders a GET: OPTIONS, TRACE or PUT would show a
+    summary with no access event.
+    """
+    return method_decorator(require_http_methods(list(methods)))
+
+
 def record_access(request: HttpRequest, encounter: Encounter, action: str) -> None:
     AccessEvent.objects.create(
         encounter=encounter,
@@ -70,6 +90,28 @@ def record_access(request: HttpRequest, encounter: Encounter, action: str) -> No
         action=action,
         client_address=client_address(request) or None,
     )
+
+
+#: Visit dates the queue can be filtered to. Wide enough for any real visit, narrow enough that
+#: no bound overflows ``datetime`` (year 9999 + 1) or PostgreSQL on the way to the query.
+QUEUE_YEARS = range(1900, 2201)
+
+
+def _queue_year(value: str) -> bool:
+    return re.fullmatch(r"[0-9]{4}", value) is not None and int(value) in QUEUE_YEARS
+
+
+def _number_in(low: int, high: int) -> Callable[[str], bool]:
+    return lambda value: re.fullmatch(r"[0-9]{1,2}", value) is not None and low <= int(value) <= high
+
+
+def _queue_moment(value: str) -> bool:
+    """A date or datetime as the visit filter writes it ("2031-03-10 00:00:00-04:00")."""
+    try:
+        parsed = parse_datetime(value) or parse_date(value)
+    except ValueError:
+        return False
+    return parsed is not None and parsed.year in QUEUE_YEARS
 
 
 class FlagFilter(admin.SimpleListFilter):
@@ -136,20 +178,31 @@ class EncounterAdmin(admin.ModelAdmin):
             return self.list_filter
         return ("status", "visit_at")
 
-    #: All that a user without ``view_summary`` may filter the queue by: the patient's details and
-    #: the status. Any other field is taken from the answers (level, flags, the emergency alert)
-    #: and would show through a hand-made address such as ``?level__exact=emergency``.
-    PATIENT_LOOKUPS = frozenset(
-        {"patient_name", "date_of_birth", "record_number", "visit_at", "status"}
-    )
+    #: Every lookup the queue's own filters and date hierarchy make, with a check of its value:
+    #: nothing else reaches the database (a 400). A lookup into the answers or another stored
+    #: field (``?answers__notes__contains=...``, ``?token_hash__startswith=...``) would show what
+    #: matched by the rows left, with no access event; a value the database or ``datetime``
+    #: cannot take (a bad regex, a NUL, year 10000) would be a 500.
+    QUEUE_LOOKUPS: ClassVar[dict[str, Callable[[str], bool]]] = {
+        "status__exact": lambda value: value in Status.values,
+        "visit_at__gte": _queue_moment,
+        "visit_at__lt": _queue_moment,
+        "visit_at__year": _queue_year,
+        "visit_at__month": _number_in(1, 12),
+        "visit_at__day": _number_in(1, 31),
+        "level__exact": lambda value: value in LevelChoice.values,
+        "level__isnull": lambda value: value in {"True", "False"},
+        "flag": lambda value: len(value) <= 32,  # FlagFilter itself ignores an unknown code
+    }
+    #: Of those, the ones taken from the answers: only for those who may read a summary, or a
+    #: hand-made ``?level__exact=emergency`` would show the front desk who is an emergency.
+    SUMMARY_LOOKUPS = frozenset({"level__exact", "level__isnull", "flag"})
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        if (
-            not request.user.has_perm(PERM_SUMMARY)
-            and lookup.split(LOOKUP_SEP)[0] not in self.PATIENT_LOOKUPS
-        ):
+        check = self.QUEUE_LOOKUPS.get(lookup)
+        if check is None or not check(value):
             return False
-        return super().lookup_allowed(lookup, value, request)
+        return lookup not in self.SUMMARY_LOOKUPS or request.user.has_perm(PERM_SUMMARY)
 
     def get_ordering(self, request: HttpRequest) -> Any:
         if request.user.has_perm(PERM_SUMMARY):
@@ -179,6 +232,13 @@ class EncounterAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        # A NUL is refused by PostgreSQL in any string, and would be echoed into the page's
+        # links; a search term with one is refused with a message by the admin's own search form.
+        if any(
+            "\x00" in key or (key != "q" and any("\x00" in value for value in values))
+            for key, values in request.GET.lists()
+        ):
+            raise BadRequest("NUL in the queue's address")
         extra_context = extra_context or {}
         if request.user.has_perm(PERM_SUMMARY):
             extra_context["unreviewed_emergencies"] = Encounter.objects.filter(
@@ -195,6 +255,37 @@ class EncounterAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Encounter | None = None) -> Any:
+        # Once submitted, the summary was made for this person: who they are is fixed, but for
+        # a superuser's correction, which every summary then shows.
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.is_submitted and not request.user.is_superuser:
+            readonly += services.IDENTITY_FIELDS
+        return readonly
+
+    def save_model(self, request: HttpRequest, obj: Encounter, form: ModelForm, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        model_fields = {f.name for f in Encounter._meta.concrete_fields}
+        kept = services.save_patient_details(
+            obj,
+            [name for name in form.changed_data if name in model_fields],
+            request.user,
+            client_address(request),
+            may_change_identity=request.user.is_superuser,
+        )
+        if kept:
+            self.message_user(
+                request,
+                gettext(
+                    "The patient submitted while this page was open: their name, date of birth "
+                    "and record number were left as they were."
+                ),
+                messages.WARNING,
+            )
+
+    @allow_methods("GET", "HEAD", "POST")
     @requires_second_factor
     @in_clinic_language
     def change_view(
@@ -208,26 +299,33 @@ class EncounterAdmin(admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         user = request.user
         if obj is not None and self.has_view_or_change_permission(request, obj):
+            refusal = services.link_refusal(obj)
             extra_context.update(
                 can_view_summary=user.has_perm(PERM_SUMMARY),
                 can_review=user.has_perm(PERM_REVIEW) and obj.status == Status.SUBMITTED,
-                can_issue_link=user.has_perm(PERM_LINK) and not obj.is_submitted,
+                can_issue_link=user.has_perm(PERM_LINK) and refusal is None,
+                link_withheld=user.has_perm(PERM_LINK) and refusal == services.LinkRefused.STARTED,
             )
             if user.has_perm(PERM_SUMMARY) and obj.answers:
                 extra_context["summary"] = summary.build(obj)
                 extra_context["answer_sections"] = display.answer_sections(obj.answers)
-                if request.method == "GET":
-                    record_access(request, obj, AccessEvent.Action.VIEW)
         response = super().change_view(request, object_id, form_url, extra_context)
         if "summary" in extra_context:
             response["Cache-Control"] = "no-store, private"
+            # Logged whenever the page is rendered with the summary, whatever the method (a GET,
+            # a HEAD, a superuser's invalid POST); a saved POST redirects and shows nothing.
+            rendered = isinstance(response, TemplateResponse) and response.status_code == 200
+            if rendered and obj is not None:
+                record_access(request, obj, AccessEvent.Action.VIEW)
         return response
 
     def response_add(
         self, request: HttpRequest, obj: Encounter, post_url_continue: str | None = None
     ) -> HttpResponse:
         if request.user.has_perm(PERM_LINK):
-            return self._show_new_link(request, obj, created=True)
+            issued = services.issue_link(obj.pk, request.user, client_address(request))
+            if issued.token:
+                return self._show_new_link(request, issued, created=True)
         return super().response_add(request, obj, post_url_continue)
 
     # --- extra views ------------------------------------------------------------------------
@@ -262,6 +360,7 @@ class EncounterAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store, private"
         return response
 
+    @allow_methods("GET", "HEAD")
     @requires_second_factor
     @in_clinic_language
     def print_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -276,6 +375,7 @@ class EncounterAdmin(admin.ModelAdmin):
             ),
         )
 
+    @allow_methods("GET", "HEAD")
     @requires_second_factor
     @in_clinic_language
     def text_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -288,6 +388,7 @@ class EncounterAdmin(admin.ModelAdmin):
             ),
         )
 
+    @allow_methods("GET", "HEAD")
     @requires_second_factor
     @in_clinic_language
     def fhir_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -303,15 +404,10 @@ class EncounterAdmin(admin.ModelAdmin):
 
         return self._summary_response(request, pk, AccessEvent.Action.EXPORT, download)
 
-    @staticmethod
-    def _post_only(request: HttpRequest) -> None:
-        if request.method != "POST":
-            raise PermissionDenied
-
+    @allow_methods("POST")
     @requires_second_factor
     @in_clinic_language
     def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        self._post_only(request)
         if not request.user.has_perm(PERM_REVIEW):
             raise PermissionDenied
         encounter = get_object_or_404(Encounter, pk=pk)
@@ -326,30 +422,40 @@ class EncounterAdmin(admin.ModelAdmin):
             )
         return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
 
+    @allow_methods("POST")
     @in_clinic_language
     def link_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        self._post_only(request)
         if not request.user.has_perm(PERM_LINK):
             raise PermissionDenied
-        encounter = get_object_or_404(Encounter, pk=pk)
-        if encounter.is_submitted:
+        get_object_or_404(Encounter, pk=pk)
+        issued = services.issue_link(pk, request.user, client_address(request))
+        if issued.refused == services.LinkRefused.SUBMITTED:
             self.message_user(
                 request,
                 gettext("This intake was already sent; it needs no new link."),
                 messages.WARNING,
             )
-            return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
-        return self._show_new_link(request, encounter, created=False)
+        elif issued.refused:
+            self.message_user(
+                request,
+                gettext(
+                    "The patient has started answering, so a new link cannot be shown here: "
+                    "anyone who saw it could open their answers. A new link can only be sent to "
+                    "the patient's own contact on record. Their current link keeps working until "
+                    "it expires."
+                ),
+                messages.ERROR,
+            )
+        else:
+            return self._show_new_link(request, issued, created=False)
+        return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
 
     def _show_new_link(
-        self, request: HttpRequest, encounter: Encounter, created: bool
+        self, request: HttpRequest, issued: services.LinkResult, created: bool
     ) -> HttpResponse:
-        """Make a link and show it this once: only its hash is kept, so it cannot be shown again."""
-        token = encounter.issue_link()
-        encounter.save(
-            update_fields=["token_hash", "token_expires_at", "dob_failures", "locked_until"]
-        )
-        url = request.build_absolute_uri(reverse("twitch_intake:link", args=[token]))
+        """Show a new link this once: only its hash is kept, so it cannot be shown again."""
+        encounter = issued.encounter
+        url = request.build_absolute_uri(reverse("twitch_intake:link", args=[issued.token]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -200,13 +200,17 @@ class Encounter(models.Model):
 
 
 class AccessEvent(models.Model):
-    """One look at a patient's answers or summary. Append-only, enforced by the database."""
+    """One look at a patient's answers or summary, or one act that could lead to one (a link
+    issued) or that changes what a summary is about (the patient's identity changed after they
+    submitted). Append-only, enforced by the database."""
 
     class Action(models.TextChoices):
         VIEW = "view", _("Viewed the summary")
         PRINT = "print", _("Opened the print view")
         TEXT = "text", _("Opened the text view")
         EXPORT = "export", _("Exported FHIR")
+        LINK = "link", _("Issued a patient link")
+        IDENTITY = "identity", _("Changed the patient's identity after submission")
 
     encounter = models.ForeignKey(
         Encounter, verbose_name=_("encounter"), on_delete=models.PROTECT, related_name="access_events"

@@ -10,9 +10,10 @@ import enum
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -25,7 +26,7 @@ from django.utils.translation import override
 
 from . import questionnaire, triage
 from .conf import app_settings
-from .models import Encounter, Status
+from .models import AccessEvent, Encounter, Status
 
 logger = logging.getLogger(__name__)
 
@@ -284,3 +285,108 @@ def check_birth_date(token_hash: str, date_of_birth: date, now: datetime) -> Bir
             encounter.locked_until = now + app_settings.LOCKOUT
         encounter.save(update_fields=["dob_failures", "locked_until"])
     return BirthDateCheck(BirthDate.WRONG, tries_left=max(attempts - failures, 0))
+
+
+# --- Patient links and the patient's identity (staff writes) --------------------------------
+
+
+class LinkRefused(StrEnum):
+    """Why a new link may not be shown to staff."""
+
+    #: The intake is sent: nothing is left to answer.
+    SUBMITTED = "submitted"
+    #: The patient has started answering: whoever sees a link, and knows the date of birth (the
+    #: front desk does), could open the intake and read or change those answers.
+    STARTED = "started"
+
+
+def link_refusal(encounter: Encounter) -> LinkRefused | None:
+    """Why a link for ``encounter`` may not be shown on screen, or None when it may.
+
+    Once there are answers, a new link goes only to the patient's own contact on record.
+    """
+    if encounter.is_submitted:
+        return LinkRefused.SUBMITTED
+    if encounter.answers or encounter.completed_groups:
+        return LinkRefused.STARTED
+    return None
+
+
+@dataclass
+class LinkResult:
+    encounter: Encounter
+    #: The new link's token, to show this once; "" when refused.
+    token: str = ""
+    refused: LinkRefused | str = ""
+
+
+def issue_link(encounter_id: int, user: Any, client_address: str | None) -> LinkResult:
+    """A new link (revoking the one before) for staff to show once, or why not.
+
+    Checked and issued under the row lock: a patient saving their first page at the same moment
+    is either before (refused) or after (their old link is dead, they use the new one). Every
+    link issued is an access event: a link opens the intake.
+    """
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        refused = link_refusal(encounter)
+        if refused is not None:
+            return LinkResult(encounter, refused=refused)
+        token = encounter.issue_link()
+        encounter.save(
+            update_fields=["token_hash", "token_expires_at", "dob_failures", "locked_until", "updated_at"]
+        )
+        AccessEvent.objects.create(
+            encounter=encounter,
+            user=user,
+            action=AccessEvent.Action.LINK,
+            client_address=client_address or None,
+        )
+    return LinkResult(encounter, token=token)
+
+
+#: Who the intake is about. Once submitted, the summary was made for this person.
+IDENTITY_FIELDS = ("patient_name", "date_of_birth", "record_number")
+
+
+def save_patient_details(
+    encounter: Encounter,
+    fields: Iterable[str],
+    user: Any,
+    client_address: str | None,
+    *,
+    may_change_identity: bool,
+) -> list[str]:
+    """Save the staff-edited ``fields`` of ``encounter``, and only those, under the row lock.
+
+    Writing only those fields means a save never puts back answers or a status the patient
+    saved while the form was open. After submission the identity changes only where
+    ``may_change_identity`` (superusers), and each such change is an access event, for every
+    summary to say so. Returns the identity fields left as they were because the intake is
+    submitted (it may have been submitted while the form was open).
+    """
+    fields = list(fields)
+    kept: list[str] = []
+    with transaction.atomic():
+        current = Encounter.objects.select_for_update().get(pk=encounter.pk)
+        if current.is_submitted:
+            changed = [
+                name
+                for name in fields
+                if name in IDENTITY_FIELDS and getattr(current, name) != getattr(encounter, name)
+            ]
+            if changed and not may_change_identity:
+                kept = changed
+                for name in kept:
+                    setattr(encounter, name, getattr(current, name))
+                fields = [name for name in fields if name not in kept]
+            elif changed:
+                AccessEvent.objects.create(
+                    encounter=current,
+                    user=user,
+                    action=AccessEvent.Action.IDENTITY,
+                    client_address=client_address or None,
+                )
+        if fields:
+            encounter.save(update_fields=[*fields, "updated_at"])
+    return kept

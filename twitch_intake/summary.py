@@ -35,7 +35,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services, triage
 from .conf import app_settings
-from .models import Encounter, LevelChoice
+from .models import AccessEvent, Encounter, LevelChoice
 from .questionnaire import NONE, TWITCH_INTAKE, ItemType, Questionnaire
 
 Text = str | Promise
@@ -195,6 +195,15 @@ class BodyDiagram:
 
 
 @dataclass(frozen=True)
+class IdentityChange:
+    """The patient's name, birth date or record number changed after they submitted."""
+
+    #: The username of who changed it.
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Summary:
     """Everything the clinician's summary shows, in the order of the clinical contract."""
 
@@ -223,6 +232,8 @@ class Summary:
     language: str = ""
     #: "written in Spanish": set when the patient's language is not the reader's.
     written_in: Text = ""
+    #: Each change of who the intake is about since the patient submitted, oldest first.
+    identity_changes: tuple[IdentityChange, ...] = ()
 
     @property
     def is_emergency(self) -> bool:
@@ -408,8 +419,22 @@ def _written_in(code: str) -> Text:
     return format_lazy(_("written in {language}"), language=name)
 
 
+def _identity_changes(encounter: Encounter) -> tuple[IdentityChange, ...]:
+    """From the append-only access log, so that no later edit can hide an earlier change: the
+    clinician must know the header is not who the answers were submitted as."""
+    if encounter.pk is None or not encounter.is_submitted:
+        return ()
+    events = (
+        AccessEvent.objects.filter(encounter_id=encounter.pk, action=AccessEvent.Action.IDENTITY)
+        .select_related("user")
+        .order_by("at")
+    )
+    return tuple(IdentityChange(by=event.user.get_username(), at=event.at) for event in events)
+
+
 def build(encounter: Encounter, questionnaire: Questionnaire = TWITCH_INTAKE) -> Summary:
-    """Assemble the summary of a submitted encounter from its answers (no further queries)."""
+    """Assemble the summary of a submitted encounter from its answers (and, once submitted, one
+    query of the access log for identity changes)."""
     answers: Mapping[str, Any] = encounter.answers or {}
     assessment = triage.assess(answers, questionnaire)
     raised = {flag.code: flag for flag in assessment.flags}
@@ -452,6 +477,7 @@ def build(encounter: Encounter, questionnaire: Questionnaire = TWITCH_INTAKE) ->
         triage_notice=_triage_notice(encounter, assessment),
         language=encounter.language,
         written_in=_written_in(encounter.language),
+        identity_changes=_identity_changes(encounter),
     )
 
 

@@ -3,3 +3,31 @@
 Rate-limit counters are rows of a model now, emptied with every other table between tests (a
 rollback, or a transactional test's flush), so no fixture clears them.
 """
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_empties_the_access_log():
+    """Between transactional tests Django empties every table with one TRUNCATE, which the
+    access log refuses to every session. Only its owner can lift that guard (as the test
+    database's owner does here), and only inside the flush's own transaction."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from twitch_intake.models import AccessEvent
+
+    original = DatabaseOperations.sql_flush
+    table = AccessEvent._meta.db_table
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        statements = original(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+        if table not in tables or not statements:
+            return statements
+        alter = f"ALTER TABLE {self.quote_name(table)} {{}} TRIGGER access_event_no_truncate"
+        return [alter.format("DISABLE"), *statements, alter.format("ENABLE ALWAYS")]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
+        yield

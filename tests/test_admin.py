@@ -798,7 +798,8 @@ def test_creating_an_encounter_as_front_desk_shows_its_link(client, front_desk):
             "patient_name": "New Patient",
             "date_of_birth": "1975-02-03",
             "record_number": "MRN-1",
-            "visit_at_0": "2031-03-04",
+            # A new visit is within three years (tests/security/test_date_ranges.py).
+            "visit_at_0": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
             "visit_at_1": "10:30:00",
         },
     )

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from . import questionnaire, services
-from .models import Encounter
+from .models import EARLIEST_VISIT, Encounter, birth_date_plausible
 from .questionnaire import TWITCH_INTAKE, ItemType, Question
 
 #: Where our FHIR identifiers live; the code system and the Questionnaire hang off it.
@@ -51,8 +51,8 @@ _VALUE_KEY = {
     ItemType.TEXT: "valueString",
 }
 _NAME_MAX_LENGTH = Encounter._meta.get_field("patient_name").max_length or 200
-_EARLIEST_BIRTH = dt.date(1900, 1, 1)
-_EARLIEST_AUTHORED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+#: It becomes the visit: the same fixed bound as every stored visit.
+_EARLIEST_AUTHORED = EARLIEST_VISIT
 #: A sender's clock may run a little ahead of ours.
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -555,7 +555,7 @@ def _birth_date(patient: Mapping[str, Any], problems: list[str]) -> dt.date | No
     except ValueError:
         problems.append(f"Patient.birthDate: {value!r} is not a real date.")
         return None
-    if not _EARLIEST_BIRTH <= born <= timezone.localdate():
+    if not birth_date_plausible(born):
         problems.append(f"Patient.birthDate: {value!r} is not a plausible date of birth.")
         return None
     return born

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import questionnaire
+from .models import birth_date_plausible
 from .questionnaire import Group, ItemType, Question
 
 YES, NO = "yes", "no"
@@ -237,7 +238,7 @@ class SelfStartForm(forms.Form):
 
     def clean_date_of_birth(self) -> dt.date:
         born = self.cleaned_data["date_of_birth"]
-        if born > timezone.localdate() or born < dt.date(1900, 1, 1):
+        if not birth_date_plausible(born):
             raise ValidationError(_("Enter your real date of birth."), code="implausible")
         return born
 

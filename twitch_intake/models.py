@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from collections.abc import Collection
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Q, Value
-from django.db.models.lookups import Exact, GreaterThanOrEqual
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +34,59 @@ from .triage import FLAG_CODES, Level
 def hash_token(token: str) -> str:
     """Links are stored only as this hash: a database leak reveals no working link."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- Plausible dates ------------------------------------------------------------------------
+# One typo (a visit in year 9999, which is year 10000 in UTC west of Greenwich) stores in
+# PostgreSQL but cannot be read back into Python, and every queue page listing it fails. The
+# database holds fixed bounds on every row; where a person types a date, the model holds it to
+# today as well. Forms and the FHIR import read the same rule from here.
+
+#: The earliest date of birth taken anywhere; the latest is today.
+EARLIEST_BIRTH = date(1900, 1, 1)
+#: Fixed bounds on every stored visit (the database's check constraints).
+EARLIEST_VISIT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_VISIT = datetime(2100, 1, 1, tzinfo=UTC)
+#: A visit typed in or changed in the admin: a late entry up to a year back, a booking up to
+#: three years ahead. Wider than either is a typo in the year.
+VISIT_BACK = timedelta(days=366)
+VISIT_AHEAD = timedelta(days=3 * 365 + 1)
+
+
+def birth_date_plausible(born: date) -> bool:
+    return EARLIEST_BIRTH <= born <= timezone.localdate()
+
+
+def validate_date_of_birth(born: date) -> None:
+    if not birth_date_plausible(born):
+        raise ValidationError(
+            _("Enter a date of birth from %(earliest)s to today."),
+            code="implausible",
+            params={"earliest": EARLIEST_BIRTH.isoformat()},
+        )
+
+
+def visit_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Where a newly typed visit may fall: never wider than the database's fixed bounds."""
+    now = now or timezone.now()
+    return max(now - VISIT_BACK, EARLIEST_VISIT), min(now + VISIT_AHEAD, LATEST_VISIT)
+
+
+def _visit_range_error(earliest: datetime, latest: datetime) -> ValidationError:
+    return ValidationError(
+        _("Enter a visit between %(earliest)s and %(latest)s."),
+        code="out_of_range",
+        params={
+            "earliest": timezone.localdate(earliest).isoformat(),
+            "latest": timezone.localdate(latest).isoformat(),
+        },
+    )
+
+
+def validate_visit_at(visit: datetime) -> None:
+    """Every visit, however old: the database's bounds (a stored old visit stays editable)."""
+    if not EARLIEST_VISIT <= visit < LATEST_VISIT:
+        raise _visit_range_error(*visit_window())
 
 
 class EncounterQuerySet(models.QuerySet["Encounter"]):
@@ -57,11 +112,11 @@ class Encounter(models.Model):
     Level = LevelChoice
 
     patient_name = models.CharField(_("patient name"), max_length=200)
-    date_of_birth = models.DateField(_("date of birth"))
+    date_of_birth = models.DateField(_("date of birth"), validators=[validate_date_of_birth])
     record_number = models.CharField(
         _("record number"), max_length=64, blank=True, help_text=_("The clinic's own patient number, if any.")
     )
-    visit_at = models.DateTimeField(_("visit"))
+    visit_at = models.DateTimeField(_("visit"), validators=[validate_visit_at])
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.INVITED
     )
@@ -169,13 +224,41 @@ class Encounter(models.Model):
                 name="encounter_link_expires",
             ),
             models.CheckConstraint(
-                condition=GreaterThanOrEqual(F("date_of_birth"), Value("1900-01-01")),
+                condition=Q(
+                    date_of_birth__gte=EARLIEST_BIRTH, date_of_birth__lt=LATEST_VISIT.date()
+                ),
                 name="encounter_date_of_birth_plausible",
+            ),
+            models.CheckConstraint(
+                condition=Q(visit_at__gte=EARLIEST_VISIT, visit_at__lt=LATEST_VISIT),
+                name="encounter_visit_at_plausible",
             ),
         ]
 
+    #: The visit as loaded from the database, so that ``clean`` can tell a typed one from it.
+    _stored_visit_at: datetime | None = None
+
     def __str__(self) -> str:
         return f"{self.patient_name} ({self.visit_at:%Y-%m-%d})"
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any]
+    ) -> Encounter:
+        instance = super().from_db(db, field_names, values)
+        instance._stored_visit_at = instance.__dict__.get("visit_at")
+        return instance
+
+    def clean(self) -> None:
+        super().clean()
+        visit, stored = self.visit_at, self._stored_visit_at
+        # Forms drop microseconds: compare to the second, or an unchanged visit would count.
+        if visit and stored and visit.replace(microsecond=0) == stored.replace(microsecond=0):
+            return
+        if visit is not None and EARLIEST_VISIT <= visit < LATEST_VISIT:  # else the field said so
+            earliest, latest = visit_window()
+            if not earliest <= visit <= latest:
+                raise ValidationError({"visit_at": _visit_range_error(earliest, latest)})
 
     @property
     def is_submitted(self) -> bool:
@@ -202,7 +285,13 @@ class Encounter(models.Model):
 class AccessEvent(models.Model):
     """One look at a patient's answers or summary, or one act that could lead to one (a link
     issued) or that changes what a summary is about (the patient's identity changed after they
-    submitted). Append-only, enforced by the database."""
+    submitted). Append-only, enforced by the database.
+
+    Migration 0005 installs the triggers: UPDATE, DELETE and TRUNCATE raise, whatever the session
+    sets (they read no ``pgtrigger.ignore`` and fire even under ``session_replication_role``).
+    Only the table's owner can drop or disable them: the app connects as a runtime role without
+    that (``manage.py twitch_intake_grant_runtime_role``).
+    """
 
     class Action(models.TextChoices):
         VIEW = "view", _("Viewed the summary")
@@ -226,12 +315,6 @@ class AccessEvent(models.Model):
         verbose_name = _("access event")
         verbose_name_plural = _("access events")
         ordering = ["-at"]
-        triggers = [
-            pgtrigger.Protect(
-                name="access_event_append_only",
-                operation=pgtrigger.Update | pgtrigger.Delete,
-            )
-        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.encounter_id} by {self.user_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -9,6 +9,7 @@ lock, so a patient saving their first page at the same moment cannot slip betwee
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 
@@ -17,6 +18,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection, connections, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import issue, make_encounter, make_submitted, rich_answers, routine_answers
 from twitch_intake import services
@@ -113,7 +115,7 @@ def test_the_link_shown_when_an_encounter_is_created_is_an_access_event():
             "patient_name": "New Patient",
             "date_of_birth": "1975-02-03",
             "record_number": "",
-            "visit_at_0": "2031-03-04",
+            "visit_at_0": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
             "visit_at_1": "10:30:00",
         },
     )

@@ -10,10 +10,13 @@ queue takes only the lookups its own filters and date hierarchy make.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import issue, make_encounter, make_submitted, rich_answers
 from twitch_intake.models import AccessEvent, Encounter
@@ -111,7 +114,7 @@ def test_a_superusers_valid_save_renders_nothing_and_logs_nothing():
             "patient_name": "Rich Patient",
             "date_of_birth": "1980-05-17",
             "record_number": "",
-            "visit_at_0": "2031-03-04",
+            "visit_at_0": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
             "visit_at_1": "09:00:00",
         },
     )

@@ -74,7 +74,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "twitch_intake.middleware.NullOriginMiddleware",
+    "twitch_intake.middleware.RequestCharsetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -199,7 +199,7 @@ TWITCH_INTAKE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_links": {"()": "twitch_intake.middleware.RedactLinkTokens"}},
+    "filters": {"redact_links": {"()": "twitch_intake.logs.RedactLinkTokens"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact_links"]},
     },

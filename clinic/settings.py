@@ -77,7 +77,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "twitch_intake.middleware.NullOriginMiddleware",
+    "twitch_intake.middleware.RequestCharsetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(), after authentication
@@ -215,7 +215,7 @@ TWITCH_INTAKE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_links": {"()": "twitch_intake.middleware.RedactLinkTokens"}},
+    "filters": {"redact_links": {"()": "twitch_intake.logs.RedactLinkTokens"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact_links"]},
     },

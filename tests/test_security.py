@@ -62,7 +62,7 @@ def test_security_headers_on_every_intake_url():
             assert directive in csp, (url, directive)
         assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
         assert response["X-Frame-Options"] == "DENY", url
-        assert response["Referrer-Policy"] == "no-referrer", url
+        assert response["Referrer-Policy"] == "same-origin", url
         assert "no-store" in response["Cache-Control"], url
     assert token.token_hash  # the link stayed valid throughout
 
@@ -338,13 +338,13 @@ def _csrf_client(encounter: Encounter) -> tuple[Client, str]:
     return client, token
 
 
-def test_intake_forms_post_with_origin_null_from_a_no_referrer_page():
+def test_intake_forms_post_with_their_own_origin_from_a_same_origin_page():
     encounter = make_encounter()
     client, token = _csrf_client(encounter)
     response = client.post(
         "/intake/page/emergency/",
         {"emergency-signs": ["none"], "csrfmiddlewaretoken": token},
-        HTTP_ORIGIN="null",
+        HTTP_ORIGIN="http://testserver",
     )
     assert response.status_code == 302
     assert Encounter.objects.get(pk=encounter.pk).answers == {"emergency-signs": ["none"]}

@@ -215,7 +215,7 @@ def assert_private(responses: list[Any], token: str | None = None) -> None:
     assert intake
     for response in intake:
         assert "no-store" in response["Cache-Control"], response.path
-        assert response["Referrer-Policy"] == "no-referrer", response.path
+        assert response["Referrer-Policy"] == "same-origin", response.path
         if response.has_header("Location"):
             assert CLEAN_LOCATION.match(response["Location"]), response["Location"]
             if token:

@@ -8,4 +8,6 @@ class TwitchIntakeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, logs  # noqa: F401  (importing checks registers them)
+
+        logs.install()  # no link token or searched patient in the request loggers' lines

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
+import warnings
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+
+from .logs import RedactLinkTokens  # noqa: F401  (its old home: LOGGING settings name this path)
 
 logger = logging.getLogger(__name__)
 
@@ -41,30 +43,80 @@ class SecurityHeadersMiddleware:
         return response
 
 
-class NullOriginMiddleware:
-    """Lets the intake's own forms through CSRF on pages served with ``no-referrer``.
+class RequestCharsetMiddleware:
+    """A request in a charset other than UTF-8 gets a calm 400 on the app's URLs, not a 500.
 
-    The patient's pages send ``Referrer-Policy: no-referrer`` so that a link token never leaves
-    in a Referer. Browsers then send ``Origin: null`` with the page's form posts (the Fetch
-    standard's rule for that policy), which Django's origin check refuses. For the intake's
-    URLs only, this middleware (placed before ``CsrfViewMiddleware``) reads ``null`` as the
-    site's own origin; the CSRF token check still runs, and the session cookie is SameSite.
+    Browsers post the app's forms as UTF-8 and name no charset; only a broken or hostile client
+    sends ``charset=utf-7``. Django refuses that from ``request.POST`` with ``BadRequest``, but
+    its error views run the CSRF check, which reads ``request.POST`` again, so the refusal
+    escapes the handler as the server's bare 500; a codec that is not a text encoding
+    (``base64``) fails ``request.GET`` and ``request.POST`` with a ``LookupError``; an unknown
+    name is silently read as UTF-8. Placed before ``CsrfViewMiddleware`` (the first reader of
+    the body), this answers before anything decodes. Other URLs are the host's to answer.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.META.get("HTTP_ORIGIN") == "null" and request.method == "POST":
-            from django.urls import Resolver404, resolve
-
-            try:
-                match = resolve(request.path_info)
-            except Resolver404:
-                match = None
-            if match is not None and match.namespace == "twitch_intake":
-                request.META["HTTP_ORIGIN"] = f"{request.scheme}://{request.get_host()}"
+        charset = request.content_params.get("charset") if request.content_params else None
+        if charset is not None and charset.strip().lower() != "utf-8" and _is_ours(request):
+            return _bad_charset(request)
         return self.get_response(request)
+
+
+def _is_ours(request: HttpRequest) -> bool:
+    """The intake's URLs, and the admin's pages for the app's models."""
+    from django.urls import Resolver404, resolve
+
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return match.namespace == "twitch_intake" or (
+        match.app_name == "admin" and (match.url_name or "").startswith("twitch_intake_")
+    )
+
+
+def _bad_charset(request: HttpRequest) -> HttpResponse:
+    # The host's 400 page as Django renders it, but without reading the body (Django's own
+    # ``bad_request`` view would), with the headers the inner middleware would have added.
+    from django.template import TemplateDoesNotExist, loader
+    from django.utils.cache import add_never_cache_headers
+    from django.views.defaults import ERROR_400_TEMPLATE_NAME, ERROR_PAGE_TEMPLATE
+
+    try:
+        body = loader.render_to_string(ERROR_400_TEMPLATE_NAME, request=request)
+    except TemplateDoesNotExist:
+        body = ERROR_PAGE_TEMPLATE % {"title": "Bad Request (400)", "details": ""}
+    response = HttpResponse(body, status=400)
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response["X-Frame-Options"] = "DENY"
+    response["Referrer-Policy"] = "same-origin"
+    add_never_cache_headers(response)
+    return response
+
+
+class NullOriginMiddleware:
+    """Deprecated, and does nothing: remove it from ``MIDDLEWARE``.
+
+    It read ``Origin: null`` as the site's own origin on the intake's URLs, because their pages
+    sent ``Referrer-Policy: no-referrer``. They send ``same-origin`` now, so the patient's posts
+    carry their real Origin and Django's origin check applies in full. Kept importable so a site
+    that still lists it starts; it takes itself out of the chain (``MiddlewareNotUsed``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from django.core.exceptions import MiddlewareNotUsed
+
+        warnings.warn(
+            "twitch_intake.middleware.NullOriginMiddleware does nothing any more; remove it "
+            "from MIDDLEWARE (and add twitch_intake.middleware.RequestCharsetMiddleware in its "
+            "place, before CsrfViewMiddleware).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        raise MiddlewareNotUsed
 
 
 class IdleSessionMiddleware:
@@ -125,16 +177,3 @@ class DatabaseUnavailableMiddleware:
         response["Retry-After"] = str(self.RETRY_AFTER)
         response["Cache-Control"] = "no-store"
         return response
-
-
-class RedactLinkTokens(logging.Filter):
-    """Logging filter: request lines never carry a patient's link token into the logs."""
-
-    _TOKEN = re.compile(r"(/link/)[^/\s?\"]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "/link/" in message:
-            record.msg = self._TOKEN.sub(r"\1[redacted]", message)
-            record.args = None
-        return True

@@ -33,12 +33,18 @@ GROUP_IDS = [g.link_id for g in GROUPS]
 
 
 def intake_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Every patient page: never cached (answers may show), no Referer leaves it."""
+    """Every patient page: never cached (answers may show), no Referer leaves the site.
+
+    ``same-origin``, not ``no-referrer``: the link's token then never goes to another site, and
+    the page's own posts carry their real ``Origin`` (``no-referrer`` makes it ``null``), so
+    Django's CSRF origin check stays whole. The Referer the site itself receives from the link
+    page holds the token; ``twitch_intake.logs`` redacts it from every log.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     return never_cache(wrapper)

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import display, questionnaire, ratelimit, services
 from .conf import app_settings
-from .forms import ConfirmBirthDateForm, SelfStartForm, form_class, initial_for, parse_revealed
+from .forms import ConfirmBirthDateForm, SelfStartForm, form_class, initial_for
 from .models import Encounter
 
 SESSION_KEY = "twitch_intake"
@@ -210,7 +210,7 @@ def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse
     group_def = questionnaire.TWITCH_INTAKE.group(group)
     Form = form_class(group)
     if request.method == "POST":
-        form = Form(request.POST, revealed=parse_revealed(request.POST))
+        form = Form(request.POST)
         if form.is_valid():
             result = services.save_page(
                 encounter.pk, group_def, form.answers, language=get_language() or ""

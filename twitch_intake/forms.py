@@ -245,9 +245,10 @@ class SelfStartForm(forms.Form):
 
     def clean_patient_name(self) -> str:
         name = self.cleaned_data["patient_name"]
-        if questionnaire.has_control_character(name):
+        refused = questionnaire.character_problem(name, multiline=False)
+        if refused is not None:  # a line break or a bidi control could pose as a chart heading
             raise ValidationError(
-                _("Your name has a hidden character. Retype it."), code="control_character"
+                _("Your name has a hidden character. Retype it."), code=refused[0]
             )
         return name
 

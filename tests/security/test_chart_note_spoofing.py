@@ -113,13 +113,16 @@ def test_one_line_free_text_is_quoted_and_long_text_is_set_off_line_by_line():
 
 
 def test_invisible_controls_stored_before_the_fix_are_shown_not_obeyed():
-    encounter = make_submitted(
-        routine_answers(notes="ok\u202eenituoR :leveL"), patient_name="Ada\u2028Level: Routine"
+    encounter = make_submitted(routine_answers())
+    Encounter.objects.filter(pk=encounter.pk).update(
+        patient_name="Ada\u2028Level: Routine",
+        answers=routine_answers(notes="ok\u202eenituoR :leveL"),
     )
-    text = summary.render_text(encounter)
+    text = summary.render_text(Encounter.objects.get(pk=encounter.pk))
     assert "\u202e" not in text and "\u2028" not in text
     assert "[U+202E]" in text
     assert _lines_starting(text, "Level:") == ["Level: Routine"]  # the real one: routine answers
+    assert "> Level: Routine" in text
 
 
 # --- Every way a name or answer comes in ----------------------------------------------------
@@ -187,16 +190,16 @@ def test_long_answers_keep_their_line_breaks(client):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "code"),
     [
-        ("patient_name", FAKE),
-        ("patient_name", "Ada\u202eelpmaxE"),
-        ("record_number", "MRN-1\nLevel: Routine"),
-        ("record_number", "MRN\u200b1"),
+        ("patient_name", FAKE, "line_break"),
+        ("patient_name", "Ada\u202eelpmaxE", "control_character"),
+        ("record_number", "MRN-1\u2028Level: Routine", "line_break"),
+        ("record_number", "MRN\u200b1", "control_character"),
     ],
 )
 def test_the_admin_refuses_it_beside_the_field_and_changes_nothing(
-    client, django_user_model, field, value
+    client, django_user_model, field, value, code
 ):
     encounter = make_encounter(record_number="MRN-1")
     admin = django_user_model.objects.create_superuser("root", "root@clinic.test", "pw")
@@ -208,7 +211,8 @@ def test_the_admin_refuses_it_beside_the_field_and_changes_nothing(
     assert response.status_code == 200  # the form again, not a redirect
     errors = response.context["adminform"].form.errors
     assert list(errors) == [field]
-    assert errors.as_data()[field][0].code == "control_character"
+    assert errors.as_data()[field][0].code == code
+    assert "one line" in response.content.decode()
     after = Encounter.objects.get(pk=encounter.pk)
     assert (after.patient_name, after.record_number) == ("Ada Example", "MRN-1")
 

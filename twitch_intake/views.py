@@ -325,9 +325,12 @@ def language(request: HttpRequest) -> HttpResponse:
     """The patient's language, remembered in a cookie and on their encounter."""
     code = request.POST.get("language", "")
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
         target = reverse("twitch_intake:resume")
-    response = redirect(target)
+    # Not redirect(): it would try ``next`` as a view name first ("admin:index", or a 500).
+    response = HttpResponseRedirect(target)
     if code in dict(settings.LANGUAGES):
         _remember_language(request, response, code)
         encounter = _bound_encounter(request)

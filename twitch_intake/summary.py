@@ -131,7 +131,7 @@ def chart_text(text: str) -> str:
     the lines below, each starting ``> `` so that none of them reads as one of our headings."""
     lines = text.splitlines()
     if len(lines) <= 1:
-        return quoted(text)
+        return quoted(lines[0] if lines else "")
     return "".join(f"\n> {_visible(line)}" for line in lines)
 
 

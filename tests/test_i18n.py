@@ -449,11 +449,11 @@ def test_the_text_summary_is_in_the_clinics_language(spanish_clinician_browser):
     response = spanish_clinician_browser.get(reverse("admin:twitch_intake_encounter_text", args=[encounter.pk]))
     text = response.content.decode()
     assert response.status_code == 200
-    assert text.startswith("PRE-VISIT SUMMARY: MUSCLE TWITCHING\nPatient: Ada Example\n")
+    assert text.startswith('PRE-VISIT SUMMARY: MUSCLE TWITCHING\nPatient: "Ada Example"\n')
     assert "Resumen" not in text and "Paciente" not in text
-    assert "Medicines (as typed) [written in Spanish]: Sertralina 50 mg\n" in text
-    assert "Anything else [written in Spanish]: Empeora después del turno de noche.\n" in text
-    assert "Conditions (as typed) [written in Spanish]: Asthma\n" in text
+    assert 'Medicines (as typed) [written in Spanish]: "Sertralina 50 mg"\n' in text
+    assert 'Anything else [written in Spanish]: "Empeora después del turno de noche."\n' in text
+    assert 'Conditions (as typed) [written in Spanish]: "Asthma"\n' in text
 
 
 def test_the_admins_messages_are_in_the_clinics_language(spanish_clinician_browser):
@@ -468,7 +468,7 @@ def test_free_text_in_the_clinics_own_language_is_not_marked(spanish_clinician_b
     encounter = make_submitted(rich_answers(), language="en")
     client = spanish_clinician_browser
     text = client.get(reverse("admin:twitch_intake_encounter_text", args=[encounter.pk])).content.decode()
-    assert "Medicines (as typed):\n    Sertraline 50 mg\n    Vitamin D\n" in text
+    assert "Medicines (as typed):\n> Sertraline 50 mg\n> Vitamin D\n" in text
     assert "written in" not in text
     page = words(client.get(reverse("admin:twitch_intake_encounter_change", args=[encounter.pk])))
     assert "Worse after night shifts." in page and "written in" not in page

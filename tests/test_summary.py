@@ -391,8 +391,8 @@ def test_text_version_has_the_same_highlights_and_evidence_and_no_html():
         assert f"{line.label} ({line.evidence})" in text
     for item in result.history:
         assert f"{item.heading}:" in text
-    assert "    Sertraline 50 mg\n    Vitamin D" in text
-    assert "Where weak: right hand" in text
+    assert "Medicines (as typed):\n> Sertraline 50 mg\n> Vitamin D\n" in text
+    assert 'Where weak: "right hand"' in text
     order = [
         "Ada Example",
         "EMERGENCY SIGNS REPORTED",

@@ -9,11 +9,12 @@ FHIR import goes through, so the two can never disagree.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Div, Field, Layout
+from crispy_forms.layout import Div, Field, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
@@ -67,20 +68,44 @@ def _field_for(question: Question) -> forms.Field:
     return field
 
 
+class RevealedField(forms.CharField):
+    """The page's hidden show-when state: an ordinary field, never part of a template's source.
+
+    Only the follow-up linkIds of the page's own group are kept, and the input is drawn from what
+    was kept rather than from what was posted, so nothing a browser sends comes back in the page
+    (and what does is escaped by the widget like any other value).
+    """
+
+    widget = forms.HiddenInput
+
+    def __init__(self, follow_ups: Iterable[str]) -> None:
+        super().__init__(required=False)
+        self.follow_ups = frozenset(follow_ups)
+
+    def to_python(self, value: Any) -> str:
+        words = value.split() if isinstance(value, str) else []
+        return " ".join(sorted(self.follow_ups.intersection(words)))
+
+    def bound_data(self, data: Any, initial: Any) -> str:
+        return self.to_python(data)
+
+
 class GroupForm(forms.Form):
     """One page of the intake. Subclasses are made by :func:`form_class` for each group."""
 
     group: Group
 
-    def __init__(self, *args: Any, revealed: set[str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.answers: dict[str, Any] = {}
         current = self._current_values()
-        self.revealed = (
-            {q.link_id for q in self.group.questions if q.show_when and q.is_enabled(current)}
-            if revealed is None
-            else revealed
-        )
+        if self.is_bound:
+            self.revealed = set(self[REVEALED].value().split())
+        else:
+            self.revealed = {
+                q.link_id for q in self.group.questions if q.show_when and q.is_enabled(current)
+            }
+            self.fields[REVEALED].initial = " ".join(sorted(self.revealed))
         self.helper = FormHelper(self)
         self.helper.form_tag = False
         self.helper.disable_csrf = True
@@ -101,13 +126,7 @@ class GroupForm(forms.Form):
                 )
             else:
                 items.append(field)
-        items.append(
-            HTML(
-                f'<input type="hidden" name="{REVEALED}" value="'
-                + " ".join(sorted(q for q in self.revealed))
-                + '">'
-            )
-        )
+        items.append(Field(REVEALED))
         self.helper.layout = Layout(*items)
 
     def _current_values(self) -> dict[str, Any]:
@@ -168,12 +187,9 @@ def initial_for(group: Group, answers: dict[str, Any]) -> dict[str, Any]:
 @cache
 def form_class(group_link_id: str) -> type[GroupForm]:
     group = questionnaire.TWITCH_INTAKE.group(group_link_id)
-    fields = {q.link_id: _field_for(q) for q in group.questions}
+    fields: dict[str, forms.Field] = {q.link_id: _field_for(q) for q in group.questions}
+    fields[REVEALED] = RevealedField(q.link_id for q in group.questions if q.show_when)
     return type(f"{group_link_id.title()}Form", (GroupForm,), {"group": group, **fields})
-
-
-def parse_revealed(data: Any) -> set[str]:
-    return set(str(data.get(REVEALED, "")).split())
 
 
 class DateInput(forms.DateInput):
@@ -230,9 +246,10 @@ class SelfStartForm(forms.Form):
 
     def clean_patient_name(self) -> str:
         name = self.cleaned_data["patient_name"]
-        if questionnaire.has_control_character(name):
+        refused = questionnaire.character_problem(name, multiline=False)
+        if refused is not None:  # a line break or a bidi control could pose as a chart heading
             raise ValidationError(
-                _("Your name has a hidden character. Retype it."), code="control_character"
+                _("Your name has a hidden character. Retype it."), code=refused[0]
             )
         return name
 

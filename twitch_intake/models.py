@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from . import questionnaire
 from .conf import app_settings
 from .triage import FLAG_CODES, Level
+from .validators import validate_one_line
 
 
 def hash_token(token: str) -> str:
@@ -111,10 +112,13 @@ class Encounter(models.Model):
     Status = Status
     Level = LevelChoice
 
-    patient_name = models.CharField(_("patient name"), max_length=200)
+    patient_name = models.CharField(
+        _("patient name"), max_length=200, validators=[validate_one_line]
+    )
     date_of_birth = models.DateField(_("date of birth"), validators=[validate_date_of_birth])
     record_number = models.CharField(
-        _("record number"), max_length=64, blank=True, help_text=_("The clinic's own patient number, if any.")
+        _("record number"), max_length=64, blank=True, help_text=_("The clinic's own patient number, if any."),
+        validators=[validate_one_line],
     )
     visit_at = models.DateTimeField(_("visit"), validators=[validate_visit_at])
     status = models.CharField(

@@ -409,17 +409,39 @@ class Problem:
     message: str | Promise
 
 
-#: Line breaks and tabs are part of ordinary text; every other control character is refused.
-_ALLOWED_CONTROLS = frozenset("\n\r\t")
+#: The line breaks someone may type or paste; refused with their own message in a one-line value.
+#: Every other character that ends a line (``\v``, ``\f``, ``\x85``) is a control character.
+LINE_BREAKS = frozenset("\n\r\u2028\u2029")
+#: The line breaks a long answer may hold: what a browser's textarea sends.
+_TEXT_LINE_BREAKS = frozenset("\n\r")
 
 
-def has_control_character(text: str) -> bool:
-    """Control characters (NUL included) and lone surrogates, which PostgreSQL cannot store."""
-    return any(
-        (unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS)
-        or unicodedata.category(ch) == "Cs"
-        for ch in text
-    )
+def character_problem(text: str, *, multiline: bool) -> tuple[str, str | Promise] | None:
+    """Why ``text`` cannot be stored as typed, as ``(code, message)``; ``None`` when it can.
+
+    A one-line value (a name, a record number, a short answer) is one line; a long answer keeps
+    its line breaks. Neither may hold control characters (NUL included) or lone surrogates, which
+    PostgreSQL cannot store, nor format characters (Unicode category Cf: the bidi embeddings,
+    overrides, isolates and marks, zero-width spaces and joiners, the byte-order mark), which
+    change how the text around them reads without showing themselves: a right-to-left override
+    makes "Routine" of "enituoR", and a line break in a name starts a line of the chart note.
+    Tabs are whitespace and stay.
+    """
+    for ch in text:
+        if ch == "\t" or (multiline and ch in _TEXT_LINE_BREAKS):
+            continue
+        if ch in LINE_BREAKS and not multiline:
+            return "line_break", _("Keep this answer to one line.")
+        if ch in LINE_BREAKS or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
+            return "control_character", _(
+                "This answer has a hidden character we can't store. Retype it without pasting."
+            )
+    return None
+
+
+def has_control_character(text: str, multiline: bool = False) -> bool:
+    """True when :func:`character_problem` refuses ``text``; one line unless ``multiline``."""
+    return character_problem(text, multiline=multiline) is not None
 
 
 def is_blank(value: Any) -> bool:
@@ -457,14 +479,9 @@ def _check(question: Question, value: Any) -> tuple[Any, list[Problem]]:
         return value, []
     if not isinstance(value, str):
         return None, [Problem(link_id, "wrong_type", _("Type your answer as text."))]
-    if has_control_character(value):
-        return None, [
-            Problem(
-                link_id,
-                "control_character",
-                _("This answer has a hidden character we can't store. Retype it without pasting."),
-            )
-        ]
+    refused = character_problem(value, multiline=question.type is ItemType.TEXT)
+    if refused is not None:
+        return None, [Problem(link_id, *refused)]
     if question.max_length is not None and len(value) > question.max_length:
         return None, [
             Problem(
@@ -509,7 +526,9 @@ def validate_group(
     refused: set[str] = set()
     for question in group.questions:
         value = values.get(question.link_id)
-        if isinstance(value, str) and not has_control_character(value):
+        if isinstance(value, str) and not has_control_character(
+            value, multiline=question.type is ItemType.TEXT
+        ):
             value = value.strip()  # after the check: strip() would eat some control characters
         if question.show_when and question.show_when.question in refused:
             continue  # its condition is unknown until the question it depends on is fixed

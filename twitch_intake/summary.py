@@ -15,7 +15,12 @@ Why pertinent negatives: a red flag that is absent from a summary could mean the
 or that nobody asked. Every red flag not raised is therefore listed with what the answers show:
 "not reported" when the question was answered, "not answered" when it was not.
 
-Free text is kept exactly as typed; templates escape it (HTML) or print it raw (plain text).
+Free text is kept exactly as typed; templates escape it (HTML) or quote it (plain text). Why
+quote: a chart note is plain lines, and a name or an answer printed raw could add a line that
+reads like ours ("Level: Routine" above the real level). In the text, one line of the patient's
+words is in double quotes after our heading, and more than one line is set off below it with
+``> `` on every line; a control character stored before the input rules refused it is shown as
+its code point, never obeyed.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from django.utils.translation import gettext_lazy as _
 from . import services, triage
 from .conf import app_settings
 from .models import AccessEvent, Encounter, LevelChoice
-from .questionnaire import NONE, TWITCH_INTAKE, ItemType, Questionnaire
+from .questionnaire import NONE, TWITCH_INTAKE, ItemType, Questionnaire, has_control_character
 
 Text = str | Promise
 
@@ -107,6 +112,29 @@ INTEGRITY_WARNING = _(
 )
 
 
+# --- Free text in the chart note --------------------------------------------------------------
+
+
+def _visible(line: str) -> str:
+    """Control and format characters (a right-to-left override, a zero-width space) as code
+    points, so that the note shows what was stored instead of being rearranged by it."""
+    return "".join(f"[U+{ord(ch):04X}]" if has_control_character(ch) else ch for ch in line)
+
+
+def quoted(text: str) -> str:
+    """One line of someone's words for the chart note, in double quotes."""
+    return f'"{_visible(text)}"'
+
+
+def chart_text(text: str) -> str:
+    """Typed text as it follows a heading in the chart note: quoted when it is one line, else on
+    the lines below, each starting ``> `` so that none of them reads as one of our headings."""
+    lines = text.splitlines()
+    if len(lines) <= 1:
+        return quoted(lines[0] if lines else "")
+    return "".join(f"\n> {_visible(line)}" for line in lines)
+
+
 # --- The view-model --------------------------------------------------------------------------
 
 
@@ -123,6 +151,14 @@ class Header:
     level: triage.Level
     level_label: Text
     flag_count: int
+
+    @property
+    def patient_name_as_text(self) -> str:
+        return chart_text(self.patient_name)
+
+    @property
+    def record_number_as_text(self) -> str:
+        return chart_text(self.record_number)
 
 
 @dataclass(frozen=True)
@@ -152,6 +188,9 @@ class HistoryItem:
     is_list: bool = False
     #: Typed by the patient: kept as typed, shown with its line breaks.
     free_text: bool = False
+    #: The values for the chart note where they hold the patient's words (the place typed for
+    #: "somewhere else"), quoted there; empty when the same as ``values``.
+    text_values: tuple[Text, ...] = ()
 
     @property
     def answered(self) -> bool:
@@ -159,12 +198,11 @@ class HistoryItem:
 
     @property
     def as_text(self) -> str:
-        """The value for the chart note: choices joined by semicolons; typed text of several lines
-        starts on its own line, every line indented, so none reads as the next heading."""
+        """The value for the chart note: choices joined by semicolons; typed text quoted, or set
+        off below the heading when it is several lines (see :func:`chart_text`)."""
         if self.free_text:
-            lines = "\n".join(str(v) for v in self.values).splitlines()
-            return "".join(f"\n    {line}" for line in lines) if len(lines) > 1 else "".join(lines)
-        return "; ".join(str(v) for v in self.values)
+            return chart_text("\n".join(str(v) for v in self.values))
+        return "; ".join(str(v) for v in self.text_values or self.values)
 
 
 @dataclass(frozen=True)
@@ -289,14 +327,20 @@ def _labels(
     return (str(value),)
 
 
-def _location_labels(answers: Mapping[str, Any], questionnaire: Questionnaire) -> tuple[Text, ...]:
-    """The places ticked, with the patient's own words for "somewhere else"."""
+def _location_labels(
+    answers: Mapping[str, Any], questionnaire: Questionnaire, quote: bool = False
+) -> tuple[Text, ...]:
+    """The places ticked, with the patient's own words for "somewhere else" (quoted for the
+    chart note)."""
     question = questionnaire.question("locations")
     labels: list[Text] = []
     for code in answers.get("locations") or []:
         label = question.label(code)
         if code == "other" and answers.get("locations-other"):
-            label = format_lazy("{label}: {where}", label=label, where=answers["locations-other"])
+            where = str(answers["locations-other"])
+            label = format_lazy(
+                "{label}: {where}", label=label, where=quoted(where) if quote else where
+            )
         labels.append(label)
     return tuple(labels)
 
@@ -304,7 +348,12 @@ def _location_labels(answers: Mapping[str, Any], questionnaire: Questionnaire) -
 def _history(answers: Mapping[str, Any], questionnaire: Questionnaire) -> tuple[HistoryItem, ...]:
     """The history in clinical order; a follow-up question the patient was never shown is left out."""
 
-    def item(link_id: str, heading: Text, values: tuple[Text, ...] | None = None) -> HistoryItem:
+    def item(
+        link_id: str,
+        heading: Text,
+        values: tuple[Text, ...] | None = None,
+        text_values: tuple[Text, ...] = (),
+    ) -> HistoryItem:
         question = questionnaire.question(link_id)
         return HistoryItem(
             link_id=link_id,
@@ -313,6 +362,7 @@ def _history(answers: Mapping[str, Any], questionnaire: Questionnaire) -> tuple[
             values=_labels(answers, link_id, questionnaire) if values is None else values,
             is_list=question.repeats,
             free_text=question.type in (ItemType.STRING, ItemType.TEXT),
+            text_values=text_values,
         )
 
     def shown(link_id: str) -> bool:
@@ -321,7 +371,12 @@ def _history(answers: Mapping[str, Any], questionnaire: Questionnaire) -> tuple[
     items = [
         item("duration", _("Duration")),
         item("severity", _("Severity")),
-        item("locations", _("Locations"), _location_labels(answers, questionnaire)),
+        item(
+            "locations",
+            _("Locations"),
+            _location_labels(answers, questionnaire),
+            _location_labels(answers, questionnaire, quote=True),
+        ),
         item("more-than-one-location", _("More than one place")),
         item("pattern", _("Pattern")),
     ]

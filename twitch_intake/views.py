@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import display, questionnaire, ratelimit, services
 from .conf import app_settings
-from .forms import ConfirmBirthDateForm, SelfStartForm, form_class, initial_for, parse_revealed
+from .forms import ConfirmBirthDateForm, SelfStartForm, form_class, initial_for
 from .models import Encounter
 
 SESSION_KEY = "twitch_intake"
@@ -211,7 +211,7 @@ def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse
     group_def = questionnaire.TWITCH_INTAKE.group(group)
     Form = form_class(group)
     if request.method == "POST":
-        form = Form(request.POST, revealed=parse_revealed(request.POST))
+        form = Form(request.POST)
         if form.is_valid():
             result = services.save_page(
                 encounter.pk, group_def, form.answers, language=get_language() or ""
@@ -326,9 +326,12 @@ def language(request: HttpRequest) -> HttpResponse:
     """The patient's language, remembered in a cookie and on their encounter."""
     code = request.POST.get("language", "")
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
         target = reverse("twitch_intake:resume")
-    response = redirect(target)
+    # Not redirect(): it would try ``next`` as a view name first ("admin:index", or a 500).
+    response = HttpResponseRedirect(target)
     if code in dict(settings.LANGUAGES):
         _remember_language(request, response, code)
         encounter = _bound_encounter(request)

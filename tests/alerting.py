@@ -8,6 +8,7 @@ rows, so tests that use it need ``transactional_db``.
 
 from __future__ import annotations
 
+import asyncio
 import socketserver
 import threading
 from dataclasses import dataclass
@@ -123,16 +124,30 @@ class SMTPServer:
         }
 
 
-def run_workers() -> None:
-    """Run the alert queue's worker until the queue holds no job that is due, as a deployed
-    worker would between two polls. A site without the queue installed has nothing that would
-    ever try again, which is the loss this project had before the queue."""
+def run_workers(count: int = 1) -> None:
+    """Run ``count`` workers side by side (as on several machines) until the queue holds no job
+    that is due, as deployed workers would between two polls. A site without the queue
+    installed has nothing that would ever try again: the loss this project had before it."""
     if not apps.is_installed("procrastinate.contrib.django"):
         return
     from procrastinate.contrib.django import app
 
+    async def work() -> None:
+        async with app.open_async():
+            await asyncio.gather(
+                *(
+                    app.run_worker_async(
+                        name=f"test-worker-{number}",
+                        wait=False,
+                        install_signal_handlers=False,
+                        listen_notify=False,
+                    )
+                    for number in range(count)
+                )
+            )
+
     with app.replace_connector(app.connector.get_worker_connector()):
-        app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+        asyncio.run(work())
 
 
 def make_retries_due() -> None:

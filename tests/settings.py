@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "pgtrigger",
     "axes",
+    "procrastinate.contrib.django",  # the alert queue's jobs table, admin and worker command
     "twitch_intake",
 ]
 MIDDLEWARE = [

@@ -61,6 +61,8 @@ def main() -> None:
         "  Logins (user / password):",
         *(f"    {u:<10} {p:<24} {'superuser' if s else g}" for u, p, g, s in DEMO_USERS),
         f"  Encounters loaded: {Encounter.objects.count()}   (Ctrl-C stops the server)",
+        "  Alert queue: a worker is running beside the server (manage.py procrastinate worker);",
+        "    emergency alert emails print here.",
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -21,14 +21,19 @@ class Migration(migrations.Migration):
             model_name="encounter",
             name="alert_attempts",
             field=models.PositiveIntegerField(
-                default=0, editable=False, verbose_name="alert attempts"
+                db_default=0, default=0, editable=False, verbose_name="alert attempts"
             ),
         ),
         migrations.AddField(
             model_name="encounter",
             name="alert_last_error",
             field=models.CharField(
-                blank=True, editable=False, max_length=255, verbose_name="last alert error"
+                blank=True,
+                db_default="",
+                default="",
+                editable=False,
+                max_length=255,
+                verbose_name="last alert error",
             ),
         ),
     ]

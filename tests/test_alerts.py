@@ -36,7 +36,9 @@ EMERGENCY = TWITCH_INTAKE.group("emergency")
 
 
 def alert_jobs(encounter: Encounter) -> list[ProcrastinateJob]:
-    return list(ProcrastinateJob.objects.filter(task_name=TASK, args={"encounter_id": encounter.pk}))
+    return list(
+        ProcrastinateJob.objects.filter(task_name=TASK, args={"encounter_id": encounter.pk})
+    )
 
 
 def fresh(encounter: Encounter) -> Encounter:
@@ -158,7 +160,10 @@ def test_refused_then_rejected_then_accepted_delivers_exactly_one_email(caplog):
         assert fresh(encounter).alert_sent_at == stored.alert_sent_at
 
     message = smtp.messages[0].data
-    assert f"https://intake.clinic.test/admin/twitch_intake/encounter/{encounter.pk}/change/" in message
+    assert (
+        f"https://intake.clinic.test/admin/twitch_intake/encounter/{encounter.pk}/change/"
+        in message
+    )
     for private in ("Zed", "Quill", "1980", "seizure", "headache"):
         assert private.lower() not in message.lower()
         assert private.lower() not in caplog.text.lower()
@@ -171,7 +176,9 @@ def test_the_patients_pages_work_while_mail_is_down():
     token = issue(encounter)
     assert client.post(f"/intake/link/{token}/", {"date_of_birth": "1980-05-17"}).status_code == 302
     with SMTPServer("refuse") as smtp, override_settings(**smtp.settings()):
-        response = client.post("/intake/page/emergency/", page_data("emergency", emergency_answers()))
+        response = client.post(
+            "/intake/page/emergency/", page_data("emergency", emergency_answers())
+        )
         assert response["Location"] == "/intake/get-care-now/"
         assert client.get("/intake/get-care-now/").status_code == 200
         assert smtp.connections == 0  # the request never waited on the mail server
@@ -262,7 +269,12 @@ def test_two_tabs_and_a_double_tap_give_one_email():
     )
     assert [r.status_code for r in responses] == [302, 302]
     for group in TWITCH_INTAKE.groups[1:]:
-        assert first.post(f"/intake/page/{group.link_id}/", page_data(group.link_id, answers)).status_code == 302
+        assert (
+            first.post(
+                f"/intake/page/{group.link_id}/", page_data(group.link_id, answers)
+            ).status_code
+            == 302
+        )
     responses = _in_parallel(
         lambda: first.post("/intake/submit/"), lambda: second.post("/intake/submit/")
     )

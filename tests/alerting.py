@@ -3,7 +3,7 @@
 ``SMTPServer`` is a mail server on 127.0.0.1 that refuses, rejects, stalls or accepts, switched
 while it runs; Django's own SMTP backend talks to it. ``run_workers`` runs the alert queue's
 worker the way the library documents for tests (until the queue is empty), against committed
-rows, so tests that use it need ``transactional_db``.
+rows, so tests that use it need the ``queue`` fixture (conftest.py).
 """
 
 from __future__ import annotations

@@ -14,3 +14,17 @@ def _clear_rate_limits():
 
     with contextlib.suppress(Exception):  # a test without database access has none to clear
         cache.clear()
+
+
+@pytest.fixture
+def queue(transactional_db):
+    """Committed rows, which a queue worker needs, and an empty queue afterwards: the queue's
+    tables are not Django models to flush, so one test's jobs would outlive it."""
+    yield
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, "
+            "procrastinate_workers"
+        )

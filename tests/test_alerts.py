@@ -1,7 +1,8 @@
 """The emergency alert on the real queue: queued with the answers, retried with backoff until a
 real (test) SMTP server on 127.0.0.1 accepts it, once per encounter, after a worker dies too.
 
-Workers read committed rows, so the tests that run one use ``transactional_db``.
+Workers read committed rows, so the tests that run one use the ``queue`` fixture
+(``transactional_db``, and the queue emptied afterwards).
 """
 
 from __future__ import annotations
@@ -112,12 +113,13 @@ def test_a_second_alert_job_for_the_same_encounter_is_refused_by_the_queue():
 def test_the_workers_run_the_stalled_job_recovery_every_minute():
     periodic = {task.task.name: task for task in app.periodic_registry.periodic_tasks.values()}
     assert periodic["twitch_intake.retry_stalled_jobs"].cron == "* * * * *"
+    assert periodic["twitch_intake.remove_old_jobs"].cron == "17 3 * * *"
 
 
 # --- Delivered by the worker -------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("queue")
 def test_refused_then_rejected_then_accepted_delivers_exactly_one_email(caplog):
     encounter = submit_emergency(patient_name="Zed Quill")
     with SMTPServer("refuse") as smtp, override_settings(**smtp.settings()):
@@ -169,7 +171,7 @@ def test_refused_then_rejected_then_accepted_delivers_exactly_one_email(caplog):
         assert private.lower() not in caplog.text.lower()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("queue")
 def test_the_patients_pages_work_while_mail_is_down():
     encounter = make_encounter()
     client = Client()
@@ -185,7 +187,7 @@ def test_the_patients_pages_work_while_mail_is_down():
     assert len(alert_jobs(encounter)) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("queue")
 def test_no_alert_addresses_is_recorded_as_no_alert_route_not_as_sent(settings):
     settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, "ALERT_EMAILS": []}
     encounter = submit_emergency()
@@ -200,7 +202,7 @@ def test_no_alert_addresses_is_recorded_as_no_alert_route_not_as_sent(settings):
     assert job.status == "succeeded"  # nothing a retry could change
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("queue")
 def test_an_imported_emergency_is_delivered_by_the_queue():
     result = services.create_submitted(
         patient_name="Ada Example",
@@ -214,7 +216,7 @@ def test_an_imported_emergency_is_delivered_by_the_queue():
     assert fresh(result.encounter).alert_sent_at is not None
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("queue")
 def test_the_job_shows_in_the_admin_for_a_superuser():
     encounter = submit_emergency()
     admin = User.objects.create_superuser("root", "root@clinic.test", "a-long-test-password")
@@ -252,7 +254,7 @@ def _in_parallel(*calls: Any) -> list[Any]:
     return results
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("queue")
 def test_two_tabs_and_a_double_tap_give_one_email():
     encounter = make_encounter()
     first = Client()
@@ -287,7 +289,7 @@ def test_two_tabs_and_a_double_tap_give_one_email():
     assert len(smtp.messages) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("queue")
 def test_a_worker_killed_mid_send_leaves_the_job_to_run_again_after_a_restart():
     encounter = submit_emergency()
     database = connection.settings_dict

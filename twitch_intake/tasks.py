@@ -66,3 +66,11 @@ async def retry_stalled_jobs(timestamp: int) -> None:
     stalled = await app.job_manager.get_stalled_jobs()
     for job in stalled:
         await app.job_manager.retry_job(job)
+
+
+@app.periodic(cron="17 3 * * *")
+@app.task(name="twitch_intake.remove_old_jobs", queueing_lock="twitch_intake.remove_old_jobs")
+async def remove_old_jobs(timestamp: int) -> None:
+    """Remove jobs that succeeded more than a week ago: the every-minute recovery alone adds
+    10,000 rows a week. Failed jobs stay; an alert's own record is on its encounter."""
+    await app.job_manager.delete_old_jobs(nb_hours=7 * 24)

@@ -14,7 +14,7 @@ from tests.alerting import SMTPServer, make_retries_due, run_workers
 from tests.factories import emergency_answers, issue, make_encounter, page_data
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
-pytestmark = pytest.mark.django_db(transaction=True)  # the worker reads committed rows
+pytestmark = pytest.mark.usefixtures("queue")  # the worker reads committed rows
 
 
 def test_an_emergency_submitted_while_mail_is_down_reaches_the_clinic_when_it_is_back(client):

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -292,8 +293,9 @@ def test_two_tabs_and_a_double_tap_give_one_email():
 @pytest.mark.usefixtures("queue")
 def test_a_worker_killed_mid_send_leaves_the_job_to_run_again_after_a_restart():
     encounter = submit_emergency()
-    database = connection.settings_dict
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    # The test database, reached as the tests reach theirs (TCP or the embedded server's socket).
+    test_database = "/" + connection.settings_dict["NAME"]
+    url = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=test_database))
     with SMTPServer("stall") as smtp, tempfile.TemporaryFile() as log:
         env = {
             **os.environ,

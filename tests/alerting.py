@@ -12,6 +12,9 @@ import asyncio
 import socketserver
 import threading
 from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import Parser
 from typing import Any
 
 import django
@@ -28,7 +31,23 @@ MODES = ("refuse", "reject", "stall", "accept")
 class Message:
     mail_from: str
     rcpt_to: list[str]
-    data: str
+    data: str  # as sent, encoded (quoted-printable or not, as Django chose)
+
+    @property
+    def subject(self) -> str:
+        return str(self._parsed()["Subject"])
+
+    @property
+    def body(self) -> str:
+        """The decoded text, whatever transfer encoding carried it."""
+        part = self._parsed().get_body(preferencelist=("plain",))
+        assert isinstance(part, EmailMessage)
+        return part.get_content()
+
+    def _parsed(self) -> EmailMessage:
+        parsed = Parser(policy=policy.default).parsestr(self.data)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -68,7 +87,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 lines = []
                 while (body := self.rfile.readline()) not in (b".\r\n", b""):
-                    lines.append(body.decode(errors="replace"))
+                    lines.append(body.decode(errors="replace").removeprefix("."))  # dot-stuffing
                 smtp.messages.append(Message(mail_from, rcpt_to, "".join(lines)))
                 mail_from, rcpt_to = "", []
                 self.reply("250 OK queued")

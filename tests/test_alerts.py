@@ -162,7 +162,7 @@ def test_refused_then_rejected_then_accepted_delivers_exactly_one_email(caplog):
         assert len(smtp.messages) == 1
         assert fresh(encounter).alert_sent_at == stored.alert_sent_at
 
-    message = smtp.messages[0].data
+    message = smtp.messages[0].subject + "\n" + smtp.messages[0].body
     assert (
         f"https://intake.clinic.test/admin/twitch_intake/encounter/{encounter.pk}/change/"
         in message

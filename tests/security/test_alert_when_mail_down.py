@@ -44,5 +44,6 @@ def test_an_emergency_submitted_while_mail_is_down_reaches_the_clinic_when_it_is
     assert len(smtp.messages) == 1, "the emergency alert was never delivered"
     message = smtp.messages[0]
     assert message.rcpt_to == ["<on-call@clinic.test>"]
-    assert f"/admin/twitch_intake/encounter/{encounter.pk}/change/" in message.data
-    assert "Ada" not in message.data and "seizure" not in message.data.lower()
+    assert f"/admin/twitch_intake/encounter/{encounter.pk}/change/" in message.body
+    assert message.subject == "Intake needs attention now"
+    assert "Ada" not in message.data and "seizure" not in message.body.lower()

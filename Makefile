@@ -26,9 +26,11 @@ demo: $(STAMP)
 	export DATABASE_URL="$$url" DJANGO_DEBUG=1; \
 	$(PY) manage.py migrate --noinput -v 0 && \
 	$(PY) manage.py createcachetable && \
-	$(PY) manage.py loaddata -v 0 fixtures/demo.json && \
+	$(PY) manage.py loaddata -v 0 fixtures/demo.json || exit 1; \
+	$(PY) manage.py procrastinate worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(PY) -m clinic.demo --host $(HOST) --port $(PORT) && \
-	exec $(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 browser:
 	@$(PY) -m tests.browser_setup

@@ -31,3 +31,17 @@ def _flush_empties_the_access_log():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
         yield
+
+
+@pytest.fixture
+def queue(transactional_db):
+    """Committed rows, which a queue worker needs, and an empty queue afterwards: the queue's
+    tables are not Django models to flush, so one test's jobs would outlive it."""
+    yield
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, "
+            "procrastinate_workers"
+        )

@@ -98,3 +98,21 @@ def issue(encounter: Encounter) -> str:
     token = encounter.issue_link()
     encounter.save()
     return token
+
+
+def staff_group(name: str) -> Any:
+    """One of the migration's staff groups, made again as the migration makes it if a
+    transactional test's flush emptied it (the flush puts back content types and permissions)."""
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    roles = importlib.import_module("twitch_intake.migrations.0002_clinician_and_front_desk_groups")
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        group.permissions.set(
+            Permission.objects.filter(
+                content_type__app_label="twitch_intake", codename__in=roles.ROLES[name]
+            )
+        )
+    return group

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django_otp",  # staff second factor: TOTP apps and one-use backup codes
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "procrastinate.contrib.django",  # the alert queue's jobs table, admin and worker command
     "twitch_intake",
 ]
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import (
     QuestionnaireResponse as FhirQuestionnaireResponse,
 )
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from tests.factories import (
     emergency_answers,
@@ -29,7 +30,7 @@ from tests.factories import (
     rich_answers,
     routine_answers,
 )
-from twitch_intake import fhir, questionnaire, triage
+from twitch_intake import fhir, questionnaire, tasks, triage
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -374,6 +375,9 @@ def test_an_imported_emergency_alerts_the_clinic(django_capture_on_commit_callba
     with django_capture_on_commit_callbacks(execute=True):
         result = fhir.import_response(_response(emergency_answers()))
     assert result.encounter.level == "emergency"
+    [job] = ProcrastinateJob.objects.filter(task_name="twitch_intake.send_emergency_alert")
+    assert job.args == {"encounter_id": result.encounter.pk}
+    tasks.send_emergency_alert(**job.args)  # tests/test_alerts.py runs it on the real worker
     assert len(mail.outbox) == 1
 
 
@@ -660,6 +664,7 @@ def test_a_refused_emergency_sends_no_alert(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         _refused(resource)
     assert mail.outbox == []
+    assert not ProcrastinateJob.objects.exists()
 
 
 # --- The command ----------------------------------------------------------------------------

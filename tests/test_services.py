@@ -1,9 +1,13 @@
 """The write paths below the views: guards the views never let a request reach."""
 
+import smtplib
+
 import pytest
 from django.core import mail
+from django.test import override_settings
 from django.utils import translation
 
+from tests.alerting import SMTPServer
 from tests.factories import make_encounter, make_submitted, routine_answers
 from twitch_intake import questionnaire, services
 from twitch_intake.models import Encounter
@@ -34,21 +38,23 @@ def test_the_alert_email_is_in_the_clinics_language(settings):
     settings.LANGUAGE_CODE = "es"
     encounter = make_encounter()
     with translation.override("en"):
-        services.send_emergency_alert(encounter.pk)
+        services.deliver_emergency_alert(encounter.pk)
     with translation.override("es"):
         expected = translation.gettext("Intake needs attention now")
     assert expected != "Intake needs attention now"
     assert mail.outbox[0].subject == expected
 
 
-def test_a_failed_alert_is_logged_by_id_and_left_for_the_next_save(settings, monkeypatch, caplog):
+def test_a_failed_alert_is_recorded_without_patient_data_and_raised_for_the_queue(caplog):
+    """The queue retries while the delivery raises; nothing is reset for a "next save"."""
     encounter = make_encounter(patient_name="Zed Quill")
-    Encounter.objects.filter(pk=encounter.pk).update(alerted_at="2026-01-01T00:00:00Z")
-
-    def broken(*args, **kwargs):
-        raise ConnectionRefusedError("smtp down")
-
-    monkeypatch.setattr(services, "send_mail", broken)
-    services.send_emergency_alert(encounter.pk)
-    assert Encounter.objects.get(pk=encounter.pk).alerted_at is None
-    assert str(encounter.pk) in caplog.text and "Zed Quill" not in caplog.text
+    with (
+        SMTPServer("refuse") as smtp,
+        override_settings(**smtp.settings()),
+        pytest.raises(smtplib.SMTPConnectError),
+    ):
+        services.deliver_emergency_alert(encounter.pk)
+    stored = Encounter.objects.get(pk=encounter.pk)
+    assert stored.alert_sent_at is None and stored.alert_attempts == 1
+    assert stored.alert_last_error.startswith("SMTPConnectError: 421")
+    assert "Zed Quill" not in stored.alert_last_error and "Zed Quill" not in caplog.text

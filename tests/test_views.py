@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from tests.factories import (
     emergency_answers,
@@ -20,6 +21,7 @@ from tests.factories import (
     rich_answers,
     routine_answers,
 )
+from twitch_intake import tasks
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -314,6 +316,11 @@ def test_emergency_patient_is_told_at_once_and_the_clinic_emailed_once(
     for code in answers["emergency-signs"]:
         assert label("emergency-signs", code) in text
 
+    # The save queued the clinic's alert; its job sends the email (run here in-process:
+    # tests/test_alerts.py runs it on the real queue and worker).
+    assert mail.outbox == []
+    [job] = ProcrastinateJob.objects.filter(task_name="twitch_intake.send_emergency_alert")
+    tasks.send_emergency_alert(**job.args)
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     assert email.to == ["on-call@clinic.test"]
@@ -338,6 +345,7 @@ def test_emergency_patient_is_told_at_once_and_the_clinic_emailed_once(
             )
         assert response["Location"] == EMERGENCY_URL
         assert callbacks == []
+        assert ProcrastinateJob.objects.count() == 1
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(PAGE_URL.format("emergency"), page_data("emergency", answers))
     assert len(mail.outbox) == 1
@@ -354,6 +362,7 @@ def test_emergency_patient_is_told_at_once_and_the_clinic_emailed_once(
         answer_pages(client, answers, GROUP_IDS[1:])
         assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
     assert len(mail.outbox) == 1
+    assert ProcrastinateJob.objects.count() == 1
 
     stored = Encounter.objects.get(pk=encounter.pk)
     assert stored.answers == answers

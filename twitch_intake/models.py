@@ -151,6 +151,19 @@ class Encounter(models.Model):
     dob_failures = models.PositiveSmallIntegerField(default=0, editable=False)
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     alerted_at = models.DateTimeField(_("clinic alerted"), null=True, blank=True, editable=False)
+    # The alert's delivery, written by the queue's task (tasks.py): queued at ``alerted_at``,
+    # accepted by the mail server at ``alert_sent_at``; the tries and the last refusal in between
+    # (an error class and the server's reply, never patient data) are for the admin to show.
+    alert_sent_at = models.DateTimeField(
+        _("alert delivered"), null=True, blank=True, editable=False
+    )
+    # Database defaults too, so rows written in SQL (benchmarks, other tools) need not name them.
+    alert_attempts = models.PositiveIntegerField(
+        _("alert attempts"), default=0, db_default=0, editable=False
+    )
+    alert_last_error = models.CharField(
+        _("last alert error"), max_length=255, blank=True, default="", db_default="", editable=False
+    )
 
     # NULL, not "", until assessed: the queue sorts unassessed encounters last with NULLS LAST.
     level = models.CharField(  # noqa: DJ001

@@ -10,6 +10,7 @@ import enum
 import hashlib
 import json
 import logging
+import smtplib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -19,12 +20,13 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from . import questionnaire, triage
+from . import questionnaire, tasks, triage
 from .conf import app_settings
 from .models import AccessEvent, Encounter, Status
 
@@ -49,33 +51,70 @@ def apply_assessment(encounter: Encounter, assessment: triage.Assessment) -> Non
     encounter.flag_count = len(assessment.codes)
 
 
-def _alert_on_commit(encounter: Encounter, now: datetime) -> None:
-    """Mark the clinic alerted and send the one email once the transaction commits."""
+#: Recorded as the last alert error when ``ALERT_EMAILS`` is empty: nobody could be told.
+NO_ALERT_ROUTE = "No alert route: TWITCH_INTAKE['ALERT_EMAILS'] is empty."
+
+
+def _queue_alert(encounter: Encounter, now: datetime) -> None:
+    """Queue the clinic's one alert for this encounter, in the caller's transaction.
+
+    The caller holds the row lock, so of two tabs, a double tap or two app servers only the
+    first finds ``alerted_at`` empty. Once queued, the job retries on its own until the mail
+    server accepts it: nothing here is ever reset for a "next save" that may never come.
+    """
     if encounter.alerted_at is not None:
         return
     encounter.alerted_at = now
-    pk = encounter.pk
-    transaction.on_commit(lambda: send_emergency_alert(pk))
+    tasks.queue_emergency_alert(encounter.pk)
 
 
-def send_emergency_alert(encounter_id: int) -> None:
-    """One email to the clinic's alert addresses: a link to the admin, and no health details.
+def deliver_emergency_alert(encounter_id: int) -> None:
+    """Send the clinic's alert email (a link to the admin, no health details), or record why
+    it could not be sent. Run by the queue's worker, which retries while this raises.
 
-    Runs after the patient's answers are committed; a mail server that is down must not turn
-    their page into an error, so a failure is logged (by id only) and the encounter is left
-    un-alerted, for the next save to try again.
+    Send first, then mark sent: a worker that dies between the two runs the job again and sends
+    a second email. The other order could lose the alert (marked sent, never sent); a duplicate
+    "needs attention now" is the safe failure, zero is not. A retry after the mark sends nothing.
+    Errors are recorded by class and the server's reply only: the email holds no patient data.
     """
-    try:
-        _send_emergency_alert(encounter_id)
-    except Exception:
-        logger.exception("Emergency alert email failed for encounter %s", encounter_id)
-        Encounter.objects.filter(pk=encounter_id).update(alerted_at=None)
-
-
-def _send_emergency_alert(encounter_id: int) -> None:
+    row = Encounter.objects.filter(pk=encounter_id).values("alert_sent_at").first()
+    if row is None:
+        logger.warning("Emergency alert for encounter %s dropped: it was deleted", encounter_id)
+        return
+    if row["alert_sent_at"] is not None:
+        return  # accepted on an earlier try
     recipients = app_settings.ALERT_EMAILS
     if not recipients:
+        _record_alert_attempt(encounter_id, NO_ALERT_ROUTE)
+        logger.error("Emergency alert for encounter %s not sent: %s", encounter_id, NO_ALERT_ROUTE)
         return
+    try:
+        _send_emergency_alert(encounter_id, recipients)
+    except Exception as error:
+        _record_alert_attempt(encounter_id, _describe_mail_error(error))
+        raise
+    _record_alert_attempt(encounter_id, "", sent_at=timezone.now())
+
+
+def _record_alert_attempt(encounter_id: int, error: str, sent_at: datetime | None = None) -> None:
+    fields: dict[str, Any] = {"alert_attempts": F("alert_attempts") + 1, "alert_last_error": error}
+    if sent_at is not None:
+        fields["alert_sent_at"] = sent_at
+    Encounter.objects.filter(pk=encounter_id, alert_sent_at__isnull=True).update(**fields)
+
+
+def _describe_mail_error(error: Exception) -> str:
+    """The error's class and the mail server's reply, e.g. "SMTPConnectError: 421 4.3.2 …"."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = error.smtp_error
+        text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+        detail = f"{error.smtp_code} {text}"
+    else:
+        detail = str(error)
+    return f"{type(error).__name__}: {detail}"[:255]
+
+
+def _send_emergency_alert(encounter_id: int, recipients: list[str]) -> None:
     url = app_settings.SITE_URL + reverse(
         "admin:twitch_intake_encounter_change", args=[encounter_id]
     )
@@ -84,7 +123,7 @@ def _send_emergency_alert(encounter_id: int) -> None:
         body = _(
             "A patient's intake at %(clinic)s needs attention now.\n\nSign in to read it: %(url)s\n"
         ) % {"clinic": app_settings.CLINIC_NAME, "url": url}
-    send_mail(subject, body, None, recipients, fail_silently=False)
+    send_mail(subject, body, None, recipients)
 
 
 @dataclass
@@ -123,7 +162,7 @@ def save_page(
         if language:
             encounter.language = language
         if group.link_id == "emergency" and triage.assess(answers).flag("emergency-signs"):
-            _alert_on_commit(encounter, now)
+            _queue_alert(encounter, now)
         encounter.save(
             update_fields=[
                 "answers",
@@ -167,7 +206,7 @@ def submit(encounter_id: int) -> SubmitResult:
         encounter.status = Status.SUBMITTED
         encounter.submitted_at = now
         if assessment.flag("emergency-signs"):
-            _alert_on_commit(encounter, now)
+            _queue_alert(encounter, now)
         encounter.save()
     return SubmitResult(encounter)
 
@@ -207,8 +246,7 @@ def create_submitted(
             encounter.alerted_at = now
         encounter.save()
         if emergency:
-            pk = encounter.pk
-            transaction.on_commit(lambda: send_emergency_alert(pk))
+            tasks.queue_emergency_alert(encounter.pk)
     return SubmitResult(encounter)
 
 

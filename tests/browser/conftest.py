@@ -10,18 +10,17 @@ test module is marked ``django_db(transaction=True)``, and what a test makes is 
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 
 from tests.browser.steps import PASSWORD, VIEWPORTS
 from tests.browser_setup import CHROMIUM
-from tests.factories import make_encounter
+from tests.factories import make_encounter, staff_group
 from twitch_intake.models import Encounter
 
 # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse the
@@ -108,16 +107,7 @@ def invite() -> Callable[..., tuple[Encounter, str]]:
 @pytest.fixture
 def clinician() -> User:
     """A member of the migration's Clinicians group, with its password set."""
-    roles = importlib.import_module("twitch_intake.migrations.0002_clinician_and_front_desk_groups")
-    # A transactional test's flush empties every table: if one ran before, make the group again
-    # as the migration does (the flush has already put back the content types and permissions).
-    group, created = Group.objects.get_or_create(name=roles.CLINICIANS)
-    if created:
-        group.permissions.set(
-            Permission.objects.filter(
-                content_type__app_label="twitch_intake", codename__in=roles.ROLES[roles.CLINICIANS]
-            )
-        )
+    group = staff_group("Clinicians")
     user = User.objects.create_user("doctor", password=PASSWORD, is_staff=True)
     user.groups.add(group)
     return user

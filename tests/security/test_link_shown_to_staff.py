@@ -14,13 +14,20 @@ import re
 import threading
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection, connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import issue, make_encounter, make_submitted, rich_answers, routine_answers
+from tests.factories import (
+    issue,
+    make_encounter,
+    make_submitted,
+    rich_answers,
+    routine_answers,
+    staff_group,
+)
 from twitch_intake import services
 from twitch_intake.models import AccessEvent, Encounter, Status, hash_token
 
@@ -32,7 +39,7 @@ def _user(role: str) -> User:
     if role == "superuser":
         return User.objects.create_superuser("root", "root@clinic.test", "x" * 20)
     user = User.objects.create_user(role, password="x" * 20, is_staff=True)
-    user.groups.add(Group.objects.get(name="Front desk"))
+    user.groups.add(staff_group("Front desk"))
     return user
 
 

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -291,8 +292,10 @@ def test_check_wants_the_otp_middleware_after_authentication_when_required(setti
     assert check_mfa() == []
 
 
-def test_check_wants_the_otp_apps_when_required(settings):
-    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if "otp_static" not in a]
+def test_check_wants_the_otp_apps_when_required(settings, monkeypatch):
+    # Set without override_settings, which would rebuild the app registry.
+    apps = [a for a in settings.INSTALLED_APPS if "otp_static" not in a]
+    monkeypatch.setattr(django_settings, "INSTALLED_APPS", apps)
     assert [m.id for m in check_mfa()] == ["twitch_intake.E032"]
 
 

@@ -100,7 +100,12 @@ def _variants(seed: int = 100) -> list[tuple[Any, ...]]:
     for idx in range(PARTIAL_VARIANTS):
         answers = realistic_answers(rng)
         done = groups[: rng.randint(1, len(groups) - 1)]
-        own = {q.link_id for g in questionnaire.TWITCH_INTAKE.groups if g.link_id in done for q in g.questions}
+        own = {
+            q.link_id
+            for g in questionnaire.TWITCH_INTAKE.groups
+            if g.link_id in done
+            for q in g.questions
+        }
         partial = {k: v for k, v in answers.items() if k in own}
         rows.append(("partial", idx, json.dumps(partial), done, None, [], ""))
     return rows
@@ -160,7 +165,11 @@ class Timed:
     queries: list[int]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"median_ms": self.median_ms, "p95_ms": self.p95_ms, "queries": sorted(set(self.queries))}
+        return {
+            "median_ms": self.median_ms,
+            "p95_ms": self.p95_ms,
+            "queries": sorted(set(self.queries)),
+        }
 
 
 def _time(client: Client, urls: list[str], warm: int) -> Timed:
@@ -177,7 +186,9 @@ def _time(client: Client, urls: list[str], warm: int) -> Timed:
         queries.append(len(captured.captured_queries))
     times.sort()
     return Timed(
-        statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))], queries
+        statistics.median(times),
+        times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
+        queries,
     )
 
 

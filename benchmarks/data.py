@@ -13,7 +13,13 @@ from typing import Any
 from twitch_intake import questionnaire
 from twitch_intake.questionnaire import NONE, TWITCH_INTAKE
 
-MEDICINES = ["Sertraline 50 mg", "Vitamin D", "Levothyroxine 75 mcg", "Ibuprofen as needed", "Metformin 500 mg twice a day"]
+MEDICINES = [
+    "Sertraline 50 mg",
+    "Vitamin D",
+    "Levothyroxine 75 mcg",
+    "Ibuprofen as needed",
+    "Metformin 500 mg twice a day",
+]
 CONDITIONS = ["Asthma", "High blood pressure", "Migraine", "Type 2 diabetes", "Anxiety"]
 NOTES = [
     "Worse after night shifts.",
@@ -61,7 +67,9 @@ def realistic_answers(rng: random.Random, emergency_share: float = 0.04) -> dict
     if "other" in locations:
         answers["locations-other"] = rng.choice(PLACES)
     if pattern == "comes-and-goes":
-        answers["episode-length"] = rng.choices(["seconds", "minutes", "hours", "days"], [60, 25, 10, 5])[0]
+        answers["episode-length"] = rng.choices(
+            ["seconds", "minutes", "hours", "days"], [60, 25, 10, 5]
+        )[0]
     if "weakness" in answers["other-symptoms"] and rng.random() < 0.7:
         answers["weakness-where"] = rng.choice(WEAK)
     if rng.random() < 0.5:

@@ -20,7 +20,9 @@ class _QueryMeter:
         self.count = 0
         self.seconds = 0.0
 
-    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+    def __call__(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)

@@ -45,7 +45,9 @@ def intake(browser: Browser, patient: Patient, visit: Visit | None = None) -> No
 
     page = seen(link, expect(browser.get(link), 200))
     response = expect(
-        browser.post(link, {"csrfmiddlewaretoken": page.csrf(), "date_of_birth": patient.date_of_birth}),
+        browser.post(
+            link, {"csrfmiddlewaretoken": page.csrf(), "date_of_birth": patient.date_of_birth}
+        ),
         302,
     )
     where = response.location

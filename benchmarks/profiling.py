@@ -98,7 +98,9 @@ def profile_intake(count: int, limit: int, queries: bool) -> None:
     profile.disable()
     cpu = (time.process_time() - start) * 1000 / count
     _print(profile, limit)
-    print(f"{count} intakes, {cpu:.1f} ms CPU each under cProfile (about twice the unprofiled cost)")
+    print(
+        f"{count} intakes, {cpu:.1f} ms CPU each under cProfile (about twice the unprofiled cost)"
+    )
 
 
 def profile_queue(size: int, limit: int, queries: bool) -> None:
@@ -166,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=30, help="intakes to profile")
     parser.add_argument("--size", type=int, default=100_000, help="encounters in the queue")
     parser.add_argument("--limit", type=int, default=35, help="functions listed")
-    parser.add_argument("--queries", action="store_true", help="list the SQL (intake: one intake's; queue: each page's, with EXPLAIN ANALYZE)")
+    parser.add_argument(
+        "--queries",
+        action="store_true",
+        help="list the SQL (intake: one intake's; queue: each page's, with EXPLAIN ANALYZE)",
+    )
     parser.add_argument("--dump", help="also write the (last) profile here, for pstats or snakeviz")
     args = parser.parse_args(argv)
     global DUMP

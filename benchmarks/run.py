@@ -52,7 +52,9 @@ def _with_database(url: str, name: str) -> str:
 def recreate_database(url: str, name: str) -> None:
     import psycopg
 
-    with psycopg.connect(_with_database(url, "postgres"), autocommit=True, connect_timeout=10) as conn:
+    with psycopg.connect(
+        _with_database(url, "postgres"), autocommit=True, connect_timeout=10
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -281,7 +283,9 @@ def _order(key: str) -> tuple[int, int]:
 # --- the benchmarks ---------------------------------------------------------------------------
 
 
-def make_patients(count: int, answers: list[dict[str, Any]], label: str = "Bench Patient") -> list[Any]:
+def make_patients(
+    count: int, answers: list[dict[str, Any]], label: str = "Bench Patient"
+) -> list[Any]:
     """Encounters with a fresh link each, made as the front desk would (bulk, beforehand).
 
     Each is named ``f"{label} {i}"``: a label of its own lets a caller find its patients again.
@@ -387,12 +391,18 @@ def bench_http(args: argparse.Namespace, report: dict[str, Any], log: Any) -> No
             "skipped_for_time": result_floor.skipped,
             "seconds": result_floor.seconds,
             "requests_per_s": len(result_floor.samples) / result_floor.seconds,
-            "server_cpu_ms_per_request": cpu_used(cpu0, cpu1) * 1000 / max(len(result_floor.samples), 1),
+            "server_cpu_ms_per_request": cpu_used(cpu0, cpu1)
+            * 1000
+            / max(len(result_floor.samples), 1),
             "errors": len(result_floor.errors),
             "rows_inserted": FloorEntry.objects.count() - floor_before,
             "other_processes": others,
-            "server_p50_ms": percentile([s.server_ms for s in result_floor.samples if s.server_ms], 50),
-            "server_cpu_p50_ms": percentile([s.cpu_ms for s in result_floor.samples if s.cpu_ms], 50),
+            "server_p50_ms": percentile(
+                [s.server_ms for s in result_floor.samples if s.server_ms], 50
+            ),
+            "server_cpu_p50_ms": percentile(
+                [s.cpu_ms for s in result_floor.samples if s.cpu_ms], 50
+            ),
             "pages": per_page(result_floor.samples),
         }
         log(f"floor: {result_floor.done} GET+POST in {result_floor.seconds:.1f}s")
@@ -456,7 +466,9 @@ def bench_queue(sizes: list[int], runs: int, log: Any) -> dict[str, Any]:
 
     from . import clinician
 
-    user = get_user_model().objects.create_superuser("bench-clinician", "bench@clinic.example", None)
+    user = get_user_model().objects.create_superuser(
+        "bench-clinician", "bench@clinic.example", None
+    )
     clinician.prepare(user.pk)
     client = Client()
     client.force_login(user)
@@ -464,10 +476,15 @@ def bench_queue(sizes: list[int], runs: int, log: Any) -> dict[str, Any]:
     for size in sorted(sizes):
         seconds = clinician.grow_to(size)
         measured = clinician.measure(client, runs)
-        results[str(size)] = {"insert_seconds": seconds, **{k: v.as_dict() for k, v in measured.items()}}
+        results[str(size)] = {
+            "insert_seconds": seconds,
+            **{k: v.as_dict() for k, v in measured.items()},
+        }
         log(
             f"queue @{size:,}: rows in {seconds:.1f}s; "
-            + "; ".join(f"{k} {v.median_ms:.1f} ms, {v.queries[-1]} queries" for k, v in measured.items())
+            + "; ".join(
+                f"{k} {v.median_ms:.1f} ms, {v.queries[-1]} queries" for k, v in measured.items()
+            )
         )
     return results
 
@@ -480,7 +497,9 @@ def _budget(rows: list[Any], budgets: list[Any], section: str, measure: str, val
     status = "" if met is None else ("met" if met else "NOT MET")
     rows.append((section, measure, value, target, status))
     if met is not None:
-        budgets.append({"section": section, "measure": measure, "value": value, "budget": target, "met": met})
+        budgets.append(
+            {"section": section, "measure": measure, "value": value, "budget": target, "met": met}
+        )
 
 
 def _others(phase: dict[str, Any]) -> str:
@@ -498,7 +517,9 @@ def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dic
     add = lambda *a, **k: _budget(rows, budgets, *a, **k)  # noqa: E731
     intake, floor = report.get("intake"), report.get("floor")
     if intake:
-        skipped = f", {intake['skipped_for_time']} skipped for time" if intake["skipped_for_time"] else ""
+        skipped = (
+            f", {intake['skipped_for_time']} skipped for time" if intake["skipped_for_time"] else ""
+        )
         add("intake", f"{intake['patients']} patients, {intake['intakes']} intakes",
             f"{intake['completed']} done in {intake['seconds']:.1f} s{skipped}")  # fmt: skip
         add("intake", "intakes/s", f"{intake['intakes_per_s']:.2f}")
@@ -586,8 +607,17 @@ def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dic
              if not r["compressed_by_server"] and r["kind"] != "document" and r["wire"] > 4096},
             key=lambda r: -r[1],
         )  # fmt: skip
-        note = "; sent uncompressed: " + ", ".join(f"{n} {b / 1024:.0f} KB" for n, b in raw) if raw else ""
-        if any(not r["compressed_by_server"] for p in weights for r in p["resources"] if r["kind"] == "document"):
+        note = (
+            "; sent uncompressed: " + ", ".join(f"{n} {b / 1024:.0f} KB" for n, b in raw)
+            if raw
+            else ""
+        )
+        if any(
+            not r["compressed_by_server"]
+            for p in weights
+            for r in p["resources"]
+            if r["kind"] == "document"
+        ):
             note += ", and every HTML page"
         add("weight", "as this host serves it (clinic settings, gzip accepted)",
             f"heaviest page {heaviest['bytes_as_served'] / 1024:.1f} KB ({heaviest['page']}){note}",
@@ -645,7 +675,10 @@ def main(argv: list[str] | None = None) -> int:
         print("DATABASE_URL is not set; run `make bench`.", file=sys.stderr)
         return 2
     if urlsplit(server_url).path.strip("/") == args.database:
-        print(f"DATABASE_URL already names {args.database}; give the server's usual database.", file=sys.stderr)
+        print(
+            f"DATABASE_URL already names {args.database}; give the server's usual database.",
+            file=sys.stderr,
+        )
         return 2
     RESULTS.mkdir(parents=True, exist_ok=True)
     setup_django(server_url, args.database)

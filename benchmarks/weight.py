@@ -34,7 +34,9 @@ class _Links(HTMLParser):
                 self.urls.append(a["href"] or "")
             elif {"preconnect", "dns-prefetch", "prefetch"} & rel:
                 self.hints.append(a["href"] or "")
-        elif tag in {"script", "img", "iframe", "source", "video", "audio", "embed"} and a.get("src"):
+        elif tag in {"script", "img", "iframe", "source", "video", "audio", "embed"} and a.get(
+            "src"
+        ):
             self.urls.append(a["src"] or "")
         elif tag == "object" and a.get("data"):
             self.urls.append(a["data"] or "")

@@ -37,7 +37,10 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
         )
     if shutil.which("xgettext") is None:
-        print("GNU gettext is missing: the catalogue regeneration test will be skipped.", file=sys.stderr)
+        print(
+            "GNU gettext is missing: the catalogue regeneration test will be skipped.",
+            file=sys.stderr,
+        )
     if os.path.exists(CHROMIUM):
         return 0
     banner = "!" * 78

@@ -87,7 +87,9 @@ def page_data(group_id: str, answers: dict[str, Any]) -> dict[str, Any]:
     for question in group.questions:
         if question.link_id in answers:
             value = answers[question.link_id]
-            data[question.link_id] = ("yes" if value else "no") if isinstance(value, bool) else value
+            data[question.link_id] = (
+                ("yes" if value else "no") if isinstance(value, bool) else value
+            )
     revealed = [q.link_id for q in group.questions if q.show_when and q.is_enabled(answers)]
     data["_revealed"] = " ".join(revealed)
     return data

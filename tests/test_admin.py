@@ -128,15 +128,29 @@ def test_queue_orders_by_level_then_unreviewed_then_flags_then_visit_time(client
     make_submitted(
         routine_answers(triggers=["caffeine"]), patient_name="routine, context flag", visit_at=at(9)
     )
-    reviewed(make_submitted(routine_answers(severity="severe"), patient_name="priority, reviewed", visit_at=at(1)), clinician)
-    make_submitted(routine_answers(severity="severe"), patient_name="priority, 1 flag, later", visit_at=at(5))
-    make_submitted(routine_answers(severity="severe"), patient_name="priority, 1 flag, sooner", visit_at=at(4))
+    reviewed(
+        make_submitted(
+            routine_answers(severity="severe"), patient_name="priority, reviewed", visit_at=at(1)
+        ),
+        clinician,
+    )
+    make_submitted(
+        routine_answers(severity="severe"), patient_name="priority, 1 flag, later", visit_at=at(5)
+    )
+    make_submitted(
+        routine_answers(severity="severe"), patient_name="priority, 1 flag, sooner", visit_at=at(4)
+    )
     make_submitted(
         routine_answers(severity="severe", duration="long-term"),
         patient_name="priority, 2 flags",
         visit_at=at(20),
     )
-    reviewed(make_submitted(rich_answers(), patient_name="emergency, reviewed, 10 flags", visit_at=at(1)), clinician)
+    reviewed(
+        make_submitted(
+            rich_answers(), patient_name="emergency, reviewed, 10 flags", visit_at=at(1)
+        ),
+        clinician,
+    )
     make_submitted(emergency_answers(), patient_name="emergency, 1 flag", visit_at=at(20))
     make_submitted(rich_answers(), patient_name="emergency, 10 flags", visit_at=at(28))
 
@@ -208,7 +222,10 @@ def test_queue_says_when_no_emergency_waits(client, clinician):
         ("status__exact=reviewed", {"rich"}),
         ("status__exact=invited", {"invited"}),
         # The links DateFieldListFilter makes: aware midnights.
-        ("visit_at__gte=2031-03-10+00:00:00-04:00&visit_at__lt=2031-03-20+00:00:00-04:00", {"severe", "invited"}),
+        (
+            "visit_at__gte=2031-03-10+00:00:00-04:00&visit_at__lt=2031-03-20+00:00:00-04:00",
+            {"severe", "invited"},
+        ),
         ("visit_at__year=2031&visit_at__month=3&visit_at__day=25", {"routine"}),
         ("q=Severe", {"severe"}),
         ("q=MRN-0042", {"emergency"}),
@@ -216,7 +233,9 @@ def test_queue_says_when_no_emergency_waits(client, clinician):
 )
 def test_queue_filters_and_search(client, clinician, query, expected):
     reviewed(make_submitted(rich_answers(), patient_name="rich", visit_at=at(1)), clinician)
-    make_submitted(emergency_answers(), patient_name="emergency", record_number="MRN-0042", visit_at=at(5))
+    make_submitted(
+        emergency_answers(), patient_name="emergency", record_number="MRN-0042", visit_at=at(5)
+    )
     make_submitted(routine_answers(severity="severe"), patient_name="severe", visit_at=at(12))
     make_submitted(routine_answers(), patient_name="routine", visit_at=at(25))
     make_encounter(patient_name="invited", visit_at=at(19, 23))
@@ -267,7 +286,9 @@ def test_front_desk_cannot_filter_by_anything_taken_from_the_answers(client, fro
 
 
 def test_front_desk_can_filter_and_search_by_patient_details(client, front_desk):
-    make_submitted(routine_answers(), patient_name="Zed Zulu", record_number="MRN-7", visit_at=at(3))
+    make_submitted(
+        routine_answers(), patient_name="Zed Zulu", record_number="MRN-7", visit_at=at(3)
+    )
     make_encounter(patient_name="Amy Alpha", visit_at=at(20))
     client.force_login(front_desk)
 
@@ -332,7 +353,9 @@ def test_clinician_queue_shows_level_and_flags(client, clinician):
     assert 'class="ti-chip ti-chip-weakness"' in content
 
 
-def test_front_desk_change_page_shows_patient_details_and_nothing_from_the_answers(client, front_desk):
+def test_front_desk_change_page_shows_patient_details_and_nothing_from_the_answers(
+    client, front_desk
+):
     encounter = make_submitted(rich_answers(), patient_name="Rich Patient")
     client.force_login(front_desk)
 
@@ -343,7 +366,15 @@ def test_front_desk_change_page_shows_patient_details_and_nothing_from_the_answe
     assert "Rich Patient" in content
     assert "summary" not in response.context
     assert "answer_sections" not in response.context
-    for health_detail in ("Worse after night shifts.", "left big toe", "Sertraline", "ti-summary", "ti-answers", "Emergency", "emergency"):
+    for health_detail in (
+        "Worse after night shifts.",
+        "left big toe",
+        "Sertraline",
+        "ti-summary",
+        "ti-answers",
+        "Emergency",
+        "emergency",
+    ):
         assert health_detail not in content
     for view in ("print", "text", "fhir"):
         assert url(view, encounter) not in content
@@ -392,7 +423,9 @@ def test_clinician_cannot_change_an_encounter(client, clinician):
     encounter = make_submitted(patient_name="Before")
     client.force_login(clinician)
 
-    response = client.post(url("change", encounter), change_form_data(encounter, patient_name="After"))
+    response = client.post(
+        url("change", encounter), change_form_data(encounter, patient_name="After")
+    )
 
     assert response.status_code == 403
     encounter.refresh_from_db()
@@ -402,14 +435,18 @@ def test_clinician_cannot_change_an_encounter(client, clinician):
 
 @pytest.mark.parametrize("role", ["superuser", "front_desk"])
 def test_answers_are_never_editable(as_role, role):
-    encounter = make_encounter(answers={"emergency-signs": ["none"]}, status=Status.IN_PROGRESS, patient_name="Before")
+    encounter = make_encounter(
+        answers={"emergency-signs": ["none"]}, status=Status.IN_PROGRESS, patient_name="Before"
+    )
     client = as_role(role)
 
     form = client.get(url("change", encounter)).context["adminform"].form
     assert "answers" not in form.fields
     response = client.post(
         url("change", encounter),
-        change_form_data(encounter, patient_name="After", answers=json.dumps({"emergency-signs": ["seizure"]})),
+        change_form_data(
+            encounter, patient_name="After", answers=json.dumps({"emergency-signs": ["seizure"]})
+        ),
     )
 
     assert response.status_code == 302  # saved
@@ -425,14 +462,24 @@ def test_submitted_answers_survive_a_superuser_save(client, superuser):
 
     response = client.post(
         url("change", encounter),
-        change_form_data(encounter, answers=json.dumps(routine_answers()), level="routine", flags="", status="invited"),
+        change_form_data(
+            encounter,
+            answers=json.dumps(routine_answers()),
+            level="routine",
+            flags="",
+            status="invited",
+        ),
     )
 
     assert response.status_code == 302
     encounter.refresh_from_db()
     assert encounter.answers == answers
     assert services.answers_digest(encounter.answers) == digest
-    assert (encounter.level, encounter.status, encounter.flag_count) == ("emergency", Status.SUBMITTED, 10)
+    assert (encounter.level, encounter.status, encounter.flag_count) == (
+        "emergency",
+        Status.SUBMITTED,
+        10,
+    )
 
 
 # --- The permission matrix -----------------------------------------------------------------------
@@ -523,7 +570,11 @@ def test_review_refuses_get(client, clinician):
 
     assert response.status_code == 405
     encounter.refresh_from_db()
-    assert (encounter.status, encounter.reviewed_at, encounter.reviewed_by) == (Status.SUBMITTED, None, None)
+    assert (encounter.status, encounter.reviewed_at, encounter.reviewed_by) == (
+        Status.SUBMITTED,
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize("status", [Status.INVITED, Status.IN_PROGRESS])
@@ -552,7 +603,10 @@ def test_review_keeps_the_first_reviewer(client, clinician, superuser):
 def test_review_of_a_missing_encounter_is_404(client, clinician):
     client.force_login(clinician)
 
-    assert client.post(reverse("admin:twitch_intake_encounter_review", args=[999999])).status_code == 404
+    assert (
+        client.post(reverse("admin:twitch_intake_encounter_review", args=[999999])).status_code
+        == 404
+    )
 
 
 # --- Access events -----------------------------------------------------------------------------
@@ -626,13 +680,22 @@ def test_access_events_hold_no_health_data(client, clinician):
     fields = {f.name for f in AccessEvent._meta.concrete_fields}
     assert fields == {"id", "encounter", "user", "action", "at", "client_address"}
     stored = json.dumps(list(AccessEvent.objects.values()), default=str)
-    for detail in ("Rich Patient", "MRN-99", "1980", "Worse after night shifts.", "emergency-signs", "weakness"):
+    for detail in (
+        "Rich Patient",
+        "MRN-99",
+        "1980",
+        "Worse after night shifts.",
+        "emergency-signs",
+        "weakness",
+    ):
         assert detail not in stored
 
 
 @pytest.fixture
 def access_event(clinician):
-    return AccessEvent.objects.create(encounter=make_submitted(), user=clinician, action=AccessEvent.Action.VIEW)
+    return AccessEvent.objects.create(
+        encounter=make_submitted(), user=clinician, action=AccessEvent.Action.VIEW
+    )
 
 
 PROTECTED = "Cannot update or delete rows"
@@ -643,7 +706,11 @@ def _table() -> str:
 
 
 def test_access_event_cannot_be_updated_even_with_raw_sql(access_event):
-    with pytest.raises(DatabaseError, match=PROTECTED), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match=PROTECTED),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(f"UPDATE {_table()} SET action = 'print' WHERE id = %s", [access_event.pk])
 
     access_event.refresh_from_db()
@@ -651,7 +718,11 @@ def test_access_event_cannot_be_updated_even_with_raw_sql(access_event):
 
 
 def test_access_event_cannot_be_deleted_even_with_raw_sql(access_event):
-    with pytest.raises(DatabaseError, match=PROTECTED), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match=PROTECTED),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(f"DELETE FROM {_table()} WHERE id = %s", [access_event.pk])
 
     assert AccessEvent.objects.filter(pk=access_event.pk).exists()
@@ -710,7 +781,10 @@ def test_print_text_and_fhir_views_show_this_encounter(client, clinician):
     assert "Rich Patient" in text.content.decode()
     assert "left big toe" in text.content.decode()
     assert exported["Content-Type"].startswith("application/fhir+json")
-    assert exported["Content-Disposition"] == f'attachment; filename="questionnaire-response-{encounter.pk}.json"'
+    assert (
+        exported["Content-Disposition"]
+        == f'attachment; filename="questionnaire-response-{encounter.pk}.json"'
+    )
     assert json.loads(exported.content)["resourceType"] == "QuestionnaireResponse"
 
 
@@ -857,7 +931,8 @@ def _idle_for(client, minutes: float) -> None:
     session[IdleSessionMiddleware.KEY] = int(time.time() - minutes * 60)
     session.save()
     Session.objects.filter(session_key=session.session_key).update(
-        expire_date=timezone.now() + dt.timedelta(seconds=settings.SESSION_COOKIE_AGE - minutes * 60)
+        expire_date=timezone.now()
+        + dt.timedelta(seconds=settings.SESSION_COOKIE_AGE - minutes * 60)
     )
 
 

@@ -133,7 +133,10 @@ def test_the_test_site_is_wired_right():
 
 @pytest.mark.parametrize(
     "middleware",
-    ["django.contrib.sessions.middleware.SessionMiddleware", "django.middleware.csrf.CsrfViewMiddleware"],
+    [
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+    ],
 )
 def test_required_middleware(settings, middleware):
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != middleware]

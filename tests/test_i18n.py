@@ -175,11 +175,15 @@ def test_compiled_catalogue_matches_the_po():
     expected = catalogue_of(read_po(CATALOGUE / "django.po"))
     missing = sorted(str(k) for k in expected.keys() - compiled._catalog.keys())
     extra = sorted(str(k) for k in compiled._catalog.keys() - expected.keys())
-    changed = sorted(str(k) for k in expected if k in compiled._catalog and compiled._catalog[k] != expected[k])
+    changed = sorted(
+        str(k) for k in expected if k in compiled._catalog and compiled._catalog[k] != expected[k]
+    )
     assert (missing, extra, changed) == ([], [], []), "run compilemessages"
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs GNU gettext (apt-get install gettext)")
+@pytest.mark.skipif(
+    shutil.which("xgettext") is None, reason="needs GNU gettext (apt-get install gettext)"
+)
 def test_every_marked_string_is_in_the_catalogue_and_translated(tmp_path, monkeypatch):
     """``makemessages`` on a copy of the app finds no string the shipped catalogue lacks."""
     copy = tmp_path / "twitch_intake"
@@ -201,7 +205,10 @@ def test_django_serves_our_spanish_for_every_entry():
                 got = [translation.ngettext(entry.msgid, entry.msgid_plural, n) for n in (1, 2)]
                 served[entry.key] = (got, [entry.msgstr[0], entry.msgstr[2]])
             elif entry.msgctxt is not None:
-                served[entry.key] = (translation.pgettext(entry.msgctxt, entry.msgid), entry.msgstr[0])
+                served[entry.key] = (
+                    translation.pgettext(entry.msgctxt, entry.msgid),
+                    entry.msgstr[0],
+                )
             else:
                 served[entry.key] = (translation.gettext(entry.msgid), entry.msgstr[0])
     assert {key: got for key, (got, ours) in served.items() if got != ours} == {}
@@ -269,7 +276,13 @@ PAGE_TEXT = {
         "Sí",
         "Atrás",
     ],
-    "symptoms": ["Paso 3 de 5", "Otros síntomas", "Debilidad", "Calambres", "¿En qué parte del cuerpo siente debilidad?"],
+    "symptoms": [
+        "Paso 3 de 5",
+        "Otros síntomas",
+        "Debilidad",
+        "Calambres",
+        "¿En qué parte del cuerpo siente debilidad?",
+    ],
     "background": [
         "Paso 4 de 5",
         "Medicinas, salud y hábitos recientes",
@@ -289,12 +302,18 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
     token = issue(encounter)
     client = spanish_client()
     answers = emergency_answers(
-        **{"emergency-signs": ["seizure"], "medications": "Sertralina 50 mg", "notes": "Empezó después de un trabajo nuevo."}
+        **{
+            "emergency-signs": ["seizure"],
+            "medications": "Sertralina 50 mg",
+            "notes": "Empezó después de un trabajo nuevo.",
+        }
     )
 
     # The link: confirm the date of birth; a wrong one is refused in Spanish.
     link = f"/intake/link/{token}/"
-    assert_spanish(client.get(link), "Su formulario antes de la cita", "Su fecha de nacimiento", "Empezar")
+    assert_spanish(
+        client.get(link), "Su formulario antes de la cita", "Su fecha de nacimiento", "Empezar"
+    )
     assert_spanish(
         client.post(link, {"date_of_birth": "1981-01-01"}),
         "Por favor, revise estas respuestas",
@@ -311,7 +330,10 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
         "Marque al menos una respuesta, o “Ninguna de estas opciones”.",
         status=400,
     )
-    assert client.post(page_one, page_data("emergency", answers))["Location"] == "/intake/get-care-now/"
+    assert (
+        client.post(page_one, page_data("emergency", answers))["Location"]
+        == "/intake/get-care-now/"
+    )
 
     # The emergency page: Spanish, with the clinic's numbers.
     assert_spanish(
@@ -365,7 +387,9 @@ def test_the_language_choice_switches_to_spanish_and_is_remembered():
     assert "Signs that need care now" in words(english)
     assert 'value="es" lang="es">Español</button>' in english.content.decode()  # in its own words
 
-    response = client.post("/intake/language/", {"language": "es", "next": "/intake/page/emergency/"})
+    response = client.post(
+        "/intake/language/", {"language": "es", "next": "/intake/page/emergency/"}
+    )
     assert response["Location"] == "/intake/page/emergency/"
     assert response.cookies[django_settings.LANGUAGE_COOKIE_NAME].value == "es"
     spanish = assert_spanish(client.get("/intake/page/emergency/"), *PAGE_TEXT["emergency"])
@@ -376,10 +400,17 @@ def test_the_language_choice_switches_to_spanish_and_is_remembered():
 @pytest.mark.django_db
 def test_a_walk_in_patient_starts_in_spanish():
     client = spanish_client()
-    page = assert_spanish(client.get("/intake/start/"), "Empiece su formulario", "Su nombre completo", "La fecha de su cita")
+    page = assert_spanish(
+        client.get("/intake/start/"),
+        "Empiece su formulario",
+        "Su nombre completo",
+        "La fecha de su cita",
+    )
     assert "Start your form" not in page
     assert_spanish(
-        client.post("/intake/start/", {"patient_name": "", "date_of_birth": "", "visit_date": "mañana"}),
+        client.post(
+            "/intake/start/", {"patient_name": "", "date_of_birth": "", "visit_date": "mañana"}
+        ),
         "Por favor, revise estas respuestas",
         "Escriba su nombre.",
         "Escriba su fecha de nacimiento.",
@@ -396,8 +427,14 @@ def test_a_walk_in_patient_starts_in_spanish():
     ],
 )
 def test_the_emergency_number_and_clinic_phone_come_from_settings(settings, language, call, clinic):
-    settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, "EMERGENCY_NUMBER": "112", "CLINIC_PHONE": "020 7946 0000"}
-    encounter = make_encounter(answers={"emergency-signs": ["seizure"]}, completed_groups=["emergency"])
+    settings.TWITCH_INTAKE = {
+        **settings.TWITCH_INTAKE,
+        "EMERGENCY_NUMBER": "112",
+        "CLINIC_PHONE": "020 7946 0000",
+    }
+    encounter = make_encounter(
+        answers={"emergency-signs": ["seizure"]}, completed_groups=["emergency"]
+    )
     client = Client(HTTP_ACCEPT_LANGUAGE=language)
     client.post(f"/intake/link/{issue(encounter)}/", {"date_of_birth": DOB})
     response = client.get("/intake/get-care-now/")
@@ -422,7 +459,11 @@ def spanish_clinician_browser(db: Any) -> Client:
 
 
 def spanish_patients_encounter() -> Encounter:
-    answers = {**rich_answers(), "medications": "Sertralina 50 mg", "notes": "Empeora después del turno de noche."}
+    answers = {
+        **rich_answers(),
+        "medications": "Sertralina 50 mg",
+        "notes": "Empeora después del turno de noche.",
+    }
     return make_submitted(answers, language="es")
 
 
@@ -441,12 +482,17 @@ def test_clinician_pages_are_in_the_clinics_language(spanish_clinician_browser):
         assert "Eyelid" in text and "Párpado" not in text, name
         assert "Sertralina 50 mg" in text and "Empeora después del turno de noche." in text, name
         assert "Sertralina 50 mg (written in Spanish)" in text, name
-        assert '<span class="ti-free-text" lang="es">Sertralina 50 mg</span>' in response.content.decode(), name
+        assert (
+            '<span class="ti-free-text" lang="es">Sertralina 50 mg</span>'
+            in response.content.decode()
+        ), name
 
 
 def test_the_text_summary_is_in_the_clinics_language(spanish_clinician_browser):
     encounter = spanish_patients_encounter()
-    response = spanish_clinician_browser.get(reverse("admin:twitch_intake_encounter_text", args=[encounter.pk]))
+    response = spanish_clinician_browser.get(
+        reverse("admin:twitch_intake_encounter_text", args=[encounter.pk])
+    )
     text = response.content.decode()
     assert response.status_code == 200
     assert text.startswith('PRE-VISIT SUMMARY: MUSCLE TWITCHING\nPatient: "Ada Example"\n')
@@ -459,7 +505,9 @@ def test_the_text_summary_is_in_the_clinics_language(spanish_clinician_browser):
 def test_the_admins_messages_are_in_the_clinics_language(spanish_clinician_browser):
     encounter = spanish_patients_encounter()
     client = spanish_clinician_browser
-    response = client.post(reverse("admin:twitch_intake_encounter_review", args=[encounter.pk]), follow=True)
+    response = client.post(
+        reverse("admin:twitch_intake_encounter_review", args=[encounter.pk]), follow=True
+    )
     assert [str(m) for m in response.context["messages"]] == ["Marked reviewed."]
     assert "Marked reviewed." in words(response)
 
@@ -467,7 +515,9 @@ def test_the_admins_messages_are_in_the_clinics_language(spanish_clinician_brows
 def test_free_text_in_the_clinics_own_language_is_not_marked(spanish_clinician_browser):
     encounter = make_submitted(rich_answers(), language="en")
     client = spanish_clinician_browser
-    text = client.get(reverse("admin:twitch_intake_encounter_text", args=[encounter.pk])).content.decode()
+    text = client.get(
+        reverse("admin:twitch_intake_encounter_text", args=[encounter.pk])
+    ).content.decode()
     assert "Medicines (as typed):\n> Sertraline 50 mg\n> Vitamin D\n" in text
     assert "written in" not in text
     page = words(client.get(reverse("admin:twitch_intake_encounter_change", args=[encounter.pk])))
@@ -492,7 +542,9 @@ def test_the_fhir_export_keeps_codes_whatever_the_language(spanish_clinician_bro
     assert codes(spanish) == codes(english)
     assert "seizure" not in codes(english) and "vision-change" in codes(english)
 
-    response = spanish_clinician_browser.get(reverse("admin:twitch_intake_encounter_fhir", args=[encounter.pk]))
+    response = spanish_clinician_browser.get(
+        reverse("admin:twitch_intake_encounter_fhir", args=[encounter.pk])
+    )
     exported = response.content.decode()
     assert codes(english) == codes(json.loads(exported))
     assert "Eyelid" in exported and "Párpado" not in exported

@@ -19,13 +19,11 @@ def test_the_database_is_postgresql():
 def test_gin_index_serves_array_containment():
     make_submitted(routine_answers(locations=["calf", "thigh"]))
     make_submitted()
-    assert list(Encounter.objects.filter(flags__contains=["multifocal"]).values_list("flags", flat=True)) == [
-        ["multifocal"]
-    ]
+    assert list(
+        Encounter.objects.filter(flags__contains=["multifocal"]).values_list("flags", flat=True)
+    ) == [["multifocal"]]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'encounter_flags_gin'"
-        )
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'encounter_flags_gin'")
         assert "USING gin" in cursor.fetchone()[0]
 
 

@@ -74,7 +74,9 @@ def in_clinic_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
     return wrapper
 
 
-def allow_methods(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def allow_methods(
+    *methods: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Only these methods reach the view; any other is a 405 before anything is read or rendered.
 
     The admin renders any method but POST as it renders a GET: OPTIONS, TRACE or PUT would show a
@@ -102,7 +104,9 @@ def _queue_year(value: str) -> bool:
 
 
 def _number_in(low: int, high: int) -> Callable[[str], bool]:
-    return lambda value: re.fullmatch(r"[0-9]{1,2}", value) is not None and low <= int(value) <= high
+    return lambda value: (
+        re.fullmatch(r"[0-9]{1,2}", value) is not None and low <= int(value) <= high
+    )
 
 
 def _queue_moment(value: str) -> bool:
@@ -263,7 +267,9 @@ class EncounterAdmin(admin.ModelAdmin):
             readonly += services.IDENTITY_FIELDS
         return readonly
 
-    def save_model(self, request: HttpRequest, obj: Encounter, form: ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Encounter, form: ModelForm, change: bool
+    ) -> None:
         if not change:
             super().save_model(request, obj, form, change)
             return

@@ -49,8 +49,18 @@ def _site_url(value: Any) -> bool:
 _SHAPES: tuple[tuple[str, Callable[[Any], bool], str, str], ...] = (
     ("LINK_LIFETIME", _positive_duration, "a positive datetime.timedelta", "twitch_intake.E003"),
     ("CLINIC_NAME", lambda v: isinstance(v, str), "a string", "twitch_intake.E006"),
-    ("SITE_URL", _site_url, "'' or an http(s) URL such as 'https://intake.example'", "twitch_intake.E007"),
-    ("SELF_START", lambda v: isinstance(v, bool), "True or False (not a string)", "twitch_intake.E008"),
+    (
+        "SITE_URL",
+        _site_url,
+        "'' or an http(s) URL such as 'https://intake.example'",
+        "twitch_intake.E007",
+    ),
+    (
+        "SELF_START",
+        lambda v: isinstance(v, bool),
+        "True or False (not a string)",
+        "twitch_intake.E008",
+    ),
     ("DOB_ATTEMPTS", _positive_int, "a whole number of at least 1", "twitch_intake.E009"),
     ("LOCKOUT", _positive_duration, "a positive datetime.timedelta", "twitch_intake.E010"),
     (

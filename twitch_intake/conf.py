@@ -102,7 +102,6 @@ class Settings:
         """
         return self._get("REQUIRE_MFA")
 
-
     def contact(self) -> dict[str, str]:
         """What every patient page shows: who to call, and the emergency number."""
         return {

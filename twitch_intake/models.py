@@ -117,7 +117,10 @@ class Encounter(models.Model):
     )
     date_of_birth = models.DateField(_("date of birth"), validators=[validate_date_of_birth])
     record_number = models.CharField(
-        _("record number"), max_length=64, blank=True, help_text=_("The clinic's own patient number, if any."),
+        _("record number"),
+        max_length=64,
+        blank=True,
+        help_text=_("The clinic's own patient number, if any."),
         validators=[validate_one_line],
     )
     visit_at = models.DateTimeField(_("visit"), validators=[validate_visit_at])
@@ -147,7 +150,9 @@ class Encounter(models.Model):
     language = models.CharField(_("patient's language"), max_length=10, blank=True)
 
     token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
-    token_expires_at = models.DateTimeField(_("link expires"), null=True, blank=True, editable=False)
+    token_expires_at = models.DateTimeField(
+        _("link expires"), null=True, blank=True, editable=False
+    )
     dob_failures = models.PositiveSmallIntegerField(default=0, editable=False)
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     alerted_at = models.DateTimeField(_("clinic alerted"), null=True, blank=True, editable=False)
@@ -169,7 +174,9 @@ class Encounter(models.Model):
     level = models.CharField(  # noqa: DJ001
         _("level"), max_length=16, choices=LevelChoice.choices, null=True, blank=True, db_index=True
     )
-    flags = ArrayField(models.CharField(max_length=32), default=list, blank=True, verbose_name=_("flags"))
+    flags = ArrayField(
+        models.CharField(max_length=32), default=list, blank=True, verbose_name=_("flags")
+    )
     flag_count = models.PositiveSmallIntegerField(_("flag count"), default=0)
     answers_digest = models.CharField(max_length=64, blank=True, editable=False)
 
@@ -319,7 +326,10 @@ class AccessEvent(models.Model):
         IDENTITY = "identity", _("Changed the patient's identity after submission")
 
     encounter = models.ForeignKey(
-        Encounter, verbose_name=_("encounter"), on_delete=models.PROTECT, related_name="access_events"
+        Encounter,
+        verbose_name=_("encounter"),
+        on_delete=models.PROTECT,
+        related_name="access_events",
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="+"

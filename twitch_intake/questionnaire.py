@@ -109,7 +109,9 @@ class Questionnaire:
 
     def __post_init__(self) -> None:
         index = {q.link_id: q for g in self.groups for q in g.questions}
-        ids = [g.link_id for g in self.groups] + [q.link_id for g in self.groups for q in g.questions]
+        ids = [g.link_id for g in self.groups] + [
+            q.link_id for g in self.groups for q in g.questions
+        ]
         if len(ids) != len(set(ids)):
             raise ValueError("linkIds must be distinct across groups and questions")
         object.__setattr__(self, "_index", index)
@@ -161,16 +163,31 @@ TWITCH_INTAKE = Questionnaire(
                     repeats=True,
                     options=_options(
                         ("diminished-pulse", _("A weak pulse, or a pulse that is hard to find")),
-                        ("consciousness-change", _("Fainting, or being very drowsy or hard to wake")),
+                        (
+                            "consciousness-change",
+                            _("Fainting, or being very drowsy or hard to wake"),
+                        ),
                         ("mental-status-change", _("Confusion, or a sudden change in behavior")),
-                        ("thinking-difficulty", _("Trouble with memory, thinking or understanding")),
+                        (
+                            "thinking-difficulty",
+                            _("Trouble with memory, thinking or understanding"),
+                        ),
                         ("high-fever", _("A high fever")),
-                        ("coordination-loss", _("Losing control of your movements (clumsy, unsteady)")),
+                        (
+                            "coordination-loss",
+                            _("Losing control of your movements (clumsy, unsteady)"),
+                        ),
                         ("paralysis", _("Not being able to move a part of your body")),
                         ("seizure", _("A seizure (fit)")),
                         ("severe-headache", _("A severe headache")),
-                        ("speech-difficulty", _("Slurred or mixed-up speech, or not being able to speak")),
-                        ("vision-change", _("A sudden change in your vision, losing vision, or eye pain")),
+                        (
+                            "speech-difficulty",
+                            _("Slurred or mixed-up speech, or not being able to speak"),
+                        ),
+                        (
+                            "vision-change",
+                            _("A sudden change in your vision, losing vision, or eye pain"),
+                        ),
                         ("vomiting", _("Vomiting (throwing up)")),
                         (NONE, _("None of these")),
                     ),
@@ -205,7 +222,9 @@ TWITCH_INTAKE = Questionnaire(
                         ("moderate", _("Moderate: they bother me, but I still do my usual things")),
                         (
                             "severe",
-                            _("Severe: the body part moves so others can see, or they get in the way of daily life or sleep"),
+                            _(
+                                "Severe: the body part moves so others can see, or they get in the way of daily life or sleep"
+                            ),
                         ),
                     ),
                 ),
@@ -293,7 +312,10 @@ TWITCH_INTAKE = Questionnaire(
                         ("pain", _("Pain")),
                         ("fatigue", _("Feeling very tired")),
                         ("trouble-swallowing", _("Trouble swallowing")),
-                        ("tics-or-vocal-outbursts", _("Tics, or sounds or words you can't hold back")),
+                        (
+                            "tics-or-vocal-outbursts",
+                            _("Tics, or sounds or words you can't hold back"),
+                        ),
                         (NONE, _("None of these")),
                     ),
                     help=_("Tick every one that applies, or “None of these”."),
@@ -318,7 +340,9 @@ TWITCH_INTAKE = Questionnaire(
                     _("What medicines are you taking?"),
                     ItemType.TEXT,
                     max_length=2000,
-                    help=_("Include medicines you buy without a prescription, vitamins and supplements."),
+                    help=_(
+                        "Include medicines you buy without a prescription, vitamins and supplements."
+                    ),
                 ),
                 Question(
                     "medication-flags",
@@ -327,13 +351,18 @@ TWITCH_INTAKE = Questionnaire(
                     required=True,
                     repeats=True,
                     options=_options(
-                        ("stimulant", _("A stimulant medicine, for example for ADHD, or diet pills")),
+                        (
+                            "stimulant",
+                            _("A stimulant medicine, for example for ADHD, or diet pills"),
+                        ),
                         ("corticosteroid", _("A steroid medicine, such as prednisone")),
                         ("estrogen", _("Estrogen, including birth control or hormone therapy")),
                         ("diuretic", _("A diuretic (“water pill”)")),
                         (
                             "benzodiazepine-withdrawal",
-                            _("I recently stopped or cut down a benzodiazepine, such as diazepam, lorazepam or alprazolam"),
+                            _(
+                                "I recently stopped or cut down a benzodiazepine, such as diazepam, lorazepam or alprazolam"
+                            ),
                         ),
                         (NONE, _("None of these")),
                     ),
@@ -355,7 +384,12 @@ TWITCH_INTAKE = Questionnaire(
                         ("multiple-sclerosis", _("Multiple sclerosis (MS)")),
                         ("muscular-dystrophy", _("Muscular dystrophy")),
                         ("tourette", _("Tourette syndrome")),
-                        ("nerve-damage", _("Nerve damage, or a trapped or pinched nerve (including the nerves to the arm)")),
+                        (
+                            "nerve-damage",
+                            _(
+                                "Nerve damage, or a trapped or pinched nerve (including the nerves to the arm)"
+                            ),
+                        ),
                         ("kidney-disease", _("Kidney disease")),
                         ("brain-injury", _("A brain injury")),
                         ("thyroid-disease", _("Thyroid disease")),
@@ -503,8 +537,10 @@ def _required_message(question: Question) -> str | Promise:
     if question.link_id == "locations-other":
         return _("You ticked “Somewhere else”. Tell us where.")
     if question.repeats:
-        return _("Tick at least one answer, or “None of these”.") if question.exclusive else _(
-            "Tick at least one answer."
+        return (
+            _("Tick at least one answer, or “None of these”.")
+            if question.exclusive
+            else _("Tick at least one answer.")
         )
     if question.type is ItemType.CHOICE or question.type is ItemType.BOOLEAN:
         return _("Choose an answer.")

@@ -372,7 +372,13 @@ def issue_link(encounter_id: int, user: Any, client_address: str | None) -> Link
             return LinkResult(encounter, refused=refused)
         token = encounter.issue_link()
         encounter.save(
-            update_fields=["token_hash", "token_expires_at", "dob_failures", "locked_until", "updated_at"]
+            update_fields=[
+                "token_hash",
+                "token_expires_at",
+                "dob_failures",
+                "locked_until",
+                "updated_at",
+            ]
         )
         AccessEvent.objects.create(
             encounter=encounter,

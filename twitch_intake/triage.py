@@ -181,7 +181,7 @@ _DISAGREE = _(
 def _ticked_evidence(
     words: _Words, questionnaire: Questionnaire, link_id: str, chosen: Sequence[str]
 ) -> str:
-    """"ticked: Calf (lower leg), Thigh": the ticked options, as the patient read them."""
+    """ "ticked: Calf (lower leg), Thigh": the ticked options, as the patient read them."""
     label = _label_of(questionnaire, link_id)
     answers = ", ".join([_say(words, label(code)) for code in chosen])
     return _say(words, _TICKED) % {"answers": answers}
@@ -269,9 +269,7 @@ class _Multifocal(_Test):
             return None
         return said_yes, locations
 
-    def describe(
-        self, found: tuple[bool, Any], questionnaire: Questionnaire, words: _Words
-    ) -> str:
+    def describe(self, found: tuple[bool, Any], questionnaire: Questionnaire, words: _Words) -> str:
         said_yes, locations = found
         parts = []
         if said_yes:
@@ -289,7 +287,9 @@ RED_RULES: tuple[Rule, ...] = (
         "emergency-signs",
         Kind.RED,
         _("Emergency signs"),
-        _("Source article, “When should you see a doctor”: seek immediate care or call the emergency number"),
+        _(
+            "Source article, “When should you see a doctor”: seek immediate care or call the emergency number"
+        ),
         _Ticked("emergency-signs"),
     ),
     Rule(
@@ -357,7 +357,14 @@ CONTEXT_RULES: tuple[Rule, ...] = (
         _("Source article, neurological conditions and other causes"),
         _Ticked(
             "condition-flags",
-            ["als", "multiple-sclerosis", "muscular-dystrophy", "tourette", "nerve-damage", "brain-injury"],
+            [
+                "als",
+                "multiple-sclerosis",
+                "muscular-dystrophy",
+                "tourette",
+                "nerve-damage",
+                "brain-injury",
+            ],
         ),
     ),
     Rule(

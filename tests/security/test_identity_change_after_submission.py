@@ -27,7 +27,9 @@ def _user(role: str) -> User:
     if role == "superuser":
         return User.objects.create_superuser("root", "root@clinic.test", "x" * 20)
     user = User.objects.create_user(role, password="x" * 20, is_staff=True)
-    user.groups.add(Group.objects.get(name={"clinician": "Clinicians", "front_desk": "Front desk"}[role]))
+    user.groups.add(
+        Group.objects.get(name={"clinician": "Clinicians", "front_desk": "Front desk"}[role])
+    )
     return user
 
 
@@ -54,7 +56,11 @@ def _form_data(encounter: Encounter, **overrides: str) -> dict[str, str]:
     return data
 
 
-CHANGED = {"patient_name": "Someone Else", "date_of_birth": "1991-01-01", "record_number": "MRN-FAKE"}
+CHANGED = {
+    "patient_name": "Someone Else",
+    "date_of_birth": "1991-01-01",
+    "record_number": "MRN-FAKE",
+}
 
 
 @pytest.mark.parametrize("status", [Status.SUBMITTED, Status.REVIEWED])
@@ -66,7 +72,9 @@ def test_front_desk_cannot_change_identity_after_submission(status):
     client = _client(front)
 
     form = client.get(_change(encounter)).context["adminform"].form
-    response = client.post(_change(encounter), _form_data(encounter, **CHANGED, visit_at_1="11:15:00"))
+    response = client.post(
+        _change(encounter), _form_data(encounter, **CHANGED, visit_at_1="11:15:00")
+    )
 
     assert not set(IDENTITY) & set(form.fields)
     assert response.status_code == 302
@@ -94,7 +102,9 @@ def test_front_desk_can_still_correct_identity_before_submission():
 
 def test_a_form_opened_before_submission_cannot_change_identity_after_it():
     client = _client(_user("front_desk"))
-    encounter = make_encounter(answers=rich_answers(), status=Status.IN_PROGRESS, patient_name="Ada Example")
+    encounter = make_encounter(
+        answers=rich_answers(), status=Status.IN_PROGRESS, patient_name="Ada Example"
+    )
     form = client.get(_change(encounter)).context["adminform"].form
     assert "patient_name" in form.fields  # editable while the patient is still answering
     assert services.submit(encounter.pk).ok  # ... and then the patient submits
@@ -110,7 +120,9 @@ def test_a_change_form_save_never_overwrites_answers_saved_meanwhile():
     encounter = make_encounter(answers={"emergency-signs": ["none"]}, status=Status.IN_PROGRESS)
     client.get(_change(encounter))
     # The patient saves a page while the front desk has the form open.
-    Encounter.objects.filter(pk=encounter.pk).update(answers=rich_answers(), completed_groups=["emergency"])
+    Encounter.objects.filter(pk=encounter.pk).update(
+        answers=rich_answers(), completed_groups=["emergency"]
+    )
 
     client.post(_change(encounter), _form_data(encounter, record_number="MRN-2"))
 
@@ -126,14 +138,20 @@ def test_a_superusers_identity_change_is_logged_and_shown_in_every_summary():
     encounter = make_submitted(rich_answers(), patient_name="Ada Example")
 
     before = timezone.now()
-    response = _client(root).post(_change(encounter), _form_data(encounter, patient_name="Ada Corrected"))
+    response = _client(root).post(
+        _change(encounter), _form_data(encounter, patient_name="Ada Corrected")
+    )
     after = timezone.now()
 
     assert response.status_code == 302
     encounter.refresh_from_db()
     assert encounter.patient_name == "Ada Corrected"
     event = AccessEvent.objects.get()
-    assert (event.encounter, event.user, event.action) == (encounter, root, AccessEvent.Action.IDENTITY)
+    assert (event.encounter, event.user, event.action) == (
+        encounter,
+        root,
+        AccessEvent.Action.IDENTITY,
+    )
     assert before <= event.at <= after
 
     changes = summary.build(encounter).identity_changes
@@ -158,7 +176,9 @@ def test_a_superusers_save_without_identity_change_is_not_flagged():
 def test_the_service_keeps_identity_when_submission_wins_the_race():
     """The form was read while in progress; the patient submitted before the save took the lock."""
     front = _user("front_desk")
-    stale = make_encounter(answers=rich_answers(), status=Status.IN_PROGRESS, patient_name="Ada Example")
+    stale = make_encounter(
+        answers=rich_answers(), status=Status.IN_PROGRESS, patient_name="Ada Example"
+    )
     assert services.submit(stale.pk).ok
     stale.patient_name = "Someone Else"
     stale.record_number = "MRN-2"
@@ -169,5 +189,9 @@ def test_the_service_keeps_identity_when_submission_wins_the_race():
 
     assert kept == ["patient_name", "record_number"]
     current = Encounter.objects.get(pk=stale.pk)
-    assert (current.patient_name, current.record_number, current.status) == ("Ada Example", "", Status.SUBMITTED)
+    assert (current.patient_name, current.record_number, current.status) == (
+        "Ada Example",
+        "",
+        Status.SUBMITTED,
+    )
     assert not AccessEvent.objects.exists()

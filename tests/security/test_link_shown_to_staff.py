@@ -105,7 +105,11 @@ def test_every_link_issued_is_an_access_event():
 
     token = LINK_IN_PAGE.search(response.content.decode()).group(1)
     event = AccessEvent.objects.get()
-    assert (event.encounter, event.user, event.action) == (encounter, front, AccessEvent.Action.LINK)
+    assert (event.encounter, event.user, event.action) == (
+        encounter,
+        front,
+        AccessEvent.Action.LINK,
+    )
     assert event.client_address == "127.0.0.1"
     encounter.refresh_from_db()
     assert encounter.token_hash == hash_token(token)
@@ -143,7 +147,10 @@ def test_the_service_refuses_and_says_why():
 
     issued = services.issue_link(empty.pk, front, "127.0.0.1")
     assert issued.token and issued.refused == ""
-    for encounter, reason in ((started, services.LinkRefused.STARTED), (submitted, services.LinkRefused.SUBMITTED)):
+    for encounter, reason in (
+        (started, services.LinkRefused.STARTED),
+        (submitted, services.LinkRefused.SUBMITTED),
+    ):
         result = services.issue_link(encounter.pk, front, "127.0.0.1")
         assert (result.token, result.refused) == ("", reason)
     assert AccessEvent.objects.count() == 1
@@ -153,7 +160,9 @@ def _wait_until_blocked_on_a_lock(other_pid: int) -> None:
     """Poll PostgreSQL until the other session waits for a row lock (no timing involved)."""
     with connections["default"].cursor() as cursor:
         for _ in range(100_000):
-            cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [other_pid])
+            cursor.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [other_pid]
+            )
             row = cursor.fetchone()
             if row and row[0] == "Lock":
                 return
@@ -182,7 +191,9 @@ def test_a_patient_saving_at_the_same_moment_cannot_slip_between_check_and_issue
     with transaction.atomic():
         Encounter.objects.select_for_update().get(pk=encounter.pk)
         Encounter.objects.filter(pk=encounter.pk).update(
-            answers={"emergency-signs": ["none"]}, completed_groups=["emergency"], status=Status.IN_PROGRESS
+            answers={"emergency-signs": ["none"]},
+            completed_groups=["emergency"],
+            status=Status.IN_PROGRESS,
         )
         thread = threading.Thread(target=ask_for_a_link)
         thread.start()

@@ -80,7 +80,9 @@ def _user(role: str) -> User:
     if role == "superuser":
         return User.objects.create_superuser("root", "root@clinic.test", "x" * 20)
     user = User.objects.create_user(role, password="x" * 20, is_staff=True)
-    user.groups.add(Group.objects.get(name={"clinician": "Clinicians", "front_desk": "Front desk"}[role]))
+    user.groups.add(
+        Group.objects.get(name={"clinician": "Clinicians", "front_desk": "Front desk"}[role])
+    )
     return user
 
 

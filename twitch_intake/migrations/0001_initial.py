@@ -12,7 +12,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -21,106 +20,353 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Encounter',
+            name="Encounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('patient_name', models.CharField(max_length=200, verbose_name='patient name')),
-                ('date_of_birth', models.DateField(verbose_name='date of birth')),
-                ('record_number', models.CharField(blank=True, help_text="The clinic's own patient number, if any.", max_length=64, verbose_name='record number')),
-                ('visit_at', models.DateTimeField(verbose_name='visit')),
-                ('status', models.CharField(choices=[('invited', 'Invited'), ('in_progress', 'In progress'), ('submitted', 'Submitted'), ('reviewed', 'Reviewed')], default='invited', max_length=16, verbose_name='status')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True, verbose_name='submitted')),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True, verbose_name='reviewed')),
-                ('questionnaire_version', models.CharField(default='1.0.0', max_length=16, verbose_name='questionnaire version')),
-                ('answers', models.JSONField(blank=True, default=dict, verbose_name='answers')),
-                ('completed_groups', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=32), blank=True, default=list, size=None, verbose_name='pages completed')),
-                ('language', models.CharField(blank=True, max_length=10, verbose_name="patient's language")),
-                ('token_hash', models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True)),
-                ('token_expires_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='link expires')),
-                ('dob_failures', models.PositiveSmallIntegerField(default=0, editable=False)),
-                ('locked_until', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('alerted_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='clinic alerted')),
-                ('level', models.CharField(blank=True, choices=[('emergency', 'Emergency'), ('priority', 'Priority'), ('routine', 'Routine')], db_index=True, max_length=16, null=True, verbose_name='level')),
-                ('flags', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=32), blank=True, default=list, size=None, verbose_name='flags')),
-                ('flag_count', models.PositiveSmallIntegerField(default=0, verbose_name='flag count')),
-                ('answers_digest', models.CharField(blank=True, editable=False, max_length=64)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='reviewed by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("patient_name", models.CharField(max_length=200, verbose_name="patient name")),
+                ("date_of_birth", models.DateField(verbose_name="date of birth")),
+                (
+                    "record_number",
+                    models.CharField(
+                        blank=True,
+                        help_text="The clinic's own patient number, if any.",
+                        max_length=64,
+                        verbose_name="record number",
+                    ),
+                ),
+                ("visit_at", models.DateTimeField(verbose_name="visit")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("invited", "Invited"),
+                            ("in_progress", "In progress"),
+                            ("submitted", "Submitted"),
+                            ("reviewed", "Reviewed"),
+                        ],
+                        default="invited",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "submitted_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="submitted"),
+                ),
+                (
+                    "reviewed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="reviewed"),
+                ),
+                (
+                    "questionnaire_version",
+                    models.CharField(
+                        default="1.0.0", max_length=16, verbose_name="questionnaire version"
+                    ),
+                ),
+                ("answers", models.JSONField(blank=True, default=dict, verbose_name="answers")),
+                (
+                    "completed_groups",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=32),
+                        blank=True,
+                        default=list,
+                        size=None,
+                        verbose_name="pages completed",
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(blank=True, max_length=10, verbose_name="patient's language"),
+                ),
+                (
+                    "token_hash",
+                    models.CharField(
+                        blank=True, editable=False, max_length=64, null=True, unique=True
+                    ),
+                ),
+                (
+                    "token_expires_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="link expires"
+                    ),
+                ),
+                ("dob_failures", models.PositiveSmallIntegerField(default=0, editable=False)),
+                ("locked_until", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "alerted_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="clinic alerted"
+                    ),
+                ),
+                (
+                    "level",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("emergency", "Emergency"),
+                            ("priority", "Priority"),
+                            ("routine", "Routine"),
+                        ],
+                        db_index=True,
+                        max_length=16,
+                        null=True,
+                        verbose_name="level",
+                    ),
+                ),
+                (
+                    "flags",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=32),
+                        blank=True,
+                        default=list,
+                        size=None,
+                        verbose_name="flags",
+                    ),
+                ),
+                (
+                    "flag_count",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="flag count"),
+                ),
+                ("answers_digest", models.CharField(blank=True, editable=False, max_length=64)),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="reviewed by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'encounter',
-                'verbose_name_plural': 'encounters',
-                'ordering': [models.OrderBy(models.F('level'), nulls_last=True), '-status', '-flag_count', 'visit_at'],
-                'permissions': [('view_summary', "Can view a patient's answers and summary"), ('review_encounter', 'Can mark an encounter reviewed'), ('issue_link', "Can make a patient's intake link")],
+                "verbose_name": "encounter",
+                "verbose_name_plural": "encounters",
+                "ordering": [
+                    models.OrderBy(models.F("level"), nulls_last=True),
+                    "-status",
+                    "-flag_count",
+                    "visit_at",
+                ],
+                "permissions": [
+                    ("view_summary", "Can view a patient's answers and summary"),
+                    ("review_encounter", "Can mark an encounter reviewed"),
+                    ("issue_link", "Can make a patient's intake link"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AccessEvent',
+            name="AccessEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('view', 'Viewed the summary'), ('print', 'Opened the print view'), ('text', 'Opened the text view'), ('export', 'Exported FHIR')], max_length=16, verbose_name='action')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='at')),
-                ('client_address', models.GenericIPAddressField(blank=True, null=True, verbose_name='client address')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user')),
-                ('encounter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='access_events', to='twitch_intake.encounter', verbose_name='encounter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("view", "Viewed the summary"),
+                            ("print", "Opened the print view"),
+                            ("text", "Opened the text view"),
+                            ("export", "Exported FHIR"),
+                        ],
+                        max_length=16,
+                        verbose_name="action",
+                    ),
+                ),
+                (
+                    "at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, verbose_name="at"
+                    ),
+                ),
+                (
+                    "client_address",
+                    models.GenericIPAddressField(
+                        blank=True, null=True, verbose_name="client address"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
+                (
+                    "encounter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="access_events",
+                        to="twitch_intake.encounter",
+                        verbose_name="encounter",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'access event',
-                'verbose_name_plural': 'access events',
-                'ordering': ['-at'],
+                "verbose_name": "access event",
+                "verbose_name_plural": "access events",
+                "ordering": ["-at"],
             },
         ),
         migrations.AddIndex(
-            model_name='encounter',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['flags'], name='encounter_flags_gin'),
+            model_name="encounter",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["flags"], name="encounter_flags_gin"
+            ),
         ),
         migrations.AddIndex(
-            model_name='encounter',
-            index=models.Index(models.F('level'), models.OrderBy(models.F('flag_count'), descending=True), models.F('visit_at'), condition=models.Q(('status', 'submitted')), name='encounter_unreviewed_queue'),
+            model_name="encounter",
+            index=models.Index(
+                models.F("level"),
+                models.OrderBy(models.F("flag_count"), descending=True),
+                models.F("visit_at"),
+                condition=models.Q(("status", "submitted")),
+                name="encounter_unreviewed_queue",
+            ),
         ),
         migrations.AddIndex(
-            model_name='encounter',
-            index=models.Index(fields=['visit_at'], name='encounter_visit_at'),
+            model_name="encounter",
+            index=models.Index(fields=["visit_at"], name="encounter_visit_at"),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.Exact(models.Func(models.F('answers'), function='jsonb_typeof', output_field=models.CharField()), models.Value('object')), name='encounter_answers_is_object'),
+            model_name="encounter",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.Exact(
+                    models.Func(
+                        models.F("answers"),
+                        function="jsonb_typeof",
+                        output_field=models.CharField(),
+                    ),
+                    models.Value("object"),
+                ),
+                name="encounter_answers_is_object",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['invited', 'in_progress', 'submitted', 'reviewed'])), name='encounter_status_known'),
+            model_name="encounter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["invited", "in_progress", "submitted", "reviewed"])
+                ),
+                name="encounter_status_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.CheckConstraint(condition=models.Q(('level__isnull', True), ('level__in', ['emergency', 'priority', 'routine']), _connector='OR'), name='encounter_level_known'),
+            model_name="encounter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("level__isnull", True),
+                    ("level__in", ["emergency", "priority", "routine"]),
+                    _connector="OR",
+                ),
+                name="encounter_level_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.CheckConstraint(condition=models.Q(('flags__contained_by', ['emergency-signs', 'weakness', 'multifocal', 'muscle-loss', 'severe', 'persistent', 'lifestyle-triggers', 'medication-link', 'neuro-history', 'metabolic-history'])), name='encounter_flags_known'),
+            model_name="encounter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "flags__contained_by",
+                        [
+                            "emergency-signs",
+                            "weakness",
+                            "multifocal",
+                            "muscle-loss",
+                            "severe",
+                            "persistent",
+                            "lifestyle-triggers",
+                            "medication-link",
+                            "neuro-history",
+                            "metabolic-history",
+                        ],
+                    )
+                ),
+                name="encounter_flags_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.Exact(models.F('flag_count'), models.Func(models.F('flags'), function='cardinality', output_field=models.IntegerField())), name='encounter_flag_count_matches'),
+            model_name="encounter",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.Exact(
+                    models.F("flag_count"),
+                    models.Func(
+                        models.F("flags"),
+                        function="cardinality",
+                        output_field=models.IntegerField(),
+                    ),
+                ),
+                name="encounter_flag_count_matches",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['invited', 'in_progress']), models.Q(('level__isnull', False), ('submitted_at__isnull', False)), _connector='OR'), name='encounter_submitted_has_result'),
+            model_name="encounter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["invited", "in_progress"]),
+                    models.Q(("level__isnull", False), ("submitted_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="encounter_submitted_has_result",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'reviewed'), _negated=True), ('reviewed_at__isnull', False), _connector='OR'), name='encounter_reviewed_has_time'),
+            model_name="encounter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "reviewed"), _negated=True),
+                    ("reviewed_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="encounter_reviewed_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.CheckConstraint(condition=models.Q(('token_hash__isnull', True), ('token_expires_at__isnull', False), _connector='OR'), name='encounter_link_expires'),
+            model_name="encounter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("token_hash__isnull", True),
+                    ("token_expires_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="encounter_link_expires",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.GreaterThanOrEqual(models.F('date_of_birth'), models.Value('1900-01-01')), name='encounter_date_of_birth_plausible'),
+            model_name="encounter",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.GreaterThanOrEqual(
+                    models.F("date_of_birth"), models.Value("1900-01-01")
+                ),
+                name="encounter_date_of_birth_plausible",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='accessevent',
-            trigger=pgtrigger.compiler.Trigger(name='access_event_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='4633b617e4a614b17b936cfabbfae4ccf87c012d', operation='UPDATE OR DELETE', pgid='pgtrigger_access_event_append_only_604cd', table='twitch_intake_accessevent', when='BEFORE')),
+            model_name="accessevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="access_event_append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="4633b617e4a614b17b936cfabbfae4ccf87c012d",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_access_event_append_only_604cd",
+                    table="twitch_intake_accessevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

@@ -28,7 +28,9 @@ def create_groups(apps, schema_editor):
     for name, codenames in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set(
-            Permission.objects.filter(content_type__app_label="twitch_intake", codename__in=codenames)
+            Permission.objects.filter(
+                content_type__app_label="twitch_intake", codename__in=codenames
+            )
         )
 
 

@@ -4,24 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('twitch_intake', '0002_clinician_and_front_desk_groups'),
+        ("twitch_intake", "0002_clinician_and_front_desk_groups"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RateLimitCounter',
+            name="RateLimitCounter",
             fields=[
-                ('key', models.CharField(help_text='The scope and a keyed hash of the client address; never the address itself.', max_length=100, primary_key=True, serialize=False, verbose_name='key')),
-                ('window_start', models.DateTimeField(verbose_name='window start')),
-                ('count', models.PositiveIntegerField(default=0, verbose_name='count')),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="The scope and a keyed hash of the client address; never the address itself.",
+                        max_length=100,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="key",
+                    ),
+                ),
+                ("window_start", models.DateTimeField(verbose_name="window start")),
+                ("count", models.PositiveIntegerField(default=0, verbose_name="count")),
             ],
             options={
-                'verbose_name': 'rate-limit counter',
-                'verbose_name_plural': 'rate-limit counters',
-                'ordering': ['key'],
-                'indexes': [models.Index(fields=['window_start'], name='rate_limit_window_start')],
+                "verbose_name": "rate-limit counter",
+                "verbose_name_plural": "rate-limit counters",
+                "ordering": ["key"],
+                "indexes": [models.Index(fields=["window_start"], name="rate_limit_window_start")],
             },
         ),
     ]

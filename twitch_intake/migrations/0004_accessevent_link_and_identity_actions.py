@@ -5,15 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('twitch_intake', '0003_rate_limit_counter'),
+        ("twitch_intake", "0003_rate_limit_counter"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accessevent',
-            name='action',
-            field=models.CharField(choices=[('view', 'Viewed the summary'), ('print', 'Opened the print view'), ('text', 'Opened the text view'), ('export', 'Exported FHIR'), ('link', 'Issued a patient link'), ('identity', "Changed the patient's identity after submission")], max_length=16, verbose_name='action'),
+            model_name="accessevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("view", "Viewed the summary"),
+                    ("print", "Opened the print view"),
+                    ("text", "Opened the text view"),
+                    ("export", "Exported FHIR"),
+                    ("link", "Issued a patient link"),
+                    ("identity", "Changed the patient's identity after submission"),
+                ],
+                max_length=16,
+                verbose_name="action",
+            ),
         ),
     ]

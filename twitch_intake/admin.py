@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -49,6 +49,16 @@ from .conf import app_settings
 from .mfa import requires_second_factor
 from .models import AccessEvent, Encounter, LevelChoice, Status
 from .ratelimit import client_address
+
+if TYPE_CHECKING:
+    # The host's user model (AUTH_USER_MODEL), as django-stubs resolves it.
+    from django.contrib.auth.models import _User
+
+    # ModelAdmin is generic in django-stubs only; at run time it takes no type argument.
+    _EncounterAdminBase = admin.ModelAdmin[Encounter]
+    _AccessEventAdminBase = admin.ModelAdmin[AccessEvent]
+else:
+    _EncounterAdminBase = _AccessEventAdminBase = admin.ModelAdmin
 
 PERM_SUMMARY = "twitch_intake.view_summary"
 PERM_REVIEW = "twitch_intake.review_encounter"
@@ -88,7 +98,8 @@ def allow_methods(
 def record_access(request: HttpRequest, encounter: Encounter, action: str) -> None:
     AccessEvent.objects.create(
         encounter=encounter,
-        user=request.user,
+        # Only admin views record access, and admin_view lets in signed-in staff alone.
+        user=cast("_User", request.user),
         action=action,
         client_address=client_address(request) or None,
     )
@@ -132,7 +143,7 @@ class FlagFilter(admin.SimpleListFilter):
 
 
 @admin.register(Encounter)
-class EncounterAdmin(admin.ModelAdmin):
+class EncounterAdmin(_EncounterAdminBase):
     list_display = (
         "patient_name",
         "level_badge",
@@ -268,7 +279,7 @@ class EncounterAdmin(admin.ModelAdmin):
         return readonly
 
     def save_model(
-        self, request: HttpRequest, obj: Encounter, form: ModelForm, change: bool
+        self, request: HttpRequest, obj: Encounter, form: ModelForm[Encounter], change: bool
     ) -> None:
         if not change:
             super().save_model(request, obj, form, change)
@@ -477,7 +488,7 @@ class EncounterAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccessEvent)
-class AccessEventAdmin(admin.ModelAdmin):
+class AccessEventAdmin(_AccessEventAdminBase):
     """The access log: superusers may read it; nobody may change it (the database agrees)."""
 
     list_display = ("at", "action", "user", "encounter_id", "client_address")

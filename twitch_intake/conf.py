@@ -30,22 +30,27 @@ DEFAULTS: dict[str, Any] = {
 
 class Settings:
     def _get(self, name: str) -> Any:
+        # Any: the host's settings are untyped. Each property binds the value to the type it
+        # documents (as before, the value is returned as the host set it, not converted).
         return getattr(settings, "TWITCH_INTAKE", {}).get(name, DEFAULTS[name])
 
     @property
     def CLINIC_NAME(self) -> str:
         """Shown to patients on every page and in the alert email."""
-        return self._get("CLINIC_NAME")
+        value: str = self._get("CLINIC_NAME")
+        return value
 
     @property
     def CLINIC_PHONE(self) -> str:
         """The number a patient calls with a question or when told to contact the clinic."""
-        return self._get("CLINIC_PHONE")
+        value: str = self._get("CLINIC_PHONE")
+        return value
 
     @property
     def EMERGENCY_NUMBER(self) -> str:
         """The emergency number shown on the emergency page (911 in the US, 112 in the EU)."""
-        return self._get("EMERGENCY_NUMBER")
+        value: str = self._get("EMERGENCY_NUMBER")
+        return value
 
     @property
     def ALERT_EMAILS(self) -> list[str]:
@@ -60,7 +65,8 @@ class Settings:
     @property
     def LINK_LIFETIME(self) -> timedelta:
         """How long a patient's link works after it is made."""
-        return self._get("LINK_LIFETIME")
+        value: timedelta = self._get("LINK_LIFETIME")
+        return value
 
     @property
     def SELF_START(self) -> bool:
@@ -70,26 +76,31 @@ class Settings:
     @property
     def DOB_ATTEMPTS(self) -> int:
         """Wrong dates of birth allowed before a link is locked."""
-        return self._get("DOB_ATTEMPTS")
+        value: int = self._get("DOB_ATTEMPTS")
+        return value
 
     @property
     def LOCKOUT(self) -> timedelta:
         """How long a link stays locked after too many wrong dates of birth."""
-        return self._get("LOCKOUT")
+        value: timedelta = self._get("LOCKOUT")
+        return value
 
     @property
     def TRUSTED_PROXY_COUNT(self) -> int:
         """Reverse proxies in front of the app whose X-Forwarded-For may be trusted (0: none)."""
-        return self._get("TRUSTED_PROXY_COUNT")
+        value: int = self._get("TRUSTED_PROXY_COUNT")
+        return value
 
     @property
     def RATE_LIMIT(self) -> int:
         """Failed link, date-of-birth and self-start attempts allowed per client per window."""
-        return self._get("RATE_LIMIT")
+        value: int = self._get("RATE_LIMIT")
+        return value
 
     @property
     def RATE_WINDOW(self) -> timedelta:
-        return self._get("RATE_WINDOW")
+        value: timedelta = self._get("RATE_WINDOW")
+        return value
 
     @property
     def REQUIRE_MFA(self) -> bool:
@@ -100,7 +111,8 @@ class Settings:
         patient's answers. Needs ``django_otp`` and its TOTP and static plugins installed and
         ``django_otp.middleware.OTPMiddleware`` after ``AuthenticationMiddleware``.
         """
-        return self._get("REQUIRE_MFA")
+        value: bool = self._get("REQUIRE_MFA")
+        return value
 
     def contact(self) -> dict[str, str]:
         """What every patient page shows: who to call, and the emergency number."""

@@ -521,7 +521,9 @@ def _patient_name(patient: Mapping[str, Any], problems: list[str]) -> str:
         return ""
     text = first.get("text")
     if not isinstance(text, str) or not text.strip():
-        given = first.get("given") if isinstance(first.get("given"), list) else []
+        given = first.get("given")
+        if not isinstance(given, list):
+            given = []
         family = first.get("family")
         parts = [*given, family] if isinstance(family, str) else list(given)
         if not all(isinstance(p, str) for p in parts):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout
@@ -24,6 +24,9 @@ from django.utils.translation import gettext_lazy as _
 from . import questionnaire
 from .models import birth_date_plausible
 from .questionnaire import Group, ItemType, Question
+
+if TYPE_CHECKING:
+    from django.http import QueryDict
 
 YES, NO = "yes", "no"
 #: Hidden field: the show-when questions that were visible when the page was drawn. A question
@@ -136,13 +139,15 @@ class GroupForm(forms.Form):
         values: dict[str, Any] = {}
         for question in self.group.questions:
             if question.repeats:
-                values[question.link_id] = self.data.getlist(question.link_id)
+                # A GroupForm is only ever bound to request.POST (views.page): a QueryDict.
+                values[question.link_id] = cast("QueryDict", self.data).getlist(question.link_id)
             else:
                 values[question.link_id] = self.data.get(question.link_id)
         return values
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()  # Form.clean returns cleaned_data itself
+        cleaned = self.cleaned_data
         values: dict[str, Any] = {}
         for question in self.group.questions:
             if question.link_id in self.errors:
@@ -245,7 +250,7 @@ class SelfStartForm(forms.Form):
         self.helper.disable_csrf = True
 
     def clean_patient_name(self) -> str:
-        name = self.cleaned_data["patient_name"]
+        name: str = self.cleaned_data["patient_name"]  # cleaned by its CharField
         refused = questionnaire.character_problem(name, multiline=False)
         if refused is not None:  # a line break or a bidi control could pose as a chart heading
             raise ValidationError(
@@ -254,13 +259,13 @@ class SelfStartForm(forms.Form):
         return name
 
     def clean_date_of_birth(self) -> dt.date:
-        born = self.cleaned_data["date_of_birth"]
+        born: dt.date = self.cleaned_data["date_of_birth"]  # cleaned by its DateField
         if not birth_date_plausible(born):
             raise ValidationError(_("Enter your real date of birth."), code="implausible")
         return born
 
     def clean_visit_date(self) -> dt.date:
-        visit = self.cleaned_data["visit_date"]
+        visit: dt.date = self.cleaned_data["visit_date"]  # cleaned by its DateField
         today = timezone.localdate()
         if not today - dt.timedelta(days=1) <= visit <= today + dt.timedelta(days=366):
             raise ValidationError(

@@ -16,14 +16,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from gunicorn.glogging import Logger as GunicornLogger
+# gunicorn ships no type information and types-gunicorn is not a dependency: its logger is Any.
+from gunicorn.glogging import Logger as GunicornLogger  # type: ignore[import-untyped]
 
 from .logs import REDACTED, install, private_query, redact
 
 _QUERY_ATOMS = ("q", "{query_string}e")
 
 
-class Logger(GunicornLogger):
+class Logger(GunicornLogger):  # type: ignore[misc]  # the base is Any: gunicorn is untyped
     """gunicorn's logger, with every access-log atom redacted and the app's filter installed."""
 
     def setup(self, cfg: Any) -> None:
@@ -33,7 +34,7 @@ class Logger(GunicornLogger):
     def atoms(
         self, resp: Any, req: Any, environ: dict[str, Any], request_time: dt.timedelta
     ) -> dict[str, Any]:
-        atoms = super().atoms(resp, req, environ, request_time)
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         query = environ.get("QUERY_STRING") or ""
         private = bool(query) and private_query(environ.get("PATH_INFO") or "", query)
         for key, value in atoms.items():

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -29,12 +28,16 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .conf import app_settings
 
+if TYPE_CHECKING:
+    # request.user's type: the host's user model (AUTH_USER_MODEL) or AnonymousUser.
+    from django.contrib.auth.models import _AnyUser
+
 #: The permission that shows health data (the Clinicians group has it, superusers have all).
 PERM_SUMMARY = "twitch_intake.view_summary"
 BACKUP_CODES = 10
 
 
-def mfa_required(user: AbstractBaseUser | AnonymousUser) -> bool:
+def mfa_required(user: _AnyUser) -> bool:
     return bool(app_settings.REQUIRE_MFA and user.is_authenticated and user.has_perm(PERM_SUMMARY))
 
 

@@ -85,6 +85,7 @@ def _bad_charset(request: HttpRequest) -> HttpResponse:
     from django.utils.cache import add_never_cache_headers
     from django.views.defaults import ERROR_400_TEMPLATE_NAME, ERROR_PAGE_TEMPLATE
 
+    body: str
     try:
         body = loader.render_to_string(ERROR_400_TEMPLATE_NAME, request=request)
     except TemplateDoesNotExist:

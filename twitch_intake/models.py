@@ -267,9 +267,13 @@ class Encounter(models.Model):
 
     @classmethod
     def from_db(
-        cls, db: str | None, field_names: Collection[str], values: Collection[Any]
+        cls,
+        db: str | None,
+        field_names: Collection[str],
+        values: Collection[Any],
+        **kwargs: Any,  # Django 6's fetch_mode, passed on as given
     ) -> Encounter:
-        instance = super().from_db(db, field_names, values)
+        instance = super().from_db(db, field_names, values, **kwargs)
         instance._stored_visit_at = instance.__dict__.get("visit_at")
         return instance
 

@@ -20,11 +20,15 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+
+if TYPE_CHECKING:
+    # What gettext_lazy returns, as django-stubs names it (a Promise of a str).
+    from django_stubs_ext import StrPromise
 
 VERSION = "1.0.0"
 
@@ -440,7 +444,7 @@ class Problem:
 
     link_id: str
     code: str
-    message: str | Promise
+    message: str | StrPromise
 
 
 #: The line breaks someone may type or paste; refused with their own message in a one-line value.
@@ -450,7 +454,7 @@ LINE_BREAKS = frozenset("\n\r\u2028\u2029")
 _TEXT_LINE_BREAKS = frozenset("\n\r")
 
 
-def character_problem(text: str, *, multiline: bool) -> tuple[str, str | Promise] | None:
+def character_problem(text: str, *, multiline: bool) -> tuple[str, str | StrPromise] | None:
     """Why ``text`` cannot be stored as typed, as ``(code, message)``; ``None`` when it can.
 
     A one-line value (a name, a record number, a short answer) is one line; a long answer keeps
@@ -533,7 +537,7 @@ def _check(question: Question, value: Any) -> tuple[Any, list[Problem]]:
 _NOT_APPLICABLE = "This question does not apply to the answers given."
 
 
-def _required_message(question: Question) -> str | Promise:
+def _required_message(question: Question) -> str | StrPromise:
     if question.link_id == "locations-other":
         return _("You ticked “Somewhere else”. Tell us where.")
     if question.repeats:

@@ -23,10 +23,11 @@ from .models import RateLimitCounter
 
 def client_address(request: HttpRequest) -> str:
     proxies = app_settings.TRUSTED_PROXY_COUNT
-    remote = request.META.get("REMOTE_ADDR", "")
+    # META is typed dict[str, Any]; WSGI (PEP 3333) gives the address and headers as str.
+    remote: str = request.META.get("REMOTE_ADDR", "")
     if proxies <= 0:
         return remote
-    chain = [
+    chain: list[str] = [
         part.strip()
         for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
         if part.strip()

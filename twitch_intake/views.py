@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -73,7 +73,10 @@ def _bound_encounter(request: HttpRequest) -> Encounter | None:
     if not isinstance(bound, dict):
         return None
     # order_by(): a primary-key lookup needs none of the queue's ordering.
-    encounter = Encounter.objects.filter(pk=bound.get("id")).order_by().first()
+    pk = bound.get("id")
+    if pk is None:  # as filter(pk=None) would, without the query
+        return None
+    encounter = Encounter.objects.filter(pk=pk).order_by().first()
     if encounter is None or encounter.token_hash != bound.get("link"):
         return None
     return encounter
@@ -106,7 +109,8 @@ def unlogged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        response._has_been_logged = True  # django.utils.log.log_response's own guard
+        # django.utils.log.log_response's own guard, which django-stubs does not declare.
+        response._has_been_logged = True  # type: ignore[attr-defined]
         return response
 
     return wrapper
@@ -141,7 +145,9 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     if request.method != "POST" or not form.is_valid():
         return render(request, "twitch_intake/confirm.html", _context(form=form)), False
     # This read was unlocked: the service decides, under the row lock.
-    check = services.check_birth_date(encounter.token_hash, form.cleaned_data["date_of_birth"], now)
+    # Found by its token_hash (with_token), so the hash is not None.
+    token_hash = cast(str, encounter.token_hash)
+    check = services.check_birth_date(token_hash, form.cleaned_data["date_of_birth"], now)
     if check.outcome is services.BirthDate.MATCHED and check.encounter is not None:
         _bind(request, check.encounter)
         response = redirect(_resume_url(check.encounter))

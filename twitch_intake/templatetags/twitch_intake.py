@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import template
-from django.forms import BoundField
+from django.forms import BoundField, ChoiceField
 
 register = template.Library()
 
@@ -20,7 +20,11 @@ def choice_options(field: BoundField) -> list[dict[str, Any]]:
     value = field.value()
     chosen = {str(v) for v in value} if isinstance(value, list | tuple) else {str(value)}
     base = field.auto_id
+    # Only the choices template calls this, for the choice questions forms.py builds: a
+    # ChoiceField given a list of (code, label) pairs, which Django keeps as such a list
+    # (django-stubs types the getter as everything the setter accepts).
+    choices = cast("list[tuple[str, Any]]", cast(ChoiceField, field.field).choices)
     return [
         {"value": code, "label": label, "id": f"{base}_{index}", "checked": str(code) in chosen}
-        for index, (code, label) in enumerate(field.field.choices)
+        for index, (code, label) in enumerate(choices)
     ]

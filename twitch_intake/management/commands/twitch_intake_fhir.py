@@ -102,6 +102,8 @@ class Command(BaseCommand):
         if path == "-":
             # Bytes when there are any, so json.loads detects the encoding as for a file.
             buffer = getattr(stdin, "buffer", None)
-            return buffer.read() if buffer is not None else stdin.read()
+            # A text stream's buffer reads bytes; a stream without one reads str.
+            data: str | bytes = buffer.read() if buffer is not None else stdin.read()
+            return data
         with open(path, "rb") as file:
             return file.read()

@@ -181,3 +181,10 @@ def test_crispy_pack_allowed(settings):
 def test_checks_are_registered():
     registered = checks.registry.registry.get_checks()
     assert {check_settings, check_wiring, check_database, check_mfa} <= set(registered)
+
+
+def test_the_second_factor_middleware_is_required_with_mfa(settings):
+    settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, "REQUIRE_MFA": True}
+    assert [m.id for m in check_mfa()] == []
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "SecondFactor" not in m]
+    assert [m.id for m in check_mfa()] == ["twitch_intake.E033"]

@@ -260,6 +260,7 @@ def check_database(
 OTP_APPS = ("django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static")
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+SECOND_FACTOR_MIDDLEWARE = "twitch_intake.mfa.SecondFactorMiddleware"
 
 
 @register(Tags.security)
@@ -288,6 +289,19 @@ def check_mfa(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 "after AuthenticationMiddleware.",
                 hint="Add it right after django.contrib.auth.middleware.AuthenticationMiddleware.",
                 id="twitch_intake.E031",
+            )
+        )
+    if SECOND_FACTOR_MIDDLEWARE not in middleware or (
+        OTP_MIDDLEWARE in middleware
+        and middleware.index(SECOND_FACTOR_MIDDLEWARE) < middleware.index(OTP_MIDDLEWARE)
+    ):
+        errors.append(
+            Error(
+                f"TWITCH_INTAKE['REQUIRE_MFA'] is on but {SECOND_FACTOR_MIDDLEWARE} is not in "
+                "MIDDLEWARE after OTPMiddleware.",
+                hint="Without it a password alone reaches the rest of the admin, django-otp's "
+                "device pages included. Add it right after OTPMiddleware.",
+                id="twitch_intake.E033",
             )
         )
     missing = [app for app in OTP_APPS if app not in settings.INSTALLED_APPS]

@@ -1,11 +1,13 @@
-"""A second factor for staff who read health data, on the app's own admin views only.
+"""A second factor for staff who read health data or can reach it by managing accounts.
 
-The app is a guest in the host's admin: it does not replace the host's login or ``AdminSite``.
-Instead every app view that shows a summary, the answers, or the queue's levels and flags asks
-:func:`needs_second_factor` first, and sends a clinician who signed in with a password alone
-to the app's own pages (``twitch_intake:mfa-setup`` and ``twitch_intake:mfa-verify``). The
-codes come from django-otp: TOTP devices (an authenticator app) and static backup codes, both
-with django-otp's throttling of wrong guesses.
+The app does not replace the host's login or ``AdminSite``. Every app view that shows a
+summary, the answers, or the queue's levels and flags asks :func:`needs_second_factor` first,
+and :class:`SecondFactorMiddleware` does the same for every other admin page: a password alone
+must not reach django-otp's own device admin (to add a device for oneself), a user's password
+form, the access log or the admin's autocomplete. Such a user is sent to the app's own pages
+(``twitch_intake:mfa-setup`` and ``twitch_intake:mfa-verify``); staff the rule does not apply
+to (front desk) see the admin as before. The codes come from django-otp: TOTP devices (an
+authenticator app) and static backup codes, both with django-otp's throttling of wrong guesses.
 """
 
 from __future__ import annotations
@@ -37,8 +39,30 @@ PERM_SUMMARY = "twitch_intake.view_summary"
 BACKUP_CODES = 10
 
 
+#: Who can change accounts or second-factor devices can make themselves (or anyone) a
+#: clinician: they confirm a code as clinicians do.
+PERMS_OVER_ACCOUNTS = (
+    "auth.change_user",
+    "auth.add_user",
+    "auth.change_group",
+    "auth.change_permission",
+    "otp_totp.add_totpdevice",
+    "otp_totp.change_totpdevice",
+    "otp_static.add_staticdevice",
+    "otp_static.change_staticdevice",
+    "otp_static.add_statictoken",
+    "otp_static.change_statictoken",
+)
+
+
 def mfa_required(user: _AnyUser) -> bool:
-    return bool(app_settings.REQUIRE_MFA and user.is_authenticated and user.has_perm(PERM_SUMMARY))
+    if not (app_settings.REQUIRE_MFA and user.is_authenticated):
+        return False
+    return bool(
+        user.is_superuser
+        or user.has_perm(PERM_SUMMARY)
+        or any(user.has_perm(perm) for perm in PERMS_OVER_ACCOUNTS)
+    )
 
 
 def is_verified(user: Any) -> bool:
@@ -76,6 +100,34 @@ def requires_second_factor(view: Callable[..., HttpResponse]) -> Callable[..., H
         return view(model_admin, request, *args, **kwargs)
 
     return wrapper
+
+
+#: Admin pages a user who still owes a code may open: signing in and out.
+_OPEN_ADMIN_PAGES = frozenset({"login", "logout", "jsi18n"})
+
+
+class SecondFactorMiddleware:
+    """No admin page for a user who owes a second factor, but signing in and out.
+
+    After ``AuthenticationMiddleware`` and django-otp's ``OTPMiddleware``; it acts only on the
+    views of the ``admin`` namespace, so the host's other pages are untouched.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        match = request.resolver_match
+        if match is None or "admin" not in match.namespaces or match.url_name in _OPEN_ADMIN_PAGES:
+            return None
+        if needs_second_factor(request):
+            return second_factor_page(request)
+        return None
 
 
 def safe_next(request: HttpRequest) -> str:
@@ -127,13 +179,26 @@ def devices_for_code(user: Any, code: str) -> list[Device]:
     return [device for device in devices_for_user(user) if isinstance(device, kind)]
 
 
-def pending_device(user: Any) -> TOTPDevice:
-    """The authenticator being set up: the same secret on every visit until it is confirmed."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+PENDING_DEVICE = "_twitch_intake_pending_device"
+
+
+def pending_device(request: HttpRequest) -> TOTPDevice:
+    """The authenticator being set up, with a secret of this sign-in session's own.
+
+    The same secret on every visit of this session (a reload shows the QR code already
+    scanned); a new session makes a new one and drops the old, so a secret seen by whoever
+    once had the password is not the one the clinician confirms.
+    """
+    user = request.user
+    device = TOTPDevice.objects.filter(
+        user=user, confirmed=False, pk=request.session.get(PENDING_DEVICE)
+    ).first()
     if device is None:
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice.objects.create(
             user=user, name=gettext("Authenticator app"), confirmed=False
         )
+        request.session[PENDING_DEVICE] = device.pk
     return device
 
 

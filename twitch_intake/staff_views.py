@@ -90,7 +90,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
         if mfa.is_verified(request.user):
             return HttpResponseRedirect(next_url)
         return _go("twitch_intake:mfa-verify", next_url)
-    device = mfa.pending_device(request.user)
+    device = mfa.pending_device(request)
     form = CodeForm(request.POST or None, devices=lambda code: [device])
     if request.method == "POST" and form.is_valid() and form.device is not None:
         confirmed = form.device

@@ -21,6 +21,7 @@ for OPTIONS or PUT as for GET, and filter on any field, answers included.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -126,7 +127,11 @@ def _queue_moment(value: str) -> bool:
         parsed = parse_datetime(value) or parse_date(value)
     except ValueError:
         return False
-    return parsed is not None and parsed.year in QUEUE_YEARS
+    if parsed is None or parsed.year not in QUEUE_YEARS:
+        return False
+    # Offsets as the world uses them (UTC-12 to UTC+14); PostgreSQL refuses beyond 15:59.
+    offset = parsed.utcoffset() if isinstance(parsed, dt.datetime) else None
+    return offset is None or abs(offset) <= dt.timedelta(hours=14)
 
 
 class FlagFilter(admin.SimpleListFilter):

@@ -52,6 +52,9 @@ MALFORMED = [
     "visit_at__lt=0001-01-01+00:00:00%2B05:00",
     "visit_at__lt=0001-01-01",
     "visit_at__gte=2031-03-10+00:00:00%2B99:00",
+    "visit_at__gte=2026-12-01T00:00:00-20:00",  # PostgreSQL takes offsets up to 15:59 only
+    "visit_at__lt=2026-12-01T00:00:00%2B23:00",
+    "visit_at__gte=2026-12-01T00:00:00-16:00",
     "visit_at__gte=2031-03-01&visit_at__gte=junk",
     "visit_at__isnull=%00",
     "flag=%00",

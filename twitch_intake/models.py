@@ -328,6 +328,8 @@ class AccessEvent(models.Model):
         EXPORT = "export", _("Exported FHIR")
         LINK = "link", _("Issued a patient link")
         IDENTITY = "identity", _("Changed the patient's identity after submission")
+        #: The only event without a user: whoever had the link and the date of birth.
+        PATIENT = "patient", _("Opened with the patient's link")
 
     encounter = models.ForeignKey(
         Encounter,
@@ -336,7 +338,12 @@ class AccessEvent(models.Model):
         related_name="access_events",
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
     )
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
@@ -346,6 +353,12 @@ class AccessEvent(models.Model):
         verbose_name = _("access event")
         verbose_name_plural = _("access events")
         ordering = ["-at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | Q(action="patient"),
+                name="access_event_staff_have_a_user",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.encounter_id} by {self.user_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -296,7 +296,9 @@ class BirthDateCheck:
     tries_left: int = 0
 
 
-def check_birth_date(token_hash: str, date_of_birth: date, now: datetime) -> BirthDateCheck:
+def check_birth_date(
+    token_hash: str, date_of_birth: date, now: datetime, client_address: str | None = None
+) -> BirthDateCheck:
     """One guess at the date of birth of a link's patient, counted before the next is looked at.
 
     The row lock comes before the link's lock is read: parallel guesses queue on the row, so
@@ -315,6 +317,14 @@ def check_birth_date(token_hash: str, date_of_birth: date, now: datetime) -> Bir
             if encounter.dob_failures:
                 encounter.dob_failures = 0
                 encounter.save(update_fields=["dob_failures"])
+            # Whoever holds the link and the date of birth is in: every such opening is logged
+            # with its address, so a second person opening the intake shows in the summary.
+            AccessEvent.objects.create(
+                encounter=encounter,
+                user=None,
+                action=AccessEvent.Action.PATIENT,
+                client_address=client_address or None,
+            )
             return BirthDateCheck(BirthDate.MATCHED, encounter)
         failures = encounter.dob_failures + 1
         encounter.dob_failures = failures

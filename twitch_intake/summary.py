@@ -242,6 +242,15 @@ class IdentityChange:
 
 
 @dataclass(frozen=True)
+class LinkOpenings:
+    """How often the patient's link was opened (the right date of birth given), from where."""
+
+    times: int
+    addresses: int
+    last: datetime
+
+
+@dataclass(frozen=True)
 class Summary:
     """Everything the clinician's summary shows, in the order of the clinical contract."""
 
@@ -272,6 +281,7 @@ class Summary:
     written_in: Text = ""
     #: Each change of who the intake is about since the patient submitted, oldest first.
     identity_changes: tuple[IdentityChange, ...] = ()
+    link_openings: LinkOpenings | None = None
 
     @property
     def is_emergency(self) -> bool:
@@ -474,17 +484,38 @@ def _written_in(code: str) -> Text:
     return format_lazy(_("written in {language}"), language=name)
 
 
-def _identity_changes(encounter: Encounter) -> tuple[IdentityChange, ...]:
-    """From the append-only access log, so that no later edit can hide an earlier change: the
-    clinician must know the header is not who the answers were submitted as."""
-    if encounter.pk is None or not encounter.is_submitted:
-        return ()
-    events = (
-        AccessEvent.objects.filter(encounter_id=encounter.pk, action=AccessEvent.Action.IDENTITY)
+def _access_history(
+    encounter: Encounter,
+) -> tuple[tuple[IdentityChange, ...], LinkOpenings | None]:
+    """From the append-only access log, in one query, so that no later edit can hide them:
+    identity changes after submission (the header is not who the answers were submitted as)
+    and the openings of the patient's link (a second person with the link shows here)."""
+    if encounter.pk is None:
+        return (), None
+    events = list(
+        AccessEvent.objects.filter(
+            encounter_id=encounter.pk,
+            action__in=[AccessEvent.Action.IDENTITY, AccessEvent.Action.PATIENT],
+        )
         .select_related("user")
         .order_by("at")
     )
-    return tuple(IdentityChange(by=event.user.get_username(), at=event.at) for event in events)
+    changes = tuple(
+        IdentityChange(by=event.user.get_username(), at=event.at)
+        for event in events
+        if event.action == AccessEvent.Action.IDENTITY and event.user is not None
+    )
+    opened = [event for event in events if event.action == AccessEvent.Action.PATIENT]
+    openings = (
+        LinkOpenings(
+            times=len(opened),
+            addresses=len({event.client_address for event in opened}),
+            last=opened[-1].at,
+        )
+        if opened
+        else None
+    )
+    return changes if encounter.is_submitted else (), openings
 
 
 def build(encounter: Encounter, questionnaire: Questionnaire = TWITCH_INTAKE) -> Summary:
@@ -492,6 +523,7 @@ def build(encounter: Encounter, questionnaire: Questionnaire = TWITCH_INTAKE) ->
     query of the access log for identity changes)."""
     answers: Mapping[str, Any] = encounter.answers or {}
     assessment = triage.assess(answers, questionnaire)
+    identity_changes, link_openings = _access_history(encounter)
     raised = {flag.code: flag for flag in assessment.flags}
     visit_day = timezone.localdate(encounter.visit_at)
 
@@ -532,7 +564,8 @@ def build(encounter: Encounter, questionnaire: Questionnaire = TWITCH_INTAKE) ->
         triage_notice=_triage_notice(encounter, assessment),
         language=encounter.language,
         written_in=_written_in(encounter.language),
-        identity_changes=_identity_changes(encounter),
+        identity_changes=identity_changes,
+        link_openings=link_openings,
     )
 
 

@@ -147,7 +147,12 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     # This read was unlocked: the service decides, under the row lock.
     # Found by its token_hash (with_token), so the hash is not None.
     token_hash = cast(str, encounter.token_hash)
-    check = services.check_birth_date(token_hash, form.cleaned_data["date_of_birth"], now)
+    check = services.check_birth_date(
+        token_hash,
+        form.cleaned_data["date_of_birth"],
+        now,
+        client_address=ratelimit.client_address(request) or None,
+    )
     if check.outcome is services.BirthDate.MATCHED and check.encounter is not None:
         _bind(request, check.encounter)
         response = redirect(_resume_url(check.encounter))

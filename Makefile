@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 DJANGO ?=
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Coverage of twitch_intake on every run; its floor (pyproject.toml) applies to the whole suite only.
+COV ?= --cov --cov-report=term:skip-covered $(if $(PYTEST_ARGS),--cov-fail-under=0)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -37,7 +39,7 @@ browser:
 
 test: $(STAMP) browser
 	@url=$$($(DB_URL)) || exit 1; \
-	DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL="$$url" $(PY) -m pytest $(COV) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@url=$$($(DB_URL)) || exit 1; \

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -44,9 +44,10 @@ def _free_port() -> int:
 
 def _database_url() -> str:
     """The test database pytest-django made (and migrated), for a server in another process."""
-    s = connection.settings_dict
-    password = f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else ""
-    return f"postgres://{quote(s['USER'])}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+    # The same server as DATABASE_URL (a TCP host or the embedded server's socket, which a URL
+    # spells percent-encoded in its host), with the test database's name as its path.
+    test_database = "/" + connection.settings_dict["NAME"]
+    return urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=test_database))
 
 
 class Server:

@@ -97,13 +97,8 @@ def allow_methods(
 
 
 def record_access(request: HttpRequest, encounter: Encounter, action: str) -> None:
-    AccessEvent.objects.create(
-        encounter=encounter,
-        # Only admin views record access, and admin_view lets in signed-in staff alone.
-        user=cast("_User", request.user),
-        action=action,
-        client_address=client_address(request) or None,
-    )
+    # Only admin views record access, and admin_view lets in signed-in staff alone.
+    services.record_access(encounter, cast("_User", request.user), action, client_address(request))
 
 
 #: Visit dates the queue can be filtered to. Wide enough for any real visit, narrow enough that

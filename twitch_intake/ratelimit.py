@@ -10,6 +10,8 @@ The client address is the socket's peer unless the clinic says how many proxies 
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.db import connections, router
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
@@ -22,20 +24,27 @@ from .models import RateLimitCounter
 
 
 def client_address(request: HttpRequest) -> str:
+    """The client's address: from ``X-Forwarded-For`` behind trusted proxies, else the peer's.
+
+    Always an IP address (or "" when the server gives none): the access log and django-axes
+    store it in an ``inet`` column, where anything else would be a database error.
+    """
     proxies = app_settings.TRUSTED_PROXY_COUNT
     # META is typed dict[str, Any]; WSGI (PEP 3333) gives the address and headers as str.
     remote: str = request.META.get("REMOTE_ADDR", "")
-    if proxies <= 0:
-        return remote
     chain: list[str] = [
         part.strip()
         for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
         if part.strip()
     ]
     # Each trusted proxy appended the address it saw; the client is `proxies` from the right.
-    if len(chain) >= proxies:
-        return chain[-proxies]
-    return remote
+    candidates = [chain[-proxies]] if 0 < proxies <= len(chain) else []
+    for candidate in [*candidates, remote]:
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return ""
 
 
 def _key(request: HttpRequest, scope: str) -> str:

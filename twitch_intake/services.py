@@ -6,7 +6,6 @@ cannot interleave: a page save and a submit of the same encounter happen one aft
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 import logging
@@ -14,7 +13,7 @@ import smtplib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +41,16 @@ def answers_digest(answers: Mapping[str, Any]) -> str:
 def digest_matches(encounter: Encounter) -> bool:
     return not encounter.answers_digest or encounter.answers_digest == answers_digest(
         encounter.answers
+    )
+
+
+def record_access(
+    encounter: Encounter, user: Any, action: str, client_address: str | None
+) -> AccessEvent:
+    """One row of the append-only access log: who (``None`` only for the patient's link), what,
+    from where."""
+    return AccessEvent.objects.create(
+        encounter=encounter, user=user, action=action, client_address=client_address or None
     )
 
 
@@ -280,7 +289,7 @@ def mark_reviewed(encounter_id: int, user: Any) -> Encounter:
 # --- The date of birth at the link ----------------------------------------------------------
 
 
-class BirthDate(enum.Enum):
+class BirthDate(Enum):
     MATCHED = "matched"
     WRONG = "wrong"
     #: Locked after too many wrong dates, expired, or no such link: the patient sees one page.
@@ -319,12 +328,7 @@ def check_birth_date(
                 encounter.save(update_fields=["dob_failures"])
             # Whoever holds the link and the date of birth is in: every such opening is logged
             # with its address, so a second person opening the intake shows in the summary.
-            AccessEvent.objects.create(
-                encounter=encounter,
-                user=None,
-                action=AccessEvent.Action.PATIENT,
-                client_address=client_address or None,
-            )
+            record_access(encounter, None, AccessEvent.Action.PATIENT, client_address)
             return BirthDateCheck(BirthDate.MATCHED, encounter)
         failures = encounter.dob_failures + 1
         encounter.dob_failures = failures
@@ -390,12 +394,7 @@ def issue_link(encounter_id: int, user: Any, client_address: str | None) -> Link
                 "updated_at",
             ]
         )
-        AccessEvent.objects.create(
-            encounter=encounter,
-            user=user,
-            action=AccessEvent.Action.LINK,
-            client_address=client_address or None,
-        )
+        record_access(encounter, user, AccessEvent.Action.LINK, client_address)
     return LinkResult(encounter, token=token)
 
 
@@ -435,12 +434,7 @@ def save_patient_details(
                     setattr(encounter, name, getattr(current, name))
                 fields = [name for name in fields if name not in kept]
             elif changed:
-                AccessEvent.objects.create(
-                    encounter=current,
-                    user=user,
-                    action=AccessEvent.Action.IDENTITY,
-                    client_address=client_address or None,
-                )
+                record_access(current, user, AccessEvent.Action.IDENTITY, client_address)
         if fields:
             encounter.save(update_fields=[*fields, "updated_at"])
     return kept

@@ -28,6 +28,7 @@ from django.utils.translation import override
 from . import questionnaire, tasks, triage
 from .conf import app_settings
 from .models import AccessEvent, Encounter, Status
+from .steps import Steps
 
 logger = logging.getLogger(__name__)
 
@@ -162,11 +163,8 @@ def save_page(
         answers.update(cleaned)
         encounter.answers = answers
         if group.link_id not in encounter.completed_groups:
-            encounter.completed_groups = [
-                g.link_id
-                for g in questionnaire.TWITCH_INTAKE.groups
-                if g.link_id in encounter.completed_groups or g.link_id == group.link_id
-            ]
+            steps = Steps.of(encounter.completed_groups).completing(group.link_id)
+            encounter.completed_groups = list(steps.completed_in_order)
         encounter.status = Status.IN_PROGRESS
         if language:
             encounter.language = language
@@ -244,7 +242,7 @@ def create_submitted(
             date_of_birth=date_of_birth,
             visit_at=visit_at or authored or now,
             answers=cleaned,
-            completed_groups=[g.link_id for g in questionnaire.TWITCH_INTAKE.groups],
+            completed_groups=list(Steps.of(()).all),
             status=Status.SUBMITTED,
             submitted_at=authored or now,
             answers_digest=answers_digest(cleaned),

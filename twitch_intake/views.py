@@ -26,10 +26,9 @@ from . import display, questionnaire, ratelimit, services
 from .conf import app_settings
 from .forms import ConfirmBirthDateForm, SelfStartForm, form_class, initial_for
 from .models import Encounter
+from .steps import Steps
 
 SESSION_KEY = "twitch_intake"
-GROUPS = questionnaire.TWITCH_INTAKE.groups
-GROUP_IDS = [g.link_id for g in GROUPS]
 
 
 def intake_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -87,17 +86,21 @@ def _bind(request: HttpRequest, encounter: Encounter) -> None:
     request.session[SESSION_KEY] = {"id": encounter.pk, "link": encounter.token_hash}
 
 
-def _first_incomplete(encounter: Encounter) -> str | None:
-    return next((g for g in GROUP_IDS if g not in encounter.completed_groups), None)
+def _steps(encounter: Encounter) -> Steps:
+    return Steps.of(encounter.completed_groups)
+
+
+def _place_url(step: str | None) -> str:
+    """A step's page, or the review page (``None``) once every step is completed."""
+    if step is None:
+        return reverse("twitch_intake:review")
+    return reverse("twitch_intake:page", args=[step])
 
 
 def _resume_url(encounter: Encounter) -> str:
     if encounter.is_submitted:
         return reverse("twitch_intake:thanks")
-    group = _first_incomplete(encounter)
-    if group is None:
-        return reverse("twitch_intake:review")
-    return reverse("twitch_intake:page", args=[group])
+    return _place_url(_steps(encounter).resume)
 
 
 # --- Arriving -------------------------------------------------------------------------------
@@ -212,13 +215,13 @@ def resume(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 @patient_view
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse:
-    if group not in GROUP_IDS:
+    steps = _steps(encounter)
+    if group not in steps:
         raise Http404
     if encounter.is_submitted:
         return redirect("twitch_intake:thanks")
-    first_open = _first_incomplete(encounter)
-    if first_open is not None and GROUP_IDS.index(group) > GROUP_IDS.index(first_open):
-        return redirect("twitch_intake:page", first_open)  # no skipping ahead of the emergency page
+    if not steps.may_open(group):
+        return redirect(_place_url(steps.resume))  # no skipping ahead of the emergency page
     group_def = questionnaire.TWITCH_INTAKE.group(group)
     Form = form_class(group)
     if request.method == "POST":
@@ -239,17 +242,10 @@ def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse
                 ["none"],
             ):
                 return redirect("twitch_intake:emergency")
-            return redirect(_next_url(encounter, group))
+            return redirect(_place_url(_steps(encounter).after_save(group)))
     else:
         form = Form(initial=initial_for(group_def, encounter.answers))
     return _render_page(request, encounter, group_def, form)
-
-
-def _next_url(encounter: Encounter, group: str) -> str:
-    index = GROUP_IDS.index(group)
-    if index + 1 < len(GROUP_IDS) and GROUP_IDS[index + 1] not in encounter.completed_groups:
-        return reverse("twitch_intake:page", args=[GROUP_IDS[index + 1]])
-    return _resume_url(encounter) if index + 1 < len(GROUP_IDS) else reverse("twitch_intake:review")
 
 
 def _render_page(
@@ -259,8 +255,8 @@ def _render_page(
     form: Any,
     revealed_more: bool = False,
 ) -> HttpResponse:
-    index = GROUP_IDS.index(group.link_id)
-    previous = GROUP_IDS[index - 1] if index else None
+    steps = _steps(encounter)
+    previous = steps.previous(group.link_id)
     status = 400 if form.is_bound and form.errors else 200
     return render(
         request,
@@ -268,8 +264,8 @@ def _render_page(
         _context(
             form=form,
             group=group,
-            step=index + 1,
-            steps=len(GROUP_IDS),
+            step=steps.number(group.link_id),
+            steps=steps.count,
             previous_url=reverse("twitch_intake:page", args=[previous]) if previous else None,
             revealed_more=revealed_more,
             encounter=encounter,
@@ -299,7 +295,8 @@ def emergency(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     if encounter.is_submitted:
         return redirect("twitch_intake:thanks")
-    if _first_incomplete(encounter) is not None:
+    steps = _steps(encounter)
+    if not steps.is_complete:
         return redirect(_resume_url(encounter))
     return render(
         request,
@@ -309,7 +306,7 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
                 {**section, "url": reverse("twitch_intake:page", args=[section["group"].link_id])}
                 for section in display.answer_sections(encounter.answers)
             ],
-            steps=len(GROUP_IDS),
+            steps=steps.count,
         ),
     )
 

@@ -1,14 +1,17 @@
 """The write paths below the views: guards the views never let a request reach."""
 
+import ast
+import datetime as dt
 import smtplib
+from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.test import override_settings
-from django.utils import translation
+from django.utils import timezone, translation
 
 from tests.alerting import SMTPServer
-from tests.factories import make_encounter, make_submitted, routine_answers
+from tests.factories import emergency_answers, make_encounter, make_submitted, routine_answers
 from twitch_intake import questionnaire, services
 from twitch_intake.models import Encounter
 
@@ -58,3 +61,67 @@ def test_a_failed_alert_is_recorded_without_patient_data_and_raised_for_the_queu
     assert stored.alert_sent_at is None and stored.alert_attempts == 1
     assert stored.alert_last_error.startswith("SMTPConnectError: 421")
     assert "Zed Quill" not in stored.alert_last_error and "Zed Quill" not in caplog.text
+
+
+# --- Every write is here ------------------------------------------------------------------------
+
+
+def test_the_language_is_stored_until_the_intake_is_submitted():
+    started = make_encounter(language="en")
+    assert services.set_language(started.pk, "es")
+    assert Encounter.objects.get(pk=started.pk).language == "es"
+
+    sent = make_submitted(routine_answers(), language="en")
+    assert not services.set_language(sent.pk, "es")
+    assert Encounter.objects.get(pk=sent.pk).language == "en"
+    assert not services.set_language(0, "es")  # no such encounter (deleted meanwhile)
+
+
+def test_create_encounter_stores_only_new_ones():
+    new = Encounter(patient_name="Ada", date_of_birth=dt.date(1980, 5, 17), visit_at=timezone.now())
+    assert services.create_encounter(new).pk is not None
+    assert new.questionnaire_version == questionnaire.TWITCH_INTAKE.version
+    with pytest.raises(ValueError, match="new encounters only"):
+        services.create_encounter(new)
+
+
+def test_retriage_reports_each_change_and_a_dry_run_saves_none():
+    stale = make_submitted(emergency_answers())
+    Encounter.objects.filter(pk=stale.pk).update(level="routine", flags=[], flag_count=0)
+    make_submitted(routine_answers())
+
+    dry = services.retriage(dry_run=True)
+    assert Encounter.objects.get(pk=stale.pk).level == "routine"
+    report = services.retriage()
+
+    assert dry == report
+    assert report.checked == 2
+    assert report.changed == [
+        services.Retriaged(stale.pk, "routine", "emergency", ("emergency-signs",), ())
+    ]
+    assert Encounter.objects.get(pk=stale.pk).level == "emergency"
+
+
+#: Methods that write a model, called on a model or through its manager.
+WRITES = frozenset(
+    {"save", "delete", "create", "bulk_create", "get_or_create", "update_or_create", "update"}
+)
+
+
+def _writes(path: Path) -> list[str]:
+    """``Model.objects....write(...)`` and ``instance.save()``/``.delete()`` calls in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        method, receiver = node.func.attr, ast.unparse(node.func.value)
+        through_manager = ".objects" in receiver or "_set" in receiver
+        if method in WRITES and (through_manager or method in {"save", "delete"}):
+            found.append(f"{path.name}:{node.lineno}: {receiver}.{method}()")
+    return found
+
+
+def test_views_admin_and_commands_write_only_through_services():
+    app = Path(services.__file__).parent
+    glue = [app / "views.py", app / "admin.py", *sorted((app / "management/commands").glob("*.py"))]
+    assert [write for path in glue for write in _writes(path)] == []

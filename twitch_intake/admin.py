@@ -282,7 +282,8 @@ class EncounterAdmin(_EncounterAdminBase):
         self, request: HttpRequest, obj: Encounter, form: ModelForm[Encounter], change: bool
     ) -> None:
         if not change:
-            super().save_model(request, obj, form, change)
+            # The add form validated the whole encounter; the link follows in response_add.
+            services.create_encounter(obj)
             return
         model_fields = {f.name for f in Encounter._meta.concrete_fields}
         kept = services.save_patient_details(

@@ -257,6 +257,34 @@ def create_submitted(
     return SubmitResult(encounter)
 
 
+def create_encounter(encounter: Encounter) -> Encounter:
+    """Store a new encounter that staff entered (the admin's add form has validated it).
+
+    Its link is issued apart, by :func:`issue_link`, which the admin calls for those who may
+    see one.
+    """
+    if encounter.pk is not None:
+        raise ValueError("create_encounter stores new encounters only")
+    encounter.save()
+    return encounter
+
+
+def set_language(encounter_id: int, code: str) -> bool:
+    """Remember the language the patient chose on their encounter, under the row lock.
+
+    Not after submission: the intake was answered, and is shown marked, in the language it was
+    sent in. Returns whether the language was stored.
+    """
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().filter(pk=encounter_id).first()
+        if encounter is None or encounter.is_submitted:
+            return False
+        if encounter.language != code:
+            encounter.language = code
+            encounter.save(update_fields=["language"])
+    return True
+
+
 def start_walk_in(
     *, patient_name: str, date_of_birth: date, visit_date: date, language: str = ""
 ) -> Encounter:
@@ -271,6 +299,74 @@ def start_walk_in(
     encounter.issue_link()
     encounter.save()
     return encounter
+
+
+# --- Bringing stored results in line with the rules ------------------------------------------
+
+#: What an assessment stores on an encounter, and what a retriage compares.
+RESULT_FIELDS = ("level", "flags", "flag_count")
+
+
+def _result(encounter: Encounter) -> tuple[Any, ...]:
+    return tuple(getattr(encounter, name) for name in RESULT_FIELDS)
+
+
+@dataclass(frozen=True)
+class Retriaged:
+    """One encounter whose stored level or flags disagreed with the rules."""
+
+    encounter_id: int
+    old_level: str | None
+    new_level: str | None
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+@dataclass
+class RetriageReport:
+    checked: int = 0
+    changed: list[Retriaged] = field(default_factory=list)
+
+
+def retriage(*, dry_run: bool = False) -> RetriageReport:
+    """Recompute the level and flags of every submitted or reviewed encounter from its answers
+    and store those that changed (none when ``dry_run``), each under its row lock.
+
+    The queue sorts by the stored result, computed once at submit; run this when the rules
+    change so that the queue agrees with the summary, which applies the rules of the day.
+    """
+    report = RetriageReport()
+    submitted = Encounter.objects.filter(status__in=[Status.SUBMITTED, Status.REVIEWED])
+    candidates = submitted.order_by("pk").only("pk", "answers", *RESULT_FIELDS)
+    for encounter in candidates.iterator(chunk_size=500):
+        report.checked += 1
+        before = _result(encounter)
+        apply_assessment(encounter, triage.assess(encounter.answers))
+        if _result(encounter) == before:
+            continue
+        if not dry_run:
+            # Recompute on the locked row: it may have changed since it was read.
+            with transaction.atomic():
+                locked = submitted.select_for_update().filter(pk=encounter.pk).order_by().first()
+                if locked is None:  # deleted, or no longer submitted
+                    continue
+                encounter = locked
+                before = _result(encounter)
+                apply_assessment(encounter, triage.assess(encounter.answers))
+                if _result(encounter) == before:
+                    continue
+                encounter.save(update_fields=[*RESULT_FIELDS, "updated_at"])
+        old_level, old_flags, _count = before
+        report.changed.append(
+            Retriaged(
+                encounter_id=encounter.pk,
+                old_level=old_level,
+                new_level=encounter.level,
+                added=tuple(code for code in encounter.flags if code not in old_flags),
+                removed=tuple(code for code in old_flags if code not in encounter.flags),
+            )
+        )
+    return report
 
 
 def mark_reviewed(encounter_id: int, user: Any) -> Encounter:

@@ -343,8 +343,8 @@ def language(request: HttpRequest) -> HttpResponse:
     if code in dict(settings.LANGUAGES):
         _remember_language(request, response, code)
         encounter = _bound_encounter(request)
-        if encounter is not None and not encounter.is_submitted:
-            Encounter.objects.filter(pk=encounter.pk).update(language=code)
+        if encounter is not None:
+            services.set_language(encounter.pk, code)
     return response
 
 

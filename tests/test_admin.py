@@ -27,7 +27,7 @@ from tests.factories import (
 )
 from twitch_intake import questionnaire, services
 from twitch_intake.middleware import IdleSessionMiddleware
-from twitch_intake.models import AccessEvent, Encounter, Status
+from twitch_intake.models import AccessEvent, Encounter, Status, queue_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -169,6 +169,49 @@ def test_queue_orders_by_level_then_unreviewed_then_flags_then_visit_time(client
         "routine, no flag",
     ]
     assert set(names[9:]) == {"invited", "in progress"}
+
+
+@pytest.mark.parametrize(
+    ("level", "status", "rank"),
+    [
+        ("emergency", Status.SUBMITTED, 0),
+        ("emergency", Status.REVIEWED, 1),
+        ("priority", Status.SUBMITTED, 2),
+        ("priority", Status.REVIEWED, 3),
+        ("routine", Status.SUBMITTED, 4),
+        ("routine", Status.REVIEWED, 5),
+        (None, Status.IN_PROGRESS, 6),
+        (None, Status.INVITED, 6),
+    ],
+)
+def test_queue_rank_is_declared_not_alphabetical(level, status, rank):
+    # Alphabetically "reviewed" < "submitted" and "in_progress" < "invited": neither counts.
+    fields = {"level": level, "status": status}
+    if level is not None:
+        fields.update(submitted_at=timezone.now(), reviewed_at=timezone.now())
+    encounter = make_encounter(**fields)
+    ranked = Encounter.objects.annotate(rank=queue_rank()).get(pk=encounter.pk)
+    assert ranked.rank == rank
+
+
+def test_the_queue_is_the_querysets_queue_order(client, clinician):
+    make_encounter(patient_name="invited, later", visit_at=at(9))
+    make_encounter(patient_name="in progress, sooner", visit_at=at(2), status=Status.IN_PROGRESS)
+    make_submitted(routine_answers(), patient_name="routine", visit_at=at(1))
+    make_submitted(routine_answers(severity="severe"), patient_name="priority", visit_at=at(3))
+    reviewed(make_submitted(emergency_answers(), patient_name="seen", visit_at=at(1)), clinician)
+    make_submitted(emergency_answers(), patient_name="emergency", visit_at=at(5))
+    expected = ["emergency", "seen", "priority", "routine", "in progress, sooner", "invited, later"]
+
+    client.force_login(clinician)
+
+    assert [e.patient_name for e in Encounter.objects.in_queue_order()] == expected
+    assert queue(client.get(CHANGELIST)) == expected
+    # The level column sorts by the same rank, either way; the default order is visit time.
+    assert queue(client.get(CHANGELIST, {"o": "1"})) == expected
+    reversed_level = queue(client.get(CHANGELIST, {"o": "-1"}))
+    assert reversed_level[:3] == ["in progress, sooner", "invited, later", "routine"]
+    assert [e.patient_name for e in Encounter.objects.all()][:2] == ["routine", "seen"]
 
 
 def test_front_desk_queue_is_in_visit_order_so_it_reveals_no_level(client, front_desk):

@@ -48,7 +48,7 @@ from django.views.decorators.http import require_http_methods
 from . import display, fhir, services, summary, triage
 from .conf import app_settings
 from .mfa import requires_second_factor
-from .models import AccessEvent, Encounter, LevelChoice, Status
+from .models import AccessEvent, Encounter, LevelChoice, Status, queue_order, queue_rank
 from .ratelimit import client_address
 
 if TYPE_CHECKING:
@@ -221,11 +221,11 @@ class EncounterAdmin(_EncounterAdminBase):
 
     def get_ordering(self, request: HttpRequest) -> Any:
         if request.user.has_perm(PERM_SUMMARY):
-            return super().get_ordering(request)
+            return queue_order()
         # The queue's own order is the triage result, emergencies first: visit order reveals nothing.
         return ("visit_at",)
 
-    @admin.display(description=_("level"), ordering="level")
+    @admin.display(description=_("level"), ordering=queue_rank())
     def level_badge(self, obj: Encounter) -> str:
         if not obj.level:
             return "–"

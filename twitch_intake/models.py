@@ -21,7 +21,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Func, Q, Value
+from django.db.models import Case, F, Func, OrderBy, Q, Value, When
 from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -90,11 +90,6 @@ def validate_visit_at(visit: datetime) -> None:
         raise _visit_range_error(*visit_window())
 
 
-class EncounterQuerySet(models.QuerySet["Encounter"]):
-    def with_token(self, token: str) -> EncounterQuerySet:
-        return self.filter(token_hash=hash_token(token))
-
-
 class Status(models.TextChoices):
     INVITED = "invited", _("Invited")
     IN_PROGRESS = "in_progress", _("In progress")
@@ -106,6 +101,50 @@ class LevelChoice(models.TextChoices):
     EMERGENCY = Level.EMERGENCY.value, _("Emergency")
     PRIORITY = Level.PRIORITY.value, _("Priority")
     ROUTINE = Level.ROUTINE.value, _("Routine")
+
+
+# --- The clinician's queue ------------------------------------------------------------------
+
+#: Within a level, unreviewed intakes come before reviewed ones.
+QUEUE_STATUSES = (Status.SUBMITTED, Status.REVIEWED)
+
+
+def _level_rank(level: Level) -> int:
+    return list(Level).index(level)
+
+
+def queue_rank() -> Case:
+    """The queue's order of level and status as one number, 0 first.
+
+    By level, most urgent first (the rank ``triage`` gives each level, never the alphabet);
+    within a level, unreviewed before reviewed; everything not yet submitted (no level) after
+    all of them. Rank 0 is then an unreviewed emergency, 1 a reviewed one, 2 an unreviewed
+    priority intake, and so on.
+    """
+    places = len(QUEUE_STATUSES)
+    return Case(
+        *(
+            When(level=level.value, status=status, then=Value(_level_rank(level) * places + i))
+            for level in sorted(Level, key=_level_rank)
+            for i, status in enumerate(QUEUE_STATUSES)
+        ),
+        default=Value(len(Level) * places),
+        output_field=models.PositiveSmallIntegerField(),
+    )
+
+
+def queue_order() -> tuple[OrderBy, ...]:
+    """The clinician's queue: :func:`queue_rank`, then most flags, then soonest visit."""
+    return (queue_rank().asc(), F("flag_count").desc(), F("visit_at").asc())
+
+
+class EncounterQuerySet(models.QuerySet["Encounter"]):
+    def with_token(self, token: str) -> EncounterQuerySet:
+        return self.filter(token_hash=hash_token(token))
+
+    def in_queue_order(self) -> EncounterQuerySet:
+        """In the clinician's queue order (:func:`queue_order`)."""
+        return self.order_by(*queue_order())
 
 
 class Encounter(models.Model):
@@ -170,7 +209,7 @@ class Encounter(models.Model):
         _("last alert error"), max_length=255, blank=True, default="", db_default="", editable=False
     )
 
-    # NULL, not "", until assessed: the queue sorts unassessed encounters last with NULLS LAST.
+    # NULL, not "", until assessed: no level is a level's code (queue_rank puts these last).
     level = models.CharField(  # noqa: DJ001
         _("level"), max_length=16, choices=LevelChoice.choices, null=True, blank=True, db_index=True
     )
@@ -185,14 +224,8 @@ class Encounter(models.Model):
     class Meta:
         verbose_name = _("encounter")
         verbose_name_plural = _("encounters")
-        # The clinician's queue: emergency, priority, routine (not yet submitted last); unreviewed
-        # first; most flags; soonest visit.
-        ordering = [
-            F("level").asc(nulls_last=True),
-            "-status",  # submitted (unreviewed) sorts before reviewed
-            "-flag_count",
-            "visit_at",
-        ]
+        # Soonest visit first. The clinician's queue has an order of its own: in_queue_order().
+        ordering = ["visit_at"]
         permissions = [
             ("view_summary", _("Can view a patient's answers and summary")),
             ("review_encounter", _("Can mark an encounter reviewed")),
@@ -200,8 +233,13 @@ class Encounter(models.Model):
         ]
         indexes = [
             GinIndex(fields=["flags"], name="encounter_flags_gin"),
+            # The clinician's queue in its order (queue_order()), so that a page of it is read
+            # from an index, not sorted from every row: the whole queue, and the unreviewed one.
             models.Index(
-                F("level"),
+                queue_rank(), F("flag_count").desc(), F("visit_at"), name="encounter_queue"
+            ),
+            models.Index(
+                queue_rank(),
                 F("flag_count").desc(),
                 F("visit_at"),
                 condition=Q(status=Status.SUBMITTED),

@@ -30,7 +30,7 @@ from tests.factories import (
     rich_answers,
     routine_answers,
 )
-from twitch_intake import fhir, questionnaire, tasks, triage
+from twitch_intake import fhir, questionnaire, tasks, triage, validation
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -329,7 +329,7 @@ def test_import_accepts_show_when_questions_nested_under_their_parents_answer():
     FhirQuestionnaireResponse.model_validate(nested)
     result = fhir.import_response(nested)
     assert result.ok, result.problems
-    expected, _ = questionnaire.validate(rich_answers())
+    expected, _ = validation.validate(rich_answers())
     assert result.encounter.answers == fhir.import_response(flat).encounter.answers == expected
 
 

@@ -10,7 +10,7 @@ uses the same layout (flat in the group). An import also accepts a show-when que
 under an answer to the question it depends on, which is how some FHIR form fillers write it.
 
 Import. A response goes through exactly the checks the web form applies
-(:func:`questionnaire.validate`), plus the FHIR shape around them. Any problem refuses the whole
+(:func:`validation.validate`), plus the FHIR shape around them. Any problem refuses the whole
 response and nothing is stored: a half-imported intake could hide a red flag. Every problem is
 listed, each naming its linkId (or FHIR element), so the sender can fix them all in one go.
 
@@ -30,7 +30,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone, translation
 
-from . import questionnaire, services
+from . import services, validation
 from .models import EARLIEST_VISIT, Encounter, birth_date_plausible
 from .questionnaire import TWITCH_INTAKE, ItemType, Question
 
@@ -144,7 +144,7 @@ def response_json(encounter: Encounter) -> dict[str, Any]:
                 "answer": _answers(q, answers[q.link_id]),
             }
             for q in group.questions
-            if not questionnaire.is_blank(answers.get(q.link_id))
+            if not validation.is_blank(answers.get(q.link_id))
         ]
         if items:
             groups.append({"linkId": group.link_id, "text": str(group.title), "item": items})
@@ -179,7 +179,7 @@ class ParsedResponse:
     patient_name: str = ""
     date_of_birth: dt.date | None = None
     authored: dt.datetime | None = None
-    #: Cleaned by :func:`questionnaire.validate`: exactly what the web form would store.
+    #: Cleaned by :func:`validation.validate`: exactly what the web form would store.
     answers: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -535,7 +535,7 @@ def _patient_name(patient: Mapping[str, Any], problems: list[str]) -> str:
         problems.append("Patient.name: missing.")
     elif _has_surrogate(name):
         problems.append(f"Patient.name: {_SURROGATE_MESSAGE}")
-    elif questionnaire.has_control_character(name):
+    elif validation.has_control_character(name):
         problems.append("Patient.name: has a control character.")
     elif len(name) > _NAME_MAX_LENGTH:
         problems.append(
@@ -612,7 +612,7 @@ def _questionnaire_problems(resource: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _validation_message(problem: questionnaire.Problem, raw: Mapping[str, Any]) -> str:
+def _validation_message(problem: validation.Problem, raw: Mapping[str, Any]) -> str:
     """The web form's message, named by linkId; an unknown code or a condition is spelled out."""
     message = f"{problem.link_id}: {problem.message}"
     if problem.code == "not_applicable":
@@ -631,7 +631,7 @@ def _validation_message(problem: questionnaire.Problem, raw: Mapping[str, Any]) 
     return message
 
 
-def _hides_behind(problem: questionnaire.Problem, reported: set[str]) -> bool:
+def _hides_behind(problem: validation.Problem, reported: set[str]) -> bool:
     """A question "does not apply" only because the one it depends on was sent in a shape we
     reported: that report is the whole story, the sender did answer it."""
     if problem.code != "not_applicable":
@@ -667,7 +667,7 @@ def read_response(resource: Any) -> ParsedResponse:
     parsed.problems.extend(reader.problems)
     # The web form clears an answer to a question it no longer shows; a sender never saw the
     # form, so such an answer is a mistake to report, not to drop silently.
-    cleaned, found = questionnaire.validate(reader.raw, refuse_inapplicable=True)
+    cleaned, found = validation.validate(reader.raw, refuse_inapplicable=True)
     parsed.problems.extend(
         _validation_message(p, reader.raw)
         for p in found

@@ -2,7 +2,7 @@
 
 One form class per questionnaire group. Field names are the linkIds, so a POST carries the
 same keys as the stored answers and FHIR. The fields only turn the browser's strings into values;
-what is a valid answer is decided by :func:`questionnaire.validate_group`, the same function a
+what is a valid answer is decided by :func:`validation.validate_group`, the same function a
 FHIR import goes through, so the two can never disagree.
 """
 
@@ -21,7 +21,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import questionnaire
+from . import questionnaire, validation
 from .models import birth_date_plausible
 from .questionnaire import Group, ItemType, Question
 
@@ -156,7 +156,7 @@ class GroupForm(forms.Form):
             if question.type is ItemType.BOOLEAN and value in (YES, NO):
                 value = value == YES
             values[question.link_id] = value
-        stored, problems = questionnaire.validate_group(self.group, values)
+        stored, problems = validation.validate_group(self.group, values)
         for problem in problems:
             if problem.link_id not in self.errors:
                 self.add_error(problem.link_id, ValidationError(problem.message, code=problem.code))
@@ -251,7 +251,7 @@ class SelfStartForm(forms.Form):
 
     def clean_patient_name(self) -> str:
         name: str = self.cleaned_data["patient_name"]  # cleaned by its CharField
-        refused = questionnaire.character_problem(name, multiline=False)
+        refused = validation.character_problem(name, multiline=False)
         if refused is not None:  # a line break or a bidi control could pose as a chart heading
             raise ValidationError(
                 _("Your name has a hidden character. Retype it."), code=refused[0]

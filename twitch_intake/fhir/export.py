@@ -17,7 +17,7 @@ from django.utils import translation
 
 from .. import questionnaire
 from ..models import Encounter
-from ..questionnaire import TWITCH_INTAKE, ItemType, Question
+from ..questionnaire import ItemType, Question
 
 #: Where our FHIR identifiers live; the code system and the Questionnaire hang off it.
 BASE_URL = "https://twitch-intake.example.org/fhir"
@@ -51,10 +51,9 @@ def _question_item(question: Question) -> dict[str, Any]:
         "repeats": question.repeats,
     }
     if question.show_when is not None:
-        parent = TWITCH_INTAKE.question(question.show_when.question)
         item["enableWhen"] = [
             {
-                "question": parent.link_id,
+                "question": question.show_when.question,
                 "operator": "=",
                 "answerCoding": {"system": CODE_SYSTEM, "code": question.show_when.code},
             }
@@ -71,15 +70,16 @@ def questionnaire_json() -> dict[str, Any]:
 
     Texts are in the active language (which ``language`` names); linkIds and codes never change.
     """
+    intake = questionnaire.TWITCH_INTAKE
     language = translation.get_language()
     return {
         "resourceType": "Questionnaire",
         "id": "twitch-intake",
         **({"language": language} if language else {}),
         "url": QUESTIONNAIRE_URL,
-        "version": TWITCH_INTAKE.version,
+        "version": intake.version,
         "name": "TwitchIntake",
-        "title": str(TWITCH_INTAKE.title),
+        "title": str(intake.title),
         "status": "active",
         "subjectType": ["Patient"],
         "item": [
@@ -91,7 +91,7 @@ def questionnaire_json() -> dict[str, Any]:
                 "repeats": False,
                 "item": [_question_item(q) for q in group.questions],
             }
-            for group in TWITCH_INTAKE.groups
+            for group in intake.groups
         ],
     }
 
@@ -112,7 +112,7 @@ def response_json(encounter: Encounter) -> dict[str, Any]:
     """
     answers = encounter.answers or {}
     groups = []
-    for group in TWITCH_INTAKE.groups:
+    for group in questionnaire.TWITCH_INTAKE.groups:
         items = [
             {
                 "linkId": q.link_id,

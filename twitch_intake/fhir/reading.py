@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from .. import questionnaire, services
 from ..models import EARLIEST_VISIT, Encounter, birth_date_plausible
-from ..questionnaire import TWITCH_INTAKE, ItemType, Question
+from ..questionnaire import ItemType, Question, Questionnaire
 from .export import CODE_SYSTEM, QUESTIONNAIRE_URL, VALUE_KEY
 
 _NAME_MAX_LENGTH = Encounter._meta.get_field("patient_name").max_length or 200
@@ -170,7 +170,8 @@ def _json_problems(resource: Any) -> list[str]:
 class _Reader:
     """Walks one response, collecting answers by linkId and every shape problem on the way."""
 
-    def __init__(self) -> None:
+    def __init__(self, intake: Questionnaire) -> None:
+        self.intake = intake
         self.raw: dict[str, Any] = {}
         self.problems: list[str] = []
         #: linkIds with a shape problem: the questionnaire's own messages about them would only
@@ -184,6 +185,9 @@ class _Reader:
     def question_problem(self, link_id: str, message: str) -> None:
         self.reported.add(link_id)
         self.problem(link_id, message)
+
+    def is_group(self, link_id: str) -> bool:
+        return any(g.link_id == link_id for g in self.intake.groups)
 
     def items(self, value: Any, where: str) -> list[dict[str, Any]]:
         if value is None:
@@ -209,10 +213,10 @@ class _Reader:
     def top_level(self, resource: Mapping[str, Any]) -> None:
         for item in self.items(resource.get("item"), "item"):
             link_id = item["linkId"]
-            if _is_group(link_id):
+            if self.is_group(link_id):
                 self.group(item)
-            elif TWITCH_INTAKE.has_question(link_id):
-                home = TWITCH_INTAKE.group_of(link_id).link_id
+            elif self.intake.has_question(link_id):
+                home = self.intake.group_of(link_id).link_id
                 self.question_problem(link_id, f"must sit inside group {home!r}.")
             else:
                 self.problem(link_id, "unknown linkId.")
@@ -223,13 +227,13 @@ class _Reader:
             self.problem(link_id, "a group has no answer of its own.")
         for child in self.items(item.get("item"), f"{link_id}.item"):
             child_id = child["linkId"]
-            if _is_group(child_id):
+            if self.is_group(child_id):
                 self.problem(child_id, "a group cannot sit inside another group.")
                 continue
-            if not TWITCH_INTAKE.has_question(child_id):
+            if not self.intake.has_question(child_id):
                 self.problem(child_id, "unknown linkId.")
                 continue
-            home = TWITCH_INTAKE.group_of(child_id).link_id
+            home = self.intake.group_of(child_id).link_id
             if home != link_id:
                 self.question_problem(
                     child_id, f"belongs in group {home!r} (found in {link_id!r})."
@@ -239,7 +243,7 @@ class _Reader:
 
     def question(self, item: Mapping[str, Any], nested_under: str | None = None) -> None:
         link_id = item["linkId"]
-        question = TWITCH_INTAKE.question(link_id)
+        question = self.intake.question(link_id)
         if nested_under is not None and (
             question.show_when is None or question.show_when.question != nested_under
         ):
@@ -274,7 +278,7 @@ class _Reader:
             if value is not None:
                 values.append(value)
             for child in self.items(answer.get("item"), f"{link_id}.answer.item"):
-                if TWITCH_INTAKE.has_question(child["linkId"]):
+                if self.intake.has_question(child["linkId"]):
                     self.question(child, nested_under=link_id)
                 else:
                     self.problem(child["linkId"], "unknown linkId.")
@@ -331,10 +335,6 @@ _SURROGATE_MESSAGE = "has an invalid character (a lone UTF-16 surrogate)."
 
 def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text)
-
-
-def _is_group(link_id: str) -> bool:
-    return any(g.link_id == link_id for g in TWITCH_INTAKE.groups)
 
 
 def _patient(resource: Mapping[str, Any], problems: list[str]) -> Mapping[str, Any] | None:
@@ -459,14 +459,14 @@ def _authored(resource: Mapping[str, Any], problems: list[str]) -> dt.datetime |
     return authored
 
 
-def _questionnaire_problems(resource: Mapping[str, Any]) -> list[str]:
-    accepted = {QUESTIONNAIRE_URL, f"{QUESTIONNAIRE_URL}|{TWITCH_INTAKE.version}"}
+def _questionnaire_problems(resource: Mapping[str, Any], intake: Questionnaire) -> list[str]:
+    accepted = {QUESTIONNAIRE_URL, f"{QUESTIONNAIRE_URL}|{intake.version}"}
     named = resource.get("questionnaire")
     problems = []
     # Any JSON type may arrive here: a list or an object is not hashable, so no ``in`` a set.
     if not isinstance(named, str) or named not in accepted:
         problems.append(
-            f"questionnaire: must be {QUESTIONNAIRE_URL!r} (version {TWITCH_INTAKE.version}); "
+            f"questionnaire: must be {QUESTIONNAIRE_URL!r} (version {intake.version}); "
             f"found {_found(named)}."
         )
     status = resource.get("status")
@@ -477,39 +477,46 @@ def _questionnaire_problems(resource: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _validation_message(problem: questionnaire.Problem, raw: Mapping[str, Any]) -> str:
+def _validation_message(
+    problem: questionnaire.Problem, raw: Mapping[str, Any], intake: Questionnaire
+) -> str:
     """The web form's message, named by linkId; an unknown code or a condition is spelled out."""
     message = f"{problem.link_id}: {problem.message}"
     if problem.code == "not_applicable":
-        show_when = TWITCH_INTAKE.question(problem.link_id).show_when
+        show_when = intake.question(problem.link_id).show_when
         assert show_when is not None  # only a show-when question can not apply
-        parent = TWITCH_INTAKE.question(show_when.question)
+        parent = intake.question(show_when.question)
         verb = "includes" if parent.repeats else "is"
         condition = f"asked only when {parent.link_id!r} {verb} {show_when.code!r}"
         message = f"{message.removesuffix('.')} ({condition})."
     if problem.code == "unknown_code":
         value = raw.get(problem.link_id)
         given = value if isinstance(value, list) else [value]
-        codes = TWITCH_INTAKE.question(problem.link_id).codes
+        codes = intake.question(problem.link_id).codes
         unknown = ", ".join(repr(c) for c in given if c not in codes)
         message += f" (unknown code {unknown})"
     return message
 
 
-def _hides_behind(problem: questionnaire.Problem, reported: set[str]) -> bool:
+def _hides_behind(
+    problem: questionnaire.Problem, reported: set[str], intake: Questionnaire
+) -> bool:
     """A question "does not apply" only because the one it depends on was sent in a shape we
     reported: that report is the whole story, the sender did answer it."""
     if problem.code != "not_applicable":
         return False
-    show_when = TWITCH_INTAKE.question(problem.link_id).show_when
+    show_when = intake.question(problem.link_id).show_when
     return show_when is not None and show_when.question in reported
 
 
 def read_response(resource: Any) -> ParsedResponse:
     """Check a parsed QuestionnaireResponse and turn it into what an encounter stores.
 
-    Touches no database, so it can vet a response before anything is written.
+    Touches no database, so it can vet a response before anything is written. The response is
+    checked against the active questionnaire, read once here so that one definition holds for
+    the whole response.
     """
+    intake = questionnaire.TWITCH_INTAKE
     if not isinstance(resource, dict):
         return ParsedResponse(
             problems=[f"resource: must be a JSON object (found {_kind(resource)})."]
@@ -521,22 +528,24 @@ def read_response(resource: Any) -> ParsedResponse:
         )
     parsed = ParsedResponse()
     parsed.problems.extend(_json_problems(resource))
-    parsed.problems.extend(_questionnaire_problems(resource))
+    parsed.problems.extend(_questionnaire_problems(resource, intake))
     parsed.authored = _authored(resource, parsed.problems)
     patient = _patient(resource, parsed.problems)
     if patient is not None:
         parsed.patient_name = _patient_name(patient, parsed.problems)
         parsed.date_of_birth = _birth_date(patient, parsed.problems)
-    reader = _Reader()
+    reader = _Reader(intake)
     reader.top_level(resource)
     parsed.problems.extend(reader.problems)
     # The web form clears an answer to a question it no longer shows; a sender never saw the
     # form, so such an answer is a mistake to report, not to drop silently.
-    cleaned, found = questionnaire.validate(reader.raw, refuse_inapplicable=True)
+    cleaned, found = questionnaire.validate(
+        reader.raw, questionnaire=intake, refuse_inapplicable=True
+    )
     parsed.problems.extend(
-        _validation_message(p, reader.raw)
+        _validation_message(p, reader.raw, intake)
         for p in found
-        if p.link_id not in reader.reported and not _hides_behind(p, reader.reported)
+        if p.link_id not in reader.reported and not _hides_behind(p, reader.reported, intake)
     )
     parsed.answers = cleaned
     return parsed

@@ -590,7 +590,7 @@ REFUSALS = {
     ),
     "coding without system": (
         _set_answer("duration", {"valueCoding": {"code": "days"}}),
-        "duration: code system must be",
+        f"duration: code system must be {SYSTEM!r} (found no system).",
     ),
     "question in the wrong group": (
         _move_to_group("severity", "symptoms"),

@@ -320,7 +320,7 @@ class _Reader:
             return None
         system, code = coding.get("system"), coding.get("code")
         if system != CODE_SYSTEM:
-            shown = repr(system) if isinstance(system, str) else "none"
+            shown = repr(system) if isinstance(system, str) else "no system"
             self.question_problem(link_id, f"code system must be {CODE_SYSTEM!r} (found {shown}).")
             return None
         if not isinstance(code, str) or not code:

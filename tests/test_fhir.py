@@ -245,6 +245,11 @@ def test_export_uses_the_value_type_of_each_question():
     assert _item(data, "medications")["answer"] == [{"valueString": "Sertraline 50 mg\nVitamin D"}]
 
 
+def test_every_item_type_has_its_fhir_value():
+    """A question of any declared type is exported and read: no type is left without a value."""
+    assert set(fhir.export.VALUE_KEY) == set(questionnaire.ItemType)
+
+
 def test_export_puts_show_when_questions_flat_in_their_group():
     data = fhir.response_json(make_submitted(rich_answers()))
     history = [i["linkId"] for i in _group(data, "history")["item"]]

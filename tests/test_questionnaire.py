@@ -569,3 +569,27 @@ def test_control_characters_at_the_ends_are_refused_not_stripped(text):
     cleaned, problems = validation.validate_group(group, {"notes": text})
     assert [p.code for p in problems] == ["control_character"]
     assert "notes" not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("show_when", "details_option"),
+    [
+        (questionnaire.ShowWhen("no-such-question", "yes"), False),
+        (questionnaire.ShowWhen("parent", "no-such-code"), False),
+        (None, True),
+    ],
+    ids=["unknown question", "unknown code", "details without a condition"],
+)
+def test_a_follow_up_must_name_a_question_and_code_that_exist(
+    show_when: questionnaire.ShowWhen | None, details_option: bool
+) -> None:
+    """A dangling show-when would hide its question for ever, or export an enableWhen that
+    no form filler can satisfy: refused when the questionnaire is defined."""
+    parent = Question(
+        "parent", "Parent?", ItemType.CHOICE, options=(questionnaire.Option("yes", "Yes"),)
+    )
+    child = Question(
+        "child", "Child?", ItemType.STRING, show_when=show_when, details_option=details_option
+    )
+    with pytest.raises(ValueError, match="child"):
+        Questionnaire("0", "Test", (Group("g", "G", "", (parent, child)),))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from crispy_forms.helper import FormHelper
@@ -189,12 +188,23 @@ def initial_for(group: Group, answers: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@cache
+#: Each group's form class, made once: keyed by the group object, so that a questionnaire put
+#: in place of the intake's (a new version, a test's) gets forms of its own. Each entry keeps its
+#: group alive, so no other group can take its ``id()``.
+_form_classes: dict[int, tuple[Group, type[GroupForm]]] = {}
+
+
 def form_class(group_link_id: str) -> type[GroupForm]:
+    """The form of one page of the active questionnaire."""
     group = questionnaire.TWITCH_INTAKE.group(group_link_id)
+    kept = _form_classes.get(id(group))
+    if kept is not None and kept[0] is group:
+        return kept[1]
     fields: dict[str, forms.Field] = {q.link_id: _field_for(q) for q in group.questions}
     fields[REVEALED] = RevealedField(q.link_id for q in group.questions if q.show_when)
-    return type(f"{group_link_id.title()}Form", (GroupForm,), {"group": group, **fields})
+    made = type(f"{group_link_id.title()}Form", (GroupForm,), {"group": group, **fields})
+    _form_classes[id(group)] = (group, made)
+    return made
 
 
 class DateInput(forms.DateInput):

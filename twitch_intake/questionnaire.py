@@ -148,6 +148,18 @@ class Questionnaire:
         ]
         if len(ids) != len(set(ids)):
             raise ValueError("linkIds must be distinct across groups and questions")
+        for question in index.values():
+            when = question.show_when
+            if when is None:
+                if question.details_option:
+                    raise ValueError(f"{question.link_id}: details_option needs a show_when")
+                continue
+            parent = index.get(when.question)
+            if parent is None or when.code not in parent.codes:
+                raise ValueError(
+                    f"{question.link_id}: shown when {when.question!r} is {when.code!r}, "
+                    "which no question of this questionnaire offers"
+                )
         object.__setattr__(self, "_index", index)
 
     def questions(self) -> Iterator[Question]:

@@ -346,7 +346,7 @@ def _triage_notice(encounter: Encounter, assessment: triage.Assessment) -> Text:
         return ""
     if encounter.level == assessment.level.value and list(encounter.flags) == assessment.codes:
         return ""
-    stored = LevelChoice(encounter.level).label if encounter.level else _("none")
+    stored = LevelChoice(encounter.level).label if encounter.level else _("not assessed")
     return format_lazy(
         _(
             "The level stored for the queue ({stored}) or its flags differ from those the "

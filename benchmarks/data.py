@@ -1,7 +1,7 @@
 """Realistic answers: mostly routine, some red flags, a few emergencies, some free text.
 
 Deterministic for a given seed. Codes come from the questionnaire itself, and every response is
-put through :func:`questionnaire.validate`, so what the benchmark stores or posts is exactly what
+put through :func:`validation.validate`, so what the benchmark stores or posts is exactly what
 the patient's form would have stored.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from twitch_intake import questionnaire
+from twitch_intake import questionnaire, validation
 from twitch_intake.questionnaire import NONE, TWITCH_INTAKE
 
 MEDICINES = [
@@ -78,7 +78,7 @@ def realistic_answers(rng: random.Random, emergency_share: float = 0.04) -> dict
         answers["conditions"] = rng.choice(CONDITIONS)
     if rng.random() < 0.25:
         answers["notes"] = rng.choice(NOTES)
-    cleaned, problems = questionnaire.validate(answers)
+    cleaned, problems = validation.validate(answers)
     if problems:  # pragma: no cover - a bug in this generator, not in the app
         raise AssertionError(f"generated answers are invalid: {problems}")
     return cleaned

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -30,7 +31,7 @@ from tests.factories import (
     rich_answers,
     routine_answers,
 )
-from twitch_intake import fhir, questionnaire, tasks, triage
+from twitch_intake import fhir, questionnaire, tasks, triage, validation
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -244,6 +245,11 @@ def test_export_uses_the_value_type_of_each_question():
     assert _item(data, "medications")["answer"] == [{"valueString": "Sertraline 50 mg\nVitamin D"}]
 
 
+def test_every_item_type_has_its_fhir_value():
+    """A question of any declared type is exported and read: no type is left without a value."""
+    assert set(fhir.export.VALUE_KEY) == set(questionnaire.ItemType)
+
+
 def test_export_puts_show_when_questions_flat_in_their_group():
     data = fhir.response_json(make_submitted(rich_answers()))
     history = [i["linkId"] for i in _group(data, "history")["item"]]
@@ -270,6 +276,80 @@ def test_export_of_an_unfinished_intake_is_in_progress():
     problems = _refused(data)
     assert problems[0] == "status: only a completed response can be imported (found 'in-progress')."
     assert "duration: Choose an answer." in problems
+
+
+# --- Whatever questionnaire is active -------------------------------------------------------
+
+
+@pytest.fixture
+def extended(monkeypatch):
+    """The intake with two questions more, swapped in as the active definition at run time."""
+    extra = (
+        questionnaire.Question(
+            link_id="test-extra",
+            text="A question only this test asks",
+            type=questionnaire.ItemType.CHOICE,
+            options=(questionnaire.Option("test-code", "The test's one answer"),),
+        ),
+        questionnaire.Question(
+            link_id="test-extra-detail",
+            text="Tell us more",
+            type=questionnaire.ItemType.STRING,
+            max_length=40,
+            show_when=questionnaire.ShowWhen("test-extra", "test-code"),
+        ),
+    )
+    last = TWITCH_INTAKE.groups[-1]
+    groups = (
+        *TWITCH_INTAKE.groups[:-1],
+        dataclasses.replace(last, questions=(*last.questions, *extra)),
+    )
+    intake = questionnaire.Questionnaire(version="9.9.9-test", title="Test", groups=groups)
+    monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", intake)
+    return intake
+
+
+def test_the_export_follows_the_active_questionnaire(extended):
+    data = fhir.questionnaire_json()
+    FhirQuestionnaire.model_validate(data)
+    assert data["version"] == "9.9.9-test"
+    last = data["item"][-1]
+    assert [i["linkId"] for i in last["item"]] == [q.link_id for q in extended.groups[-1].questions]
+    added, detail = last["item"][-2:]
+    assert added["answerOption"] == [
+        {"valueCoding": {"system": SYSTEM, "code": "test-code", "display": "The test's one answer"}}
+    ]
+    assert detail["enableWhen"][0]["question"] == "test-extra"
+    assert detail["maxLength"] == 40
+
+    answers = {**routine_answers(), "test-extra": "test-code", "test-extra-detail": "left toe"}
+    response = _response(answers)
+    FhirQuestionnaireResponse.model_validate(response)
+    assert response["questionnaire"].endswith(f"|{questionnaire.VERSION}")  # what it was filled in
+    assert _item(response, "test-extra")["answer"] == [
+        {"valueCoding": {"system": SYSTEM, "code": "test-code", "display": "The test's one answer"}}
+    ]
+    assert _item(response, "test-extra-detail")["answer"] == [{"valueString": "left toe"}]
+
+
+def test_the_reader_follows_the_active_questionnaire(extended):
+    answers = {**routine_answers(), "test-extra": "test-code", "test-extra-detail": "left toe"}
+    response = _response(answers)
+    response["questionnaire"] = f"{fhir.QUESTIONNAIRE_URL}|9.9.9-test"
+    parsed = fhir.read_response(response)
+    assert parsed.ok, parsed.problems
+    assert parsed.answers == answers
+
+    response["questionnaire"] = f"{fhir.QUESTIONNAIRE_URL}|{questionnaire.VERSION}"
+    _item(response, "test-extra")["answer"] = [_coding("not-a-code")]
+    version, code = fhir.read_response(response).problems
+    assert version.startswith(f"questionnaire: must be {fhir.QUESTIONNAIRE_URL!r} (version 9.9.9")
+    assert code.startswith("test-extra: ") and code.endswith("(unknown code 'not-a-code')")
+    del answers["test-extra"]
+    assert fhir.read_response(_response(answers)).problems[-1] == (
+        "test-extra-detail: This question does not apply to the answers given "
+        "(asked only when 'test-extra' is 'test-code')."
+    )
 
 
 # --- Import: accepted -----------------------------------------------------------------------
@@ -329,7 +409,7 @@ def test_import_accepts_show_when_questions_nested_under_their_parents_answer():
     FhirQuestionnaireResponse.model_validate(nested)
     result = fhir.import_response(nested)
     assert result.ok, result.problems
-    expected, _ = questionnaire.validate(rich_answers())
+    expected, _ = validation.validate(rich_answers())
     assert result.encounter.answers == fhir.import_response(flat).encounter.answers == expected
 
 
@@ -515,7 +595,7 @@ REFUSALS = {
     ),
     "coding without system": (
         _set_answer("duration", {"valueCoding": {"code": "days"}}),
-        "duration: code system must be",
+        f"duration: code system must be {SYSTEM!r} (found no system).",
     ),
     "question in the wrong group": (
         _move_to_group("severity", "symptoms"),

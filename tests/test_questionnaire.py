@@ -12,16 +12,15 @@ from typing import Any, NamedTuple
 import pytest
 
 from tests.factories import rich_answers, routine_answers
-from twitch_intake import questionnaire
+from twitch_intake import questionnaire, validation
 from twitch_intake.questionnaire import (
     TWITCH_INTAKE,
     Group,
     ItemType,
     Question,
     Questionnaire,
-    validate,
-    validate_group,
 )
+from twitch_intake.validation import validate, validate_group
 
 
 class Spec(NamedTuple):
@@ -548,7 +547,7 @@ def test_validate_group_checks_its_own_questions_only(group_id: str) -> None:
 
 def test_answered_groups_are_the_complete_and_valid_ones() -> None:
     given = routine_answers(severity="very")
-    assert questionnaire.answered_groups(given) == [
+    assert validation.answered_groups(given) == [
         "emergency",
         "symptoms",
         "background",
@@ -558,7 +557,7 @@ def test_answered_groups_are_the_complete_and_valid_ones() -> None:
 
 def test_a_refused_question_does_not_also_blame_its_follow_up():
     group = questionnaire.TWITCH_INTAKE.group("history")
-    _, problems = questionnaire.validate_group(group, {"locations": ["other", "knee"]})
+    _, problems = validation.validate_group(group, {"locations": ["other", "knee"]})
     by_question = {p.link_id: p.code for p in problems}
     assert by_question["locations"] == "unknown_code"
     assert "locations-other" not in by_question
@@ -567,6 +566,30 @@ def test_a_refused_question_does_not_also_blame_its_follow_up():
 @pytest.mark.parametrize("text", ["abc\x1f", "\x1cabc", "abc\x85"])
 def test_control_characters_at_the_ends_are_refused_not_stripped(text):
     group = questionnaire.TWITCH_INTAKE.group("closing")
-    cleaned, problems = questionnaire.validate_group(group, {"notes": text})
+    cleaned, problems = validation.validate_group(group, {"notes": text})
     assert [p.code for p in problems] == ["control_character"]
     assert "notes" not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("show_when", "details_option"),
+    [
+        (questionnaire.ShowWhen("no-such-question", "yes"), False),
+        (questionnaire.ShowWhen("parent", "no-such-code"), False),
+        (None, True),
+    ],
+    ids=["unknown question", "unknown code", "details without a condition"],
+)
+def test_a_follow_up_must_name_a_question_and_code_that_exist(
+    show_when: questionnaire.ShowWhen | None, details_option: bool
+) -> None:
+    """A dangling show-when would hide its question for ever, or export an enableWhen that
+    no form filler can satisfy: refused when the questionnaire is defined."""
+    parent = Question(
+        "parent", "Parent?", ItemType.CHOICE, options=(questionnaire.Option("yes", "Yes"),)
+    )
+    child = Question(
+        "child", "Child?", ItemType.STRING, show_when=show_when, details_option=details_option
+    )
+    with pytest.raises(ValueError, match="child"):
+        Questionnaire("0", "Test", (Group("g", "G", "", (parent, child)),))

@@ -16,8 +16,9 @@ from django.utils.autoreload import file_changed
 
 from tests.factories import emergency_answers, rich_answers, routine_answers
 from twitch_intake import triage
-from twitch_intake.questionnaire import TWITCH_INTAKE, validate
+from twitch_intake.questionnaire import TWITCH_INTAKE
 from twitch_intake.triage import Kind, Level, assess
+from twitch_intake.validation import validate
 
 RED_FLAGS = ["emergency-signs", "weakness", "multifocal", "muscle-loss", "severe", "persistent"]
 CONTEXT_FLAGS = ["lifestyle-triggers", "medication-link", "neuro-history", "metabolic-history"]
@@ -78,16 +79,35 @@ def raised(given: dict[str, Any], code: str) -> triage.Flag:
 
 
 def test_flag_codes_are_the_contracts_in_table_order() -> None:
-    assert isinstance(triage.FLAG_CODES, tuple)
-    assert list(triage.FLAG_CODES) == RED_FLAGS + CONTEXT_FLAGS
+    assert isinstance(triage.flag_codes(), tuple)
+    assert list(triage.flag_codes()) == RED_FLAGS + CONTEXT_FLAGS
 
 
 def test_red_and_context_rules_are_the_contracts() -> None:
-    assert [r.code for r in triage.RED_RULES] == RED_FLAGS
-    assert [r.code for r in triage.CONTEXT_RULES] == CONTEXT_FLAGS
-    assert {r.kind for r in triage.RED_RULES} == {Kind.RED}
-    assert {r.kind for r in triage.CONTEXT_RULES} == {Kind.CONTEXT}
-    assert triage.RULES == triage.RED_RULES + triage.CONTEXT_RULES
+    red = [r for r in triage.rules() if r.is_red]
+    context = [r for r in triage.rules() if not r.is_red]
+    assert [r.code for r in red] == RED_FLAGS
+    assert [r.code for r in context] == CONTEXT_FLAGS
+    assert {r.kind for r in red} == {Kind.RED}
+    assert {r.kind for r in context} == {Kind.CONTEXT}
+    # Red rules set a level above routine; context rules never move it.
+    assert {r.level for r in red} == {Level.EMERGENCY, Level.PRIORITY}
+    assert {r.level for r in context} == {Level.ROUTINE}
+    assert [r.code for r in triage.rules() if r.is_emergency] == ["emergency-signs"]
+    assert [r.code for r in triage.highlighted_rules()] == ["weakness", "multifocal"]
+
+
+def test_each_rule_reads_only_the_questions_it_declares() -> None:
+    """The summary trusts ``reads`` to say "not answered"; a rule reading more would lie."""
+    for given in (rich_answers(), routine_answers()):
+        for rule in triage.rules():
+            own = {k: v for k, v in given.items() if k in rule.reads}
+            assert rule.test(own, TWITCH_INTAKE) == rule.test(given, TWITCH_INTAKE), rule.code
+            assert all(TWITCH_INTAKE.has_question(link_id) for link_id in rule.reads)
+
+
+def test_emergency_questions_are_those_the_emergency_rule_reads() -> None:
+    assert triage.emergency_questions() == {"emergency-signs"}
 
 
 def test_levels_sort_in_clinical_order() -> None:
@@ -346,8 +366,7 @@ EVIDENCE: list[tuple[dict[str, Any], str, list[tuple[str, str]]]] = [
 def test_evidence_names_the_ticked_answers_as_the_patient_read_them(
     given: dict[str, Any], code: str, named: list[tuple[str, str]]
 ) -> None:
-    evidence = raised(given, code).evidence
-    assert isinstance(evidence, str)
+    evidence = str(raised(given, code).evidence)
     position = -1
     for link_id, answer in named:
         text = label(link_id, answer)
@@ -486,7 +505,9 @@ def test_evidence_follows_a_recompiled_catalog(spanish: Path) -> None:
 
 def test_a_rules_test_alone_gives_the_same_evidence_as_assess() -> None:
     given = rich_answers()
-    for rule in triage.RULES:
-        assert rule.test(given, TWITCH_INTAKE) == raised(given, rule.code).evidence
-    for rule in triage.RULES:
+    for rule in triage.rules():
+        found = rule.test(given, TWITCH_INTAKE)
+        assert found is not None
+        assert found.evidence == raised(given, rule.code).evidence
+    for rule in triage.rules():
         assert rule.test(routine_answers(), TWITCH_INTAKE) is None

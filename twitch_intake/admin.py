@@ -134,10 +134,10 @@ class FlagFilter(admin.SimpleListFilter):
     parameter_name = "flag"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [(rule.code, rule.label) for rule in triage.RULES]
+        return [(rule.code, rule.label) for rule in triage.rules()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Encounter]) -> QuerySet[Encounter]:
-        if self.value() in triage.FLAG_CODES:
+        if self.value() in triage.flag_codes():
             return queryset.filter(flags__contains=[self.value()])  # uses the GIN index
         return queryset
 
@@ -235,7 +235,7 @@ class EncounterAdmin(_EncounterAdminBase):
 
     @admin.display(description=_("flags"), ordering="-flag_count")
     def flag_chips(self, obj: Encounter) -> str:
-        labels = {rule.code: rule.label for rule in triage.RULES}
+        labels = {rule.code: rule.label for rule in triage.rules()}
         return format_html_join(
             " ",
             '<span class="ti-chip ti-chip-{}">{}</span>',

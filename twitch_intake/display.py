@@ -7,12 +7,12 @@ from typing import Any
 
 from django.utils.translation import gettext
 
-from . import questionnaire
+from . import questionnaire, validation
 from .questionnaire import ItemType, Question
 
 
 def display_answer(question: Question, value: Any) -> str:
-    if questionnaire.is_blank(value):
+    if validation.is_blank(value):
         return gettext("Not answered")
     if question.type is ItemType.BOOLEAN:
         return gettext("Yes") if value else gettext("No")

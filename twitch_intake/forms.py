@@ -2,7 +2,7 @@
 
 One form class per questionnaire group. Field names are the linkIds, so a POST carries the
 same keys as the stored answers and FHIR. The fields only turn the browser's strings into values;
-what is a valid answer is decided by :func:`questionnaire.validate_group`, the same function a
+what is a valid answer is decided by :func:`validation.validate_group`, the same function a
 FHIR import goes through, so the two can never disagree.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from crispy_forms.helper import FormHelper
@@ -21,7 +20,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import questionnaire
+from . import questionnaire, validation
 from .models import birth_date_plausible
 from .questionnaire import Group, ItemType, Question
 
@@ -156,7 +155,7 @@ class GroupForm(forms.Form):
             if question.type is ItemType.BOOLEAN and value in (YES, NO):
                 value = value == YES
             values[question.link_id] = value
-        stored, problems = questionnaire.validate_group(self.group, values)
+        stored, problems = validation.validate_group(self.group, values)
         for problem in problems:
             if problem.link_id not in self.errors:
                 self.add_error(problem.link_id, ValidationError(problem.message, code=problem.code))
@@ -189,12 +188,23 @@ def initial_for(group: Group, answers: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@cache
+#: Each group's form class, made once: keyed by the group object, so that a questionnaire put
+#: in place of the intake's (a new version, a test's) gets forms of its own. Each entry keeps its
+#: group alive, so no other group can take its ``id()``.
+_form_classes: dict[int, tuple[Group, type[GroupForm]]] = {}
+
+
 def form_class(group_link_id: str) -> type[GroupForm]:
+    """The form of one page of the active questionnaire."""
     group = questionnaire.TWITCH_INTAKE.group(group_link_id)
+    kept = _form_classes.get(id(group))
+    if kept is not None and kept[0] is group:
+        return kept[1]
     fields: dict[str, forms.Field] = {q.link_id: _field_for(q) for q in group.questions}
     fields[REVEALED] = RevealedField(q.link_id for q in group.questions if q.show_when)
-    return type(f"{group_link_id.title()}Form", (GroupForm,), {"group": group, **fields})
+    made = type(f"{group_link_id.title()}Form", (GroupForm,), {"group": group, **fields})
+    _form_classes[id(group)] = (group, made)
+    return made
 
 
 class DateInput(forms.DateInput):
@@ -251,7 +261,7 @@ class SelfStartForm(forms.Form):
 
     def clean_patient_name(self) -> str:
         name: str = self.cleaned_data["patient_name"]  # cleaned by its CharField
-        refused = questionnaire.character_problem(name, multiline=False)
+        refused = validation.character_problem(name, multiline=False)
         if refused is not None:  # a line break or a bidi control could pose as a chart heading
             raise ValidationError(
                 _("Your name has a hidden character. Retype it."), code=refused[0]

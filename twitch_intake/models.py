@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import questionnaire
 from .conf import app_settings
-from .triage import FLAG_CODES, Level
+from .triage import Level, flag_codes
 from .validators import validate_one_line
 
 
@@ -263,7 +263,7 @@ class Encounter(models.Model):
                 name="encounter_level_known",
             ),
             models.CheckConstraint(
-                condition=Q(flags__contained_by=list(FLAG_CODES)), name="encounter_flags_known"
+                condition=Q(flags__contained_by=list(flag_codes())), name="encounter_flags_known"
             ),
             models.CheckConstraint(
                 condition=Exact(

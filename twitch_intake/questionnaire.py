@@ -9,26 +9,22 @@ The linkIds and codes are a contract with other systems: they are stored in the 
 carried in FHIR. Labels are ours to reword; codes never change meaning. Changing a question means
 bumping :data:`VERSION`.
 
-This module knows nothing of HTTP or the ORM. Answers are plain values keyed by linkId:
+What an acceptable answer is lives in ``validation``. This module knows nothing of HTTP or the ORM. Answers are plain values keyed by linkId:
 a code string (choice), a list of code strings (repeating choice), a bool, or text. An unanswered
 question is absent.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-
-if TYPE_CHECKING:
-    # What gettext_lazy returns, as django-stubs names it (a Promise of a str).
-    from django_stubs_ext import StrPromise
 
 VERSION = "1.0.0"
 
@@ -76,6 +72,34 @@ class Question:
     max_length: int | None = None
     help: str | Promise = ""
     show_when: ShowWhen | None = None
+    #: The clinician's words for this question in the summary's history ("Duration"); empty:
+    #: the question as the patient read it.
+    heading: str | Promise = ""
+    #: False only for a question the summary shows elsewhere in full (the emergency signs head
+    #: it in the banner and the triage table): a new question is in the history unless it says no.
+    in_history: bool = True
+    #: The history lists questions by this number, then in the order the patient saw them; a
+    #: question may be asked late on a page yet belong early in the clinician's story.
+    history_order: int = 0
+    #: What an answer of only "None of these" tells the clinician about a red flag this question
+    #: rules out ("patient ticked none of these"); empty: "not reported".
+    none_means: str | Promise = ""
+    #: The message when a required answer is missing, where the generic one would not say why
+    #: the question is there ("You ticked “Somewhere else”. Tell us where.").
+    required_message: str | Promise = ""
+    #: Its answer says more about the option that shows it (the place typed for "somewhere
+    #: else"): the summary writes it after that option's label rather than on a line of its own.
+    details_option: bool = False
+    #: The answers are places on the body: the summary draws them on the body diagram.
+    body_sites: bool = False
+
+    @property
+    def clinician_heading(self) -> str | Promise:
+        return self.heading or self.text
+
+    @property
+    def is_free_text(self) -> bool:
+        return self.type in (ItemType.STRING, ItemType.TEXT)
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -87,10 +111,16 @@ class Question:
         return NONE if self.repeats and NONE in self.codes else None
 
     def label(self, code: str) -> str | Promise:
+        """The option's label; a code without an option (stored by an older version) is its
+        own label."""
+        return self._labels.get(code, code)
+
+    @cached_property
+    def _labels(self) -> dict[str, str | Promise]:
+        labels: dict[str, str | Promise] = {}
         for option in self.options:
-            if option.code == code:
-                return option.label
-        return code
+            labels.setdefault(option.code, option.label)
+        return labels
 
     def is_enabled(self, answers: Answers) -> bool:
         return self.show_when is None or self.show_when.holds(answers)
@@ -118,6 +148,18 @@ class Questionnaire:
         ]
         if len(ids) != len(set(ids)):
             raise ValueError("linkIds must be distinct across groups and questions")
+        for question in index.values():
+            when = question.show_when
+            if when is None:
+                if question.details_option:
+                    raise ValueError(f"{question.link_id}: details_option needs a show_when")
+                continue
+            parent = index.get(when.question)
+            if parent is None or when.code not in parent.codes:
+                raise ValueError(
+                    f"{question.link_id}: shown when {when.question!r} is {when.code!r}, "
+                    "which no question of this questionnaire offers"
+                )
         object.__setattr__(self, "_index", index)
 
     def questions(self) -> Iterator[Question]:
@@ -144,6 +186,31 @@ class Questionnaire:
             if any(q.link_id == question_link_id for q in group.questions):
                 return group
         raise KeyError(question_link_id)
+
+    def history(self, answers: Answers) -> list[Question]:
+        """The questions of the clinician's history for these answers, in its order: each shown
+        to the patient and not told to stay out (a follow-up never shown is left out)."""
+        return sorted(
+            (
+                q
+                for q in self.questions()
+                if q.in_history and not q.details_option and q.is_enabled(answers)
+            ),
+            key=lambda q: q.history_order,  # sorted() is stable: the patient's order within
+        )
+
+    def details_of(self, question: Question, code: str) -> Question | None:
+        """The question whose answer says more about ``code`` of ``question`` (the place typed
+        for "somewhere else"), if there is one."""
+        for candidate in self.questions():
+            when = candidate.show_when
+            if (
+                candidate.details_option
+                and when is not None
+                and (when.question, when.code) == (question.link_id, code)
+            ):
+                return candidate
+        return None
 
 
 def _options(*pairs: tuple[str, str | Promise]) -> tuple[Option, ...]:
@@ -196,6 +263,8 @@ TWITCH_INTAKE = Questionnaire(
                         (NONE, _("None of these")),
                     ),
                     help=_("Tick every one that applies, or “None of these”."),
+                    in_history=False,
+                    none_means=_("patient ticked none of these"),
                 ),
             ),
         ),
@@ -215,6 +284,7 @@ TWITCH_INTAKE = Questionnaire(
                         ("months", _("1 to 6 months")),
                         ("long-term", _("More than 6 months")),
                     ),
+                    heading=_("Duration"),
                 ),
                 Question(
                     "severity",
@@ -231,6 +301,7 @@ TWITCH_INTAKE = Questionnaire(
                             ),
                         ),
                     ),
+                    heading=_("Severity"),
                 ),
                 Question(
                     "locations",
@@ -256,6 +327,8 @@ TWITCH_INTAKE = Questionnaire(
                         ("other", pgettext_lazy("body location", "Somewhere else")),
                     ),
                     help=_("Tick every place you have noticed them."),
+                    heading=_("Locations"),
+                    body_sites=True,
                 ),
                 Question(
                     "locations-other",
@@ -264,12 +337,15 @@ TWITCH_INTAKE = Questionnaire(
                     required=True,
                     max_length=200,
                     show_when=ShowWhen("locations", "other"),
+                    required_message=_("You ticked “Somewhere else”. Tell us where."),
+                    details_option=True,
                 ),
                 Question(
                     "more-than-one-location",
                     _("Do you have twitches in more than one place?"),
                     ItemType.BOOLEAN,
                     required=True,
+                    heading=_("More than one place"),
                 ),
                 Question(
                     "pattern",
@@ -280,6 +356,7 @@ TWITCH_INTAKE = Questionnaire(
                         ("constant", _("All the time")),
                         ("comes-and-goes", _("It comes and goes")),
                     ),
+                    heading=_("Pattern"),
                 ),
                 Question(
                     "episode-length",
@@ -293,6 +370,7 @@ TWITCH_INTAKE = Questionnaire(
                         ("days", _("Days")),
                     ),
                     show_when=ShowWhen("pattern", "comes-and-goes"),
+                    heading=_("Each episode lasts"),
                 ),
             ),
         ),
@@ -323,6 +401,7 @@ TWITCH_INTAKE = Questionnaire(
                         (NONE, _("None of these")),
                     ),
                     help=_("Tick every one that applies, or “None of these”."),
+                    heading=_("Other symptoms"),
                 ),
                 Question(
                     "weakness-where",
@@ -331,6 +410,7 @@ TWITCH_INTAKE = Questionnaire(
                     max_length=200,
                     help=_("For example: right hand, both legs."),
                     show_when=ShowWhen("other-symptoms", "weakness"),
+                    heading=_("Where weak"),
                 ),
             ),
         ),
@@ -347,6 +427,7 @@ TWITCH_INTAKE = Questionnaire(
                     help=_(
                         "Include medicines you buy without a prescription, vitamins and supplements."
                     ),
+                    heading=_("Medicines (as typed)"),
                 ),
                 Question(
                     "medication-flags",
@@ -370,12 +451,14 @@ TWITCH_INTAKE = Questionnaire(
                         ),
                         (NONE, _("None of these")),
                     ),
+                    heading=_("Medicines linked to twitching"),
                 ),
                 Question(
                     "conditions",
                     _("What other health conditions do you have?"),
                     ItemType.TEXT,
                     max_length=2000,
+                    heading=_("Conditions (as typed)"),
                 ),
                 Question(
                     "condition-flags",
@@ -399,6 +482,7 @@ TWITCH_INTAKE = Questionnaire(
                         ("thyroid-disease", _("Thyroid disease")),
                         (NONE, _("None of these")),
                     ),
+                    heading=_("Conditions diagnosed"),
                 ),
                 Question(
                     "triggers",
@@ -413,6 +497,7 @@ TWITCH_INTAKE = Questionnaire(
                         ("poor-sleep", _("Poor sleep")),
                         (NONE, _("None of these")),
                     ),
+                    heading=_("Recent triggers"),
                 ),
             ),
         ),
@@ -426,6 +511,7 @@ TWITCH_INTAKE = Questionnaire(
                     _("Is there anything else you want your clinician to know?"),
                     ItemType.TEXT,
                     max_length=2000,
+                    heading=_("Anything else"),
                 ),
             ),
         ),
@@ -433,188 +519,7 @@ TWITCH_INTAKE = Questionnaire(
 )
 
 
-# --- Validation -----------------------------------------------------------------------------
-# One set of rules for every way answers arrive (the web form and a FHIR import), so that a
-# response accepted by one is accepted by the other.
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason answers cannot be accepted, tied to the question it concerns."""
-
-    link_id: str
-    code: str
-    message: str | StrPromise
-
-
-#: The line breaks someone may type or paste; refused with their own message in a one-line value.
-#: Every other character that ends a line (``\v``, ``\f``, ``\x85``) is a control character.
-LINE_BREAKS = frozenset("\n\r\u2028\u2029")
-#: The line breaks a long answer may hold: what a browser's textarea sends.
-_TEXT_LINE_BREAKS = frozenset("\n\r")
-
-
-def character_problem(text: str, *, multiline: bool) -> tuple[str, str | StrPromise] | None:
-    """Why ``text`` cannot be stored as typed, as ``(code, message)``; ``None`` when it can.
-
-    A one-line value (a name, a record number, a short answer) is one line; a long answer keeps
-    its line breaks. Neither may hold control characters (NUL included) or lone surrogates, which
-    PostgreSQL cannot store, nor format characters (Unicode category Cf: the bidi embeddings,
-    overrides, isolates and marks, zero-width spaces and joiners, the byte-order mark), which
-    change how the text around them reads without showing themselves: a right-to-left override
-    makes "Routine" of "enituoR", and a line break in a name starts a line of the chart note.
-    Tabs are whitespace and stay.
-    """
-    for ch in text:
-        if ch == "\t" or (multiline and ch in _TEXT_LINE_BREAKS):
-            continue
-        if ch in LINE_BREAKS and not multiline:
-            return "line_break", _("Keep this answer to one line.")
-        if ch in LINE_BREAKS or unicodedata.category(ch) in ("Cc", "Cf", "Cs"):
-            return "control_character", _(
-                "This answer has a hidden character we can't store. Retype it without pasting."
-            )
-    return None
-
-
-def has_control_character(text: str, multiline: bool = False) -> bool:
-    """True when :func:`character_problem` refuses ``text``; one line unless ``multiline``."""
-    return character_problem(text, multiline=multiline) is not None
-
-
-def is_blank(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == ()
-
-
-def _check(question: Question, value: Any) -> tuple[Any, list[Problem]]:
-    """Check one enabled, answered question; return the stored form of the value."""
-    link_id = question.link_id
-    if question.type is ItemType.CHOICE and question.repeats:
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            return None, [Problem(link_id, "wrong_type", _("Choose from the list."))]
-        unknown = [v for v in value if v not in question.codes]
-        if unknown:
-            return None, [Problem(link_id, "unknown_code", _("Choose only from the list."))]
-        if question.exclusive and question.exclusive in value and len(set(value)) > 1:
-            return None, [
-                Problem(
-                    link_id,
-                    "none_exclusive",
-                    _("You ticked “None of these” and something else. Untick one of them."),
-                )
-            ]
-        chosen = set(value)
-        return [code for code in question.codes if code in chosen], []
-    if question.type is ItemType.CHOICE:
-        if not isinstance(value, str):
-            return None, [Problem(link_id, "wrong_type", _("Choose one answer."))]
-        if value not in question.codes:
-            return None, [Problem(link_id, "unknown_code", _("Choose one of the answers shown."))]
-        return value, []
-    if question.type is ItemType.BOOLEAN:
-        if not isinstance(value, bool):
-            return None, [Problem(link_id, "wrong_type", _("Answer yes or no."))]
-        return value, []
-    if not isinstance(value, str):
-        return None, [Problem(link_id, "wrong_type", _("Type your answer as text."))]
-    refused = character_problem(value, multiline=question.type is ItemType.TEXT)
-    if refused is not None:
-        return None, [Problem(link_id, *refused)]
-    if question.max_length is not None and len(value) > question.max_length:
-        return None, [
-            Problem(
-                link_id,
-                "too_long",
-                _("Keep this to %(limit)s characters or fewer (it has %(count)s).")
-                % {"limit": question.max_length, "count": len(value)},
-            )
-        ]
-    return value, []
-
-
-#: Only an import can answer a question that is not shown, and import messages are for the
-#: sending system's staff, in English like the rest of them: not a patient-facing string.
-_NOT_APPLICABLE = "This question does not apply to the answers given."
-
-
-def _required_message(question: Question) -> str | StrPromise:
-    if question.link_id == "locations-other":
-        return _("You ticked “Somewhere else”. Tell us where.")
-    if question.repeats:
-        return (
-            _("Tick at least one answer, or “None of these”.")
-            if question.exclusive
-            else _("Tick at least one answer.")
-        )
-    if question.type is ItemType.CHOICE or question.type is ItemType.BOOLEAN:
-        return _("Choose an answer.")
-    return _("Answer this question.")
-
-
-def validate_group(
-    group: Group, values: Answers, *, refuse_inapplicable: bool = False
-) -> tuple[dict[str, Any], list[Problem]]:
-    """Check one page of answers; return what to store for it and every problem found.
-
-    Questions whose show-when condition does not hold are dropped, so that changing
-    ``pattern`` to ``constant`` clears a stored ``episode-length``. Blank text is not stored.
-    A response that arrives whole (an import) was never shown the question, so an answer to
-    it is the sender's mistake: with ``refuse_inapplicable`` it is a problem, not dropped.
-    """
-    cleaned: dict[str, Any] = {}
-    problems: list[Problem] = []
-    refused: set[str] = set()
-    for question in group.questions:
-        value = values.get(question.link_id)
-        if isinstance(value, str) and not has_control_character(
-            value, multiline=question.type is ItemType.TEXT
-        ):
-            value = value.strip()  # after the check: strip() would eat some control characters
-        if question.show_when and question.show_when.question in refused:
-            continue  # its condition is unknown until the question it depends on is fixed
-        if not question.is_enabled({**values, **cleaned}):
-            if refuse_inapplicable and not is_blank(value):
-                problems.append(Problem(question.link_id, "not_applicable", _NOT_APPLICABLE))
-            continue
-        if is_blank(value):
-            if question.required:
-                problems.append(Problem(question.link_id, "required", _required_message(question)))
-            continue
-        stored, found = _check(question, value)
-        problems.extend(found)
-        if found:
-            refused.add(question.link_id)
-        else:
-            cleaned[question.link_id] = stored
-    return cleaned, problems
-
-
-def validate(
-    answers: Answers,
-    questionnaire: Questionnaire = TWITCH_INTAKE,
-    *,
-    refuse_inapplicable: bool = False,
-) -> tuple[dict[str, Any], list[Problem]]:
-    """Check a whole response: unknown linkIds, then every group as the form checks it.
-
-    ``refuse_inapplicable`` is for imports (see :func:`validate_group`); the web form and a
-    submit keep clearing such answers.
-    """
-    problems = [
-        Problem(link_id, "unknown_question", _("This question is not part of the intake."))
-        for link_id in answers
-        if not questionnaire.has_question(link_id)
-    ]
-    cleaned: dict[str, Any] = {}
-    for group in questionnaire.groups:
-        group_cleaned, group_problems = validate_group(
-            group, answers, refuse_inapplicable=refuse_inapplicable
-        )
-        cleaned.update(group_cleaned)
-        problems.extend(group_problems)
-    return cleaned, problems
-
-
-def answered_groups(answers: Answers, questionnaire: Questionnaire = TWITCH_INTAKE) -> list[str]:
-    """The groups whose answers, as stored, are complete and valid."""
-    return [g.link_id for g in questionnaire.groups if not validate_group(g, answers)[1]]
+def current_version() -> str:
+    """The version new encounters are stored against: a callable default, read when a row is
+    made, so that a content version is a change to this module and never a migration."""
+    return TWITCH_INTAKE.version

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from . import questionnaire, tasks, triage
+from . import questionnaire, tasks, triage, validation
 from .conf import app_settings
 from .models import AccessEvent, Encounter, Status
 from .steps import Steps
@@ -186,7 +186,7 @@ def save_page(
 @dataclass
 class SubmitResult:
     encounter: Encounter
-    problems: list[questionnaire.Problem] = field(default_factory=list)
+    problems: list[validation.Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -203,7 +203,7 @@ def submit(encounter_id: int) -> SubmitResult:
         encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
         if encounter.is_submitted:
             return SubmitResult(encounter)
-        cleaned, problems = questionnaire.validate(encounter.answers)
+        cleaned, problems = validation.validate(encounter.answers)
         if problems:
             return SubmitResult(encounter, problems)
         assessment = triage.assess(cleaned)
@@ -228,10 +228,10 @@ def create_submitted(
 ) -> SubmitResult:
     """Store a complete response that arrived whole (a FHIR import) as a submitted encounter.
 
-    The caller has validated it with :func:`questionnaire.validate`; this re-checks, so that no
+    The caller has validated it with :func:`validation.validate`; this re-checks, so that no
     path stores answers the web form would refuse.
     """
-    cleaned, problems = questionnaire.validate(answers)
+    cleaned, problems = validation.validate(answers)
     if problems:
         return SubmitResult(Encounter(), problems)
     now = timezone.now()

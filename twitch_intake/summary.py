@@ -38,10 +38,10 @@ from django.utils.text import format_lazy
 from django.utils.translation import get_language, get_language_info
 from django.utils.translation import gettext_lazy as _
 
-from . import services, triage
+from . import body_diagram, questionnaire, services, triage, validation
 from .conf import app_settings
 from .models import AccessEvent, Encounter, LevelChoice
-from .questionnaire import NONE, TWITCH_INTAKE, ItemType, Questionnaire, has_control_character
+from .questionnaire import Question, Questionnaire
 
 Text = str | Promise
 
@@ -51,43 +51,6 @@ HTML_TEMPLATE = "twitch_intake/summary/_summary.html"
 PRINT_TEMPLATE = "twitch_intake/summary/print.html"
 #: Plain text for pasting into a chart note, rendered with autoescape off; context: ``summary``.
 TEXT_TEMPLATE = "twitch_intake/summary/summary.txt"
-
-#: Red flags shown right under the emergency banner, never folded away (CLINICAL.md, Rules).
-HIGHLIGHTED = ("weakness", "multifocal")
-
-NOT_ANSWERED = _("not answered")
-NOT_REPORTED = _("not reported")
-
-# --- The body diagram ------------------------------------------------------------------------
-
-#: The diagram's drawing area, in SVG user units: a front view (x 0-120) and a back view
-#: (x 140-260), each 250 high, with a caption row below.
-DIAGRAM_VIEWBOX = (0, 0, 260, 268)
-
-#: Where each location code is marked on the diagram, in the viewBox's units. The intake does not
-#: ask which side, so paired places are marked on both sides; midline places once. Each place is
-#: drawn on one view only: the calf and back where they are seen, from behind; the rest from the
-#: front. ``other`` has no position: it is listed in words beside the diagram.
-DIAGRAM_MARKERS: dict[str, tuple[tuple[int, int], ...]] = {
-    "eyelid": ((53, 15), (67, 15)),
-    "face": ((50, 26), (70, 26)),
-    "tongue": ((60, 30),),
-    "neck": ((60, 41),),
-    "shoulder": ((33, 54), (87, 54)),
-    "upper-arm": ((22, 76), (98, 76)),
-    "forearm": ((17, 124), (103, 124)),
-    "hand": ((12, 158), (108, 158)),
-    "chest": ((60, 70),),
-    "abdomen": ((60, 112),),
-    "back": ((200, 92),),
-    "thigh": ((48, 168), (72, 168)),
-    "calf": ((188, 214), (212, 214)),
-    "foot": ((46, 241), (74, 241)),
-}
-
-#: Radius of a marker, small on the face where places are close together.
-_MARKER_RADIUS = {"eyelid": 3, "face": 3, "tongue": 3}
-_DEFAULT_RADIUS = 5
 
 # --- Reference: what the source article says a doctor may examine and test ---------------------
 
@@ -118,7 +81,9 @@ INTEGRITY_WARNING = _(
 def _visible(line: str) -> str:
     """Control and format characters (a right-to-left override, a zero-width space) as code
     points, so that the note shows what was stored instead of being rearranged by it."""
-    return "".join(f"[U+{ord(ch):04X}]" if has_control_character(ch) else ch for ch in line)
+    return "".join(
+        f"[U+{ord(ch):04X}]" if validation.has_control_character(ch) else ch for ch in line
+    )
 
 
 def quoted(text: str) -> str:
@@ -168,10 +133,14 @@ class FlagLine:
     code: str
     label: Text
     raised: bool
-    evidence: str = ""
+    evidence: Text = ""
     source: Text = ""
     #: When not raised: what the answers show ("not reported", "not answered", ...).
     negative: Text = ""
+    #: Its rule makes the intake an emergency: the banner shows it.
+    emergency: bool = False
+    #: Its place under the banner, where it is shown raised or not (``None``: not highlighted).
+    highlight: int | None = None
 
 
 @dataclass(frozen=True)
@@ -206,33 +175,6 @@ class HistoryItem:
 
 
 @dataclass(frozen=True)
-class Marker:
-    code: str
-    label: Text
-    #: (x, y, radius) of each circle, in the diagram's viewBox units.
-    circles: tuple[tuple[int, int, int], ...]
-
-
-@dataclass(frozen=True)
-class BodyDiagram:
-    markers: tuple[Marker, ...]
-    #: Places ticked that have no position on the drawing (``other``), in words.
-    unplaced: tuple[Text, ...]
-    #: Every place ticked, in the order of the question: the diagram's text alternative.
-    places: tuple[Text, ...]
-    viewbox: str
-
-    @property
-    def description(self) -> Text:
-        if not self.places:
-            return _("Body diagram, front and back: no places ticked.")
-        return format_lazy(
-            _("Body diagram, front and back. Places ticked: {places}."),
-            places=_join(self.places),
-        )
-
-
-@dataclass(frozen=True)
 class IdentityChange:
     """The patient's name, birth date or record number changed after they submitted."""
 
@@ -263,9 +205,9 @@ class Summary:
     #: Every red flag not raised, in the same order, saying what the answers show.
     negatives: tuple[FlagLine, ...]
     #: Where the answers disagree and the clinician should ask.
-    notes: tuple[str, ...]
+    notes: tuple[Text, ...]
     history: tuple[HistoryItem, ...]
-    body_diagram: BodyDiagram
+    body_diagram: body_diagram.BodyDiagram | None
     context_flags: tuple[FlagLine, ...]
     reference_intro: Text
     references: tuple[Text, ...]
@@ -289,31 +231,29 @@ class Summary:
 
     @property
     def emergency_flag(self) -> FlagLine | None:
-        return next((line for line in self.red_flags if line.code == "emergency-signs"), None)
+        return next((line for line in self.red_flags if line.emergency), None)
 
     @property
     def highlights(self) -> tuple[FlagLine, ...]:
-        """Weakness and more-than-one-place, raised or not: always shown under the banner."""
-        lines = {line.code: line for line in self.red_flags + self.negatives}
-        return tuple(lines[code] for code in HIGHLIGHTED)
+        """The rules that declare a highlight (weakness, more than one place), raised or not,
+        in their order: always shown under the banner, never folded away."""
+        lines = [line for line in self.red_flags + self.negatives if line.highlight is not None]
+        return tuple(sorted(lines, key=lambda line: line.highlight or 0))
 
     @property
     def other_red_flags(self) -> tuple[FlagLine, ...]:
         """Raised red flags not already shown by the banner or the highlights."""
-        shown = {"emergency-signs", *HIGHLIGHTED}
-        return tuple(line for line in self.red_flags if line.code not in shown)
+        return tuple(
+            line for line in self.red_flags if not line.emergency and line.highlight is None
+        )
 
     @property
     def other_negatives(self) -> tuple[FlagLine, ...]:
         """Pertinent negatives not already shown among the highlights."""
-        return tuple(line for line in self.negatives if line.code not in HIGHLIGHTED)
+        return tuple(line for line in self.negatives if line.highlight is None)
 
 
 # --- Building --------------------------------------------------------------------------------
-
-
-def _join(parts: tuple[Text, ...] | list[Text]) -> str:
-    return ", ".join(str(p) for p in parts)
 
 
 def age_on(born: date, on: date) -> int:
@@ -322,135 +262,83 @@ def age_on(born: date, on: date) -> int:
 
 
 def _labels(
-    answers: Mapping[str, Any], link_id: str, questionnaire: Questionnaire
+    answers: Mapping[str, Any], question: Question, intake: Questionnaire, quote: bool = False
 ) -> tuple[Text, ...]:
-    question = questionnaire.question(link_id)
-    value = answers.get(link_id)
-    if value is None or value == "" or value == []:
+    """The answer in the form's labels; an option another question says more about (the place
+    typed for "somewhere else") carries that answer too, quoted for the chart note."""
+    value = answers.get(question.link_id)
+    if validation.is_blank(value):
         return ()
     if isinstance(value, bool):
         return (_("Yes") if value else _("No"),)
-    if isinstance(value, list | tuple):
-        return tuple(question.label(code) for code in value)
-    if question.options:
-        return (question.label(value),)
-    return (str(value),)
-
-
-def _location_labels(
-    answers: Mapping[str, Any], questionnaire: Questionnaire, quote: bool = False
-) -> tuple[Text, ...]:
-    """The places ticked, with the patient's own words for "somewhere else" (quoted for the
-    chart note)."""
-    question = questionnaire.question("locations")
+    if not question.options:
+        return (str(value),)
     labels: list[Text] = []
-    for code in answers.get("locations") or []:
+    for code in value if isinstance(value, list | tuple) else [value]:
+        code = str(code)
         label = question.label(code)
-        if code == "other" and answers.get("locations-other"):
-            where = str(answers["locations-other"])
+        details = intake.details_of(question, code)
+        said = answers.get(details.link_id) if details is not None else None
+        if said:
             label = format_lazy(
-                "{label}: {where}", label=label, where=quoted(where) if quote else where
+                "{label}: {said}", label=label, said=quoted(str(said)) if quote else str(said)
             )
         labels.append(label)
     return tuple(labels)
 
 
-def _history(answers: Mapping[str, Any], questionnaire: Questionnaire) -> tuple[HistoryItem, ...]:
-    """The history in clinical order; a follow-up question the patient was never shown is left out."""
-
-    def item(
-        link_id: str,
-        heading: Text,
-        values: tuple[Text, ...] | None = None,
-        text_values: tuple[Text, ...] = (),
-    ) -> HistoryItem:
-        question = questionnaire.question(link_id)
-        return HistoryItem(
-            link_id=link_id,
-            heading=heading,
-            question=question.text,
-            values=_labels(answers, link_id, questionnaire) if values is None else values,
-            is_list=question.repeats,
-            free_text=question.type in (ItemType.STRING, ItemType.TEXT),
-            text_values=text_values,
+def _history(answers: Mapping[str, Any], intake: Questionnaire) -> tuple[HistoryItem, ...]:
+    """Every question of the history (as the questionnaire declares it), headed in the
+    clinician's words; a follow-up the patient was never shown is left out."""
+    items = []
+    for question in intake.history(answers):
+        values = _labels(answers, question, intake)
+        quoted_values = _labels(answers, question, intake, quote=True)
+        items.append(
+            HistoryItem(
+                link_id=question.link_id,
+                heading=question.clinician_heading,
+                question=question.text,
+                values=values,
+                is_list=question.repeats,
+                free_text=question.is_free_text,
+                text_values=quoted_values if quoted_values != values else (),
+            )
         )
-
-    def shown(link_id: str) -> bool:
-        return questionnaire.question(link_id).is_enabled(answers)
-
-    items = [
-        item("duration", _("Duration")),
-        item("severity", _("Severity")),
-        item(
-            "locations",
-            _("Locations"),
-            _location_labels(answers, questionnaire),
-            _location_labels(answers, questionnaire, quote=True),
-        ),
-        item("more-than-one-location", _("More than one place")),
-        item("pattern", _("Pattern")),
-    ]
-    if shown("episode-length"):
-        items.append(item("episode-length", _("Each episode lasts")))
-    items.append(item("other-symptoms", _("Other symptoms")))
-    if shown("weakness-where"):
-        items.append(item("weakness-where", _("Where weak")))
-    items += [
-        item("medications", _("Medicines (as typed)")),
-        item("medication-flags", _("Medicines linked to twitching")),
-        item("conditions", _("Conditions (as typed)")),
-        item("condition-flags", _("Conditions diagnosed")),
-        item("triggers", _("Recent triggers")),
-        item("notes", _("Anything else")),
-    ]
     return tuple(items)
 
 
-def _negative(code: str, answers: Mapping[str, Any], questionnaire: Questionnaire) -> Text:
-    """What the answers show for a red flag that was not raised."""
-    asked = {
-        "emergency-signs": ("emergency-signs",),
-        "weakness": ("other-symptoms",),
-        "multifocal": ("locations", "more-than-one-location"),
-        "muscle-loss": ("other-symptoms",),
-        "severe": ("severity",),
-        "persistent": ("duration",),
-    }[code]
-    if any(answers.get(link_id) in (None, "", []) for link_id in asked):
-        return NOT_ANSWERED
-    if code == "emergency-signs":
-        return _("patient ticked none of these")
-    if code in {"severe", "persistent"}:
-        question = questionnaire.question(asked[0])
-        return format_lazy(
-            _("not reported (answered: {answer})"), answer=question.label(answers[asked[0]])
-        )
-    return NOT_REPORTED
-
-
 def _line(flag: triage.Flag) -> FlagLine:
-    return FlagLine(flag.code, flag.label, True, flag.evidence, flag.source)
+    return FlagLine(
+        flag.code,
+        flag.label,
+        True,
+        flag.evidence,
+        flag.source,
+        emergency=flag.rule.is_emergency,
+        highlight=flag.rule.highlight,
+    )
 
 
-def _body_diagram(answers: Mapping[str, Any], questionnaire: Questionnaire) -> BodyDiagram:
-    question = questionnaire.question("locations")
-    ticked = answers.get("locations") or []
-    markers = tuple(
-        Marker(
-            code,
-            question.label(code),
-            tuple(
-                (x, y, _MARKER_RADIUS.get(code, _DEFAULT_RADIUS)) for x, y in DIAGRAM_MARKERS[code]
-            ),
-        )
-        for code in ticked
-        if code in DIAGRAM_MARKERS
+def _negative_line(negative: triage.Negative) -> FlagLine:
+    return FlagLine(
+        negative.code,
+        negative.label,
+        False,
+        negative=negative.shows,
+        emergency=negative.rule.is_emergency,
+        highlight=negative.rule.highlight,
     )
-    places = _location_labels(answers, questionnaire)
-    unplaced = tuple(
-        label for code, label in zip(ticked, places, strict=True) if code not in DIAGRAM_MARKERS
+
+
+def _diagram(answers: Mapping[str, Any], intake: Questionnaire) -> body_diagram.BodyDiagram | None:
+    """The body diagram of the question whose answers are places on the body, if any."""
+    question = next((q for q in intake.questions() if q.body_sites), None)
+    if question is None:
+        return None
+    return body_diagram.draw(
+        question, answers.get(question.link_id) or [], _labels(answers, question, intake)
     )
-    return BodyDiagram(markers, unplaced, places, " ".join(str(n) for n in DIAGRAM_VIEWBOX))
 
 
 def _triage_notice(encounter: Encounter, assessment: triage.Assessment) -> Text:
@@ -458,7 +346,7 @@ def _triage_notice(encounter: Encounter, assessment: triage.Assessment) -> Text:
         return ""
     if encounter.level == assessment.level.value and list(encounter.flags) == assessment.codes:
         return ""
-    stored = LevelChoice(encounter.level).label if encounter.level else _("none")
+    stored = LevelChoice(encounter.level).label if encounter.level else _("not assessed")
     return format_lazy(
         _(
             "The level stored for the queue ({stored}) or its flags differ from those the "
@@ -518,22 +406,15 @@ def _access_history(
     return changes if encounter.is_submitted else (), openings
 
 
-def build(encounter: Encounter, questionnaire: Questionnaire = TWITCH_INTAKE) -> Summary:
-    """Assemble the summary of a submitted encounter from its answers (and, once submitted, one
-    query of the access log for identity changes)."""
+def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
+    """Assemble the summary of a submitted encounter from its answers (and one query of the
+    access log for identity changes and link openings)."""
+    intake = intake or questionnaire.TWITCH_INTAKE
     answers: Mapping[str, Any] = encounter.answers or {}
-    assessment = triage.assess(answers, questionnaire)
+    assessment = triage.assess(answers, intake)
     identity_changes, link_openings = _access_history(encounter)
-    raised = {flag.code: flag for flag in assessment.flags}
     visit_day = timezone.localdate(encounter.visit_at)
 
-    red_flags = tuple(_line(flag) for flag in assessment.red_flags)
-    negatives = tuple(
-        FlagLine(r.code, r.label, False, negative=_negative(r.code, answers, questionnaire))
-        for r in triage.RED_RULES
-        if r.code not in raised
-    )
-    signs = questionnaire.question("emergency-signs")
     return Summary(
         encounter_id=encounter.pk,
         header=Header(
@@ -547,14 +428,12 @@ def build(encounter: Encounter, questionnaire: Questionnaire = TWITCH_INTAKE) ->
             level_label=LevelChoice(assessment.level.value).label,
             flag_count=len(assessment.flags),
         ),
-        emergency_signs=tuple(
-            signs.label(code) for code in answers.get("emergency-signs") or [] if code != NONE
-        ),
-        red_flags=red_flags,
-        negatives=negatives,
+        emergency_signs=assessment.emergency_signs,
+        red_flags=tuple(_line(flag) for flag in assessment.red_flags),
+        negatives=tuple(_negative_line(negative) for negative in assessment.negatives),
         notes=assessment.notes,
-        history=_history(answers, questionnaire),
-        body_diagram=_body_diagram(answers, questionnaire),
+        history=_history(answers, intake),
+        body_diagram=_diagram(answers, intake),
         context_flags=tuple(_line(flag) for flag in assessment.context_flags),
         reference_intro=REFERENCE_INTRO,
         references=REFERENCES,

@@ -1,46 +1,55 @@
 """From a patient's answers to the level and flags of the pre-visit summary.
 
-The rules are the clinical contract's (``shared/CLINICAL.md``, "Rules"). Each flag names the
-answers that raised it, in the patient's own terms, and the source it rests on, so a clinician
-can see at a glance why it is there and disagree with it.
+The rules are the clinical contract's (``shared/CLINICAL.md``, "Rules"), one plain function each,
+with the reason it exists in its docstring. Each flag names the answers that raised it, in the
+patient's own terms, and the source it rests on, so a clinician can see at a glance why it is
+there and disagree with it.
 
-Red flags set the level:
+A rule declares what the rest of the app needs of it: the questions it reads (so the summary can
+say "not answered" rather than "not reported" when it did not fire), whether it is red or context,
+the level it sets, and its place among the highlights under the emergency banner. The summary,
+the admin's flag filter and the queue iterate over :func:`rules`; none of them spells a code.
 
-* ``emergency-signs``: any sign other than "none". The article says to seek immediate care or
-  call the emergency number for any of them, so nothing else matters until that is dealt with.
-* ``weakness``, ``multifocal``, ``severe``, ``persistent``: the article's reasons to make an
-  appointment (weakness with the twitching; more than one area; severe or persistent).
-* ``muscle-loss``: atrophy with twitching is how the article describes ALS.
+Red flags set the level: an emergency sign makes the intake an ``emergency`` (nothing else
+matters until that is dealt with); any other red flag makes it ``priority``. Context flags
+(lifestyle, medicines, neurological and metabolic history) are shown beside the answers but never
+change the level: they explain twitching, they do not make it urgent.
 
-Context flags (lifestyle, medicines, neurological and metabolic history) are shown beside the
-answers but never change the level: they explain twitching, they do not make it urgent.
-
-``assess`` is a pure function of the answers: no database, no request, no clock. Its evidence
-is worded in the language active when it is called.
+``assess`` is a pure function of the answers: no database, no request, no clock. Its evidence is
+lazy text, worded in the language of whoever reads it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
-from django.core.signals import setting_changed
-from django.utils.autoreload import file_changed
-from django.utils.functional import Promise
-from django.utils.translation import get_language
+from django.utils.functional import Promise, lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .questionnaire import NONE, TWITCH_INTAKE, Questionnaire
+from . import questionnaire, validation
+from .questionnaire import NONE, Answers, Question, Questionnaire
+
+Text = str | Promise
 
 
 class Level(StrEnum):
-    """Sorted as the clinician's queue is: the alphabetical order is also the clinical one."""
-
     EMERGENCY = "emergency"
     PRIORITY = "priority"
     ROUTINE = "routine"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent: how the queue and ``assess`` order levels (never by name)."""
+        return _RANKS[self]
+
+
+_RANKS = {Level.EMERGENCY: 0, Level.PRIORITY: 1, Level.ROUTINE: 2}
 
 
 class Kind(StrEnum):
@@ -49,12 +58,89 @@ class Kind(StrEnum):
 
 
 @dataclass(frozen=True)
-class Flag:
+class Finding:
+    """What a rule found in the answers: its evidence, in the patient's terms.
+
+    The words are lazy, like the labels they quote: they are put together in the language of
+    whoever reads them, when they read them, and an ``assess`` run only to sort the queue
+    translates nothing.
+    """
+
+    evidence: Text
+    #: The labels of the answers that raised it ("A seizure (fit)"), for lists such as the
+    #: emergency banner; empty when the evidence is not a list of ticked answers.
+    answers: tuple[Text, ...] = ()
+    #: Where the answers disagree and the clinician should ask.
+    note: Text = ""
+
+
+#: A rule's test: the finding when the rule fires, ``None`` when it does not.
+Test = Callable[[Answers, Questionnaire], "Finding | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
     code: str
     kind: Kind
-    label: str | Promise
-    evidence: str
-    source: str | Promise
+    label: Text
+    source: Text
+    #: The questions ``test`` reads: nothing else in the answers can change its result.
+    reads: tuple[str, ...]
+    test: Test
+    #: The level this rule sets when it fires (context rules leave the level routine).
+    level: Level = Level.ROUTINE
+    #: Red flags shown right under the emergency banner, raised or not, in this order; ``None``
+    #: for the rest, which are listed only when raised and otherwise among the negatives.
+    highlight: int | None = None
+
+    @property
+    def is_red(self) -> bool:
+        return self.kind is Kind.RED
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.level is Level.EMERGENCY
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A rule that fired, with what it found."""
+
+    rule: Rule
+    evidence: Text
+    answers: tuple[Text, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return self.rule.code
+
+    @property
+    def kind(self) -> Kind:
+        return self.rule.kind
+
+    @property
+    def label(self) -> Text:
+        return self.rule.label
+
+    @property
+    def source(self) -> Text:
+        return self.rule.source
+
+
+@dataclass(frozen=True)
+class Negative:
+    """A red rule that did not fire, with what the answers show ("not reported", ...)."""
+
+    rule: Rule
+    shows: Text
+
+    @property
+    def code(self) -> str:
+        return self.rule.code
+
+    @property
+    def label(self) -> Text:
+        return self.rule.label
 
 
 @dataclass(frozen=True)
@@ -62,7 +148,27 @@ class Assessment:
     level: Level
     flags: tuple[Flag, ...]
     #: Things the answers disagree on that the clinician should ask about.
-    notes: tuple[str, ...] = ()
+    notes: tuple[Text, ...] = ()
+    #: What was assessed, for :attr:`negatives` (worked out only when the summary asks).
+    answers: Answers = field(default_factory=dict, repr=False, compare=False)
+    intake: Questionnaire | None = field(default=None, repr=False, compare=False)
+    rule_set: tuple[Rule, ...] = field(default=(), repr=False, compare=False)
+
+    @cached_property
+    def negatives(self) -> tuple[Negative, ...]:
+        """Every red rule not raised, in rule order, with what the answers show: a flag missing
+        from a summary could mean "said no" or "never asked", so the summary says which."""
+        intake = self.intake or questionnaire.TWITCH_INTAKE
+        raised = {flag.code for flag in self.flags}
+        return tuple(
+            Negative(r, _shows(r, self.answers, intake))
+            for r in self.rule_set
+            if r.is_red and r.code not in raised
+        )
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.level is Level.EMERGENCY
 
     @property
     def codes(self) -> list[str]:
@@ -70,219 +176,178 @@ class Assessment:
 
     @property
     def red_flags(self) -> tuple[Flag, ...]:
-        return tuple(f for f in self.flags if f.kind is Kind.RED)
+        return tuple(f for f in self.flags if f.rule.is_red)
 
     @property
     def context_flags(self) -> tuple[Flag, ...]:
-        return tuple(f for f in self.flags if f.kind is Kind.CONTEXT)
+        return tuple(f for f in self.flags if not f.rule.is_red)
+
+    @property
+    def emergency_flags(self) -> tuple[Flag, ...]:
+        return tuple(f for f in self.flags if f.rule.is_emergency)
+
+    @property
+    def emergency_signs(self) -> tuple[Text, ...]:
+        """The answers that make this an emergency, as the patient read them."""
+        return tuple(answer for flag in self.emergency_flags for answer in flag.answers)
 
     def flag(self, code: str) -> Flag | None:
         return next((f for f in self.flags if f.code == code), None)
 
 
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    kind: Kind
-    label: str | Promise
-    source: str | Promise
-    #: Returns the evidence text when the rule fires, ``None`` when it does not.
-    test: Callable[[Mapping[str, Any], Questionnaire], str | None]
+# --- Words of the evidence ------------------------------------------------------------------
 
 
-# --- Words in the patient's language ----------------------------------------------------------
-# The evidence quotes the answers in the patient's own terms: the labels of the ticked options,
-# in the language active when ``assess`` runs (the summary is read in the reader's language).
-# Translating a lazy label is a catalog lookup through a context-local every time, and a full
-# intake quotes a dozen labels, so each label is translated once per language and kept. Django
-# keeps its catalogs for the life of the process in the same way; this cache is emptied whenever
-# Django reloads them (a changed .mo file under the autoreloader, or a test overriding the
-# language settings).
-
-#: Words already translated, keyed by ``id()`` of the label or template they came from.
-_Words = dict[int, tuple[str | Promise, str]]
-
-#: The words of each language. Each entry keeps its label alive, so no other label can take its
-#: ``id()`` while the entry exists.
-_words_by_language: dict[str | None, _Words] = {}
-#: Labels of questionnaires built on the fly would otherwise pile up: start over past this size.
-_MAX_WORDS = 2048
-_LANGUAGE_SETTINGS = frozenset(
-    {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "INSTALLED_APPS", "USE_I18N"}
-)
+def _call(build: Callable[[], str]) -> str:
+    return build()
 
 
-def _forget_words(**kwargs: Any) -> None:
-    """Drop every kept translation when Django drops its catalogs."""
-    file_path = kwargs.get("file_path")
-    if kwargs.get("setting") in _LANGUAGE_SETTINGS or (
-        file_path is not None and file_path.suffix == ".mo"
-    ):
-        _words_by_language.clear()
+#: Text that ``build`` words when it is read, in the language active then. One ``lazy`` made
+#: once: each call of ``lazy`` itself builds a new proxy class.
+_words = lazy(_call, str)
 
 
-setting_changed.connect(_forget_words, dispatch_uid="twitch_intake.triage.words")
-file_changed.connect(_forget_words, dispatch_uid="twitch_intake.triage.words")
+def _joined(labels: Sequence[Text]) -> str:
+    return ", ".join(str(label) for label in labels)
 
 
-def _words() -> _Words:
-    """The words kept for the active language (one context-local lookup)."""
-    language = get_language()
-    words = _words_by_language.get(language)
-    if words is None:
-        words = _words_by_language[language] = {}
-    return words
+def _ticked(
+    answers: Answers, intake: Questionnaire, link_id: str, codes: Sequence[str] | None = None
+) -> Finding | None:
+    """The ticked options of ``link_id`` among ``codes`` (default: anything but "none"), quoted
+    as the patient read them: "ticked: Calf (lower leg), Thigh"."""
+    chosen = [
+        code
+        for code in answers.get(link_id) or []
+        if (code != NONE if codes is None else code in codes)
+    ]
+    if not chosen:
+        return None
+    question = intake.question(link_id)
+    labels = tuple(question.label(code) for code in chosen)
+    return Finding(
+        _words(lambda: gettext("ticked: %(answers)s") % {"answers": _joined(labels)}), labels
+    )
 
 
-def _say(words: _Words, message: str | Promise) -> str:
-    """``str(message)`` in the active language, translated at most once per language."""
-    kept = words.get(id(message))
-    if kept is not None and kept[0] is message:
-        return kept[1]
-    text = str(message)
-    if len(words) >= _MAX_WORDS:
-        words.clear()
-    words[id(message)] = (message, text)
-    return text
+def _answered(
+    answers: Answers, intake: Questionnaire, link_id: str, codes: Sequence[str]
+) -> Finding | None:
+    """The single answer of ``link_id`` when it is one of ``codes``: "How long…? 1 to 6 months"."""
+    value = answers.get(link_id)
+    if not isinstance(value, str) or value not in codes:
+        return None
+    question = intake.question(link_id)
+    label = question.label(value)
+    return Finding(
+        _words(
+            lambda: (
+                gettext("%(question)s %(answer)s") % {"question": question.text, "answer": label}
+            )
+        ),
+        (label,),
+    )
 
 
-class _CodeLabels(dict[str, "str | Promise"]):
-    """One question's code -> label, answering as ``Question.label`` does: the first option
-    with the code wins, and a code without an option is its own label."""
-
-    def __missing__(self, code: str) -> str:
-        return code
+# --- The rules ----------------------------------------------------------------------------
 
 
-#: The labels of the intake's questions, looked up once rather than scanned on every call.
-_INTAKE_LABELS: dict[str, _CodeLabels] = {}
-for _question in TWITCH_INTAKE.questions():
-    _labels = _INTAKE_LABELS[_question.link_id] = _CodeLabels()
-    for _option in _question.options:
-        _labels.setdefault(_option.code, _option.label)
-del _question, _labels, _option
+def emergency_signs(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Any emergency sign ticked. The source article says to seek immediate care or call the
+    emergency number for every one of them, so each alone makes the intake an emergency."""
+    return _ticked(answers, intake, "emergency-signs")
 
 
-def _label_of(questionnaire: Questionnaire, link_id: str) -> Callable[[str], str | Promise]:
-    if questionnaire is TWITCH_INTAKE:
-        return _INTAKE_LABELS[link_id].__getitem__
-    return questionnaire.question(link_id).label
+def weakness(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Weakness with the twitching: the article's first reason to make an appointment, and with
+    twitching the sign that separates a nerve or motor-neuron problem from benign twitches."""
+    return _ticked(answers, intake, "other-symptoms", ["weakness"])
 
 
-_TICKED = _("ticked: %(answers)s")
-_QUESTION_ANSWER = _("%(question)s %(answer)s")
-_SAID_MORE_THAN_ONE = _("answered yes to “more than one place”")
-_DISAGREE = _(
-    "The answers disagree: the patient said the twitching is not in more than one "
-    "place but ticked %(count)s places. Ask which is right."
-)
+def multifocal(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Twitching in more than one area, the article's next reason for an appointment.
 
-
-def _ticked_evidence(
-    words: _Words, questionnaire: Questionnaire, link_id: str, chosen: Sequence[str]
-) -> str:
-    """ "ticked: Calf (lower leg), Thigh": the ticked options, as the patient read them."""
-    label = _label_of(questionnaire, link_id)
-    answers = ", ".join([_say(words, label(code)) for code in chosen])
-    return _say(words, _TICKED) % {"answers": answers}
-
-
-# --- Rule tests ---------------------------------------------------------------------------------
-# A test is called as ``test(answers, questionnaire)`` and returns the evidence, or ``None`` when
-# its rule does not fire. It comes in two halves: ``match`` looks at the answers only (most rules
-# do not fire for most patients), ``describe`` words the evidence of a rule that did. ``assess``
-# calls the halves, so that it looks the language up once, and only when something fired.
-
-
-class _Test:
-    __slots__ = ()
-
-    def match(self, answers: Mapping[str, Any]) -> Any:
-        """What raised the flag (truthy), or something falsy when the rule does not fire."""
-        raise NotImplementedError
-
-    def describe(self, found: Any, questionnaire: Questionnaire, words: _Words) -> str:
-        raise NotImplementedError
-
-    def __call__(self, answers: Mapping[str, Any], questionnaire: Questionnaire) -> str | None:
-        found = self.match(answers)
-        if not found:
-            return None
-        return self.describe(found, questionnaire, _words())
-
-
-class _Ticked(_Test):
-    """Fires when any of ``codes`` (default: anything but "none") is ticked for ``link_id``."""
-
-    __slots__ = ("codes", "link_id")
-
-    def __init__(self, link_id: str, codes: Sequence[str] | None = None) -> None:
-        self.link_id = link_id
-        self.codes = tuple(codes) if codes is not None else None
-
-    def match(self, answers: Mapping[str, Any]) -> list[str]:
-        value = answers.get(self.link_id) or []
-        codes = self.codes
-        if codes is None:
-            return [code for code in value if code != NONE]
-        return [code for code in value if code in codes]
-
-    def describe(self, found: list[str], questionnaire: Questionnaire, words: _Words) -> str:
-        return _ticked_evidence(words, questionnaire, self.link_id, found)
-
-
-class _Answered(_Test):
-    """Fires when the single-choice answer to ``link_id`` is one of ``codes``."""
-
-    __slots__ = ("codes", "link_id")
-
-    def __init__(self, link_id: str, codes: Sequence[str]) -> None:
-        self.link_id = link_id
-        self.codes = tuple(codes)
-
-    def match(self, answers: Mapping[str, Any]) -> tuple[Any] | None:
-        value = answers.get(self.link_id)
-        return (value,) if value in self.codes else None
-
-    def describe(self, found: tuple[Any], questionnaire: Questionnaire, words: _Words) -> str:
-        question = questionnaire.question(self.link_id)
-        return _say(words, _QUESTION_ANSWER) % {
-            "question": _say(words, question.text),
-            "answer": _say(words, _label_of(questionnaire, self.link_id)(found[0])),
-        }
-
-
-class _Multifocal(_Test):
-    """Fires on a yes to "more than one place", or on two or more ticked locations.
-
-    Either answer is the article's "more than one area", so either raises the flag; ``other``
-    is one location, however many places its free text names. When the two answers disagree
-    the flag stands and ``assess`` adds a note for the clinician.
+    A yes to "more than one place" or two or more ticked places each raise it; ``other`` is one
+    place however many its free text names. When the two answers disagree the flag stands and a
+    note asks the clinician which is right: under-calling it is the worse mistake.
     """
+    locations = answers.get("locations") or []
+    said = answers.get("more-than-one-location")
+    if said is not True and len(locations) < 2:
+        return None
+    ticked = _ticked(answers, intake, "locations") if len(locations) >= 2 else None
 
-    __slots__ = ()
+    def evidence() -> str:
+        parts = [gettext("answered yes to “more than one place”")] if said is True else []
+        return "; ".join([*parts, *([str(ticked.evidence)] if ticked else [])])
 
-    def match(self, answers: Mapping[str, Any]) -> tuple[bool, Any] | None:
-        locations = answers.get("locations") or []
-        said_yes = answers.get("more-than-one-location") is True
-        if not said_yes and len(locations) < 2:
-            return None
-        return said_yes, locations
+    def disagree() -> str:
+        return gettext(
+            "The answers disagree: the patient said the twitching is not in more than one "
+            "place but ticked %(count)s places. Ask which is right."
+        ) % {"count": len(locations)}
 
-    def describe(self, found: tuple[bool, Any], questionnaire: Questionnaire, words: _Words) -> str:
-        said_yes, locations = found
-        parts = []
-        if said_yes:
-            parts.append(_say(words, _SAID_MORE_THAN_ONE))
-        if len(locations) >= 2:
-            parts.append(_ticked_evidence(words, questionnaire, "locations", locations))
-        return "; ".join(parts)
+    return Finding(
+        _words(evidence),
+        ticked.answers if ticked else (),
+        _words(disagree) if said is False else "",
+    )
 
 
-_multifocal = _Multifocal()
+def muscle_loss(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """A muscle that looks smaller: atrophy with twitching is how the article describes ALS."""
+    return _ticked(answers, intake, "other-symptoms", ["muscle-loss"])
 
 
-RED_RULES: tuple[Rule, ...] = (
+def severe(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Severe twitching: the article's "severe or persistent" reason for an appointment."""
+    return _answered(answers, intake, "severity", ["severe"])
+
+
+def persistent(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """A month or more. Harmless twitches usually last no more than a few days (MedlinePlus);
+    the article counts persistent twitching as a reason for an appointment."""
+    return _answered(answers, intake, "duration", ["months", "long-term"])
+
+
+def lifestyle_triggers(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Caffeine, hard exercise, stress and poor sleep: the article's common causes, and the
+    self-care it suggests (rest, less caffeine)."""
+    return _ticked(
+        answers, intake, "triggers", ["caffeine", "exertion", "stress-anxiety", "poor-sleep"]
+    )
+
+
+def medication_link(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Medicines that can cause twitching: benzodiazepine withdrawal (the article); diuretics,
+    corticosteroids, estrogens and stimulants (MedlinePlus)."""
+    return _ticked(answers, intake, "medication-flags")
+
+
+def neuro_history(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """A diagnosed neurological condition among the article's causes of twitching."""
+    return _ticked(
+        answers,
+        intake,
+        "condition-flags",
+        [
+            "als",
+            "multiple-sclerosis",
+            "muscular-dystrophy",
+            "tourette",
+            "nerve-damage",
+            "brain-injury",
+        ],
+    )
+
+
+def metabolic_history(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Kidney or thyroid disease: the article names kidney disease, and blood tests of thyroid
+    hormone levels, among the causes a doctor looks for."""
+    return _ticked(answers, intake, "condition-flags", ["kidney-disease", "thyroid-disease"])
+
+
+RULES: tuple[Rule, ...] = (
     Rule(
         "emergency-signs",
         Kind.RED,
@@ -290,35 +355,47 @@ RED_RULES: tuple[Rule, ...] = (
         _(
             "Source article, “When should you see a doctor”: seek immediate care or call the emergency number"
         ),
-        _Ticked("emergency-signs"),
+        reads=("emergency-signs",),
+        test=emergency_signs,
+        level=Level.EMERGENCY,
     ),
     Rule(
         "weakness",
         Kind.RED,
         _("Weakness with the twitching"),
         _("Source article: make an appointment when weakness accompanies the twitching"),
-        _Ticked("other-symptoms", ["weakness"]),
+        reads=("other-symptoms",),
+        test=weakness,
+        level=Level.PRIORITY,
+        highlight=1,
     ),
     Rule(
         "multifocal",
         Kind.RED,
         _("Twitching in more than one place"),
         _("Source article: make an appointment when twitching occurs in more than one area"),
-        _multifocal,
+        reads=("locations", "more-than-one-location"),
+        test=multifocal,
+        level=Level.PRIORITY,
+        highlight=2,
     ),
     Rule(
         "muscle-loss",
         Kind.RED,
         _("Muscle looks smaller or thinner"),
         _("Source article, neurological conditions: ALS leads to twitching and atrophy"),
-        _Ticked("other-symptoms", ["muscle-loss"]),
+        reads=("other-symptoms",),
+        test=muscle_loss,
+        level=Level.PRIORITY,
     ),
     Rule(
         "severe",
         Kind.RED,
         _("Severe twitching"),
         _("Source article: make an appointment when twitching is severe or persistent"),
-        _Answered("severity", ["severe"]),
+        reads=("severity",),
+        test=severe,
+        level=Level.PRIORITY,
     ),
     Rule(
         "persistent",
@@ -328,17 +405,17 @@ RED_RULES: tuple[Rule, ...] = (
             "Source article: severe or persistent twitching; MedlinePlus: harmless twitches "
             "usually last no more than a few days"
         ),
-        _Answered("duration", ["months", "long-term"]),
+        reads=("duration",),
+        test=persistent,
+        level=Level.PRIORITY,
     ),
-)
-
-CONTEXT_RULES: tuple[Rule, ...] = (
     Rule(
         "lifestyle-triggers",
         Kind.CONTEXT,
         _("Lifestyle triggers"),
         _("Source article, common causes; self-care: rest and less caffeine"),
-        _Ticked("triggers", ["caffeine", "exertion", "stress-anxiety", "poor-sleep"]),
+        reads=("triggers",),
+        test=lifestyle_triggers,
     ),
     Rule(
         "medication-link",
@@ -348,92 +425,104 @@ CONTEXT_RULES: tuple[Rule, ...] = (
             "Source article: benzodiazepine withdrawal; MedlinePlus: diuretics, corticosteroids, "
             "estrogens, stimulants"
         ),
-        _Ticked("medication-flags"),
+        reads=("medication-flags",),
+        test=medication_link,
     ),
     Rule(
         "neuro-history",
         Kind.CONTEXT,
         _("Neurological history"),
         _("Source article, neurological conditions and other causes"),
-        _Ticked(
-            "condition-flags",
-            [
-                "als",
-                "multiple-sclerosis",
-                "muscular-dystrophy",
-                "tourette",
-                "nerve-damage",
-                "brain-injury",
-            ],
-        ),
+        reads=("condition-flags",),
+        test=neuro_history,
     ),
     Rule(
         "metabolic-history",
         Kind.CONTEXT,
         _("Kidney or thyroid disease"),
         _("Source article: kidney disease; blood tests check thyroid hormone levels"),
-        _Ticked("condition-flags", ["kidney-disease", "thyroid-disease"]),
+        reads=("condition-flags",),
+        test=metabolic_history,
     ),
 )
 
-RULES: tuple[Rule, ...] = RED_RULES + CONTEXT_RULES
-#: Every flag code, in the order the summary shows them.
-FLAG_CODES: tuple[str, ...] = tuple(rule.code for rule in RULES)
+
+def rules() -> tuple[Rule, ...]:
+    """Every rule, in the order the summary shows its flags (read when called, never kept)."""
+    return RULES
 
 
 def rule(code: str) -> Rule:
-    return next(r for r in RULES if r.code == code)
+    return next(r for r in rules() if r.code == code)
 
 
-#: The levels from most to least urgent (the index is a rule's rank below).
-_LEVELS: tuple[Level, ...] = (Level.EMERGENCY, Level.PRIORITY, Level.ROUTINE)
+def flag_codes() -> tuple[str, ...]:
+    return tuple(r.code for r in rules())
 
 
-def _rank(r: Rule) -> int:
-    """The most urgent level ``r`` can set: emergency signs first, any red flag, else none."""
-    if r.code == "emergency-signs":
-        return _LEVELS.index(Level.EMERGENCY)
-    if r.kind is Kind.RED:
-        return _LEVELS.index(Level.PRIORITY)
-    return _LEVELS.index(Level.ROUTINE)
+def highlighted_rules() -> tuple[Rule, ...]:
+    """The red rules shown under the banner whether raised or not, in their highlight order."""
+    chosen = [r for r in rules() if r.highlight is not None]
+    return tuple(sorted(chosen, key=lambda r: r.highlight or 0))
 
 
-#: What ``assess`` walks: each rule's fields, the halves of its test and its rank, looked up once
-#: here rather than on every call.
-_PLAN = tuple(
-    (r.code, r.kind, r.label, r.source, r.test.match, r.test.describe, _rank(r))
-    for r in RULES
-    if isinstance(r.test, _Test)
-)
-if len(_PLAN) != len(RULES):  # pragma: no cover - a rule written without _Test
-    raise TypeError("every triage rule's test must be a _Test")
+def emergency_questions() -> frozenset[str]:
+    """The questions an emergency rule reads: saving one of them may call for care now."""
+    return frozenset(link_id for r in rules() if r.is_emergency for link_id in r.reads)
 
 
-def assess(answers: Mapping[str, Any], questionnaire: Questionnaire = TWITCH_INTAKE) -> Assessment:
+# --- Negatives ------------------------------------------------------------------------------
+
+NOT_ANSWERED = _("not answered")
+NOT_REPORTED = _("not reported")
+
+
+def _shows(rule: Rule, answers: Answers, intake: Questionnaire) -> Text:
+    """What the answers show for a red rule that did not fire: unanswered beats "not reported",
+    "None of these" says what the question declares it means, and a single choice names the
+    answer given ("not reported (answered: Mild…)") so the clinician sees how near it came."""
+    read = [intake.question(link_id) for link_id in rule.reads if intake.has_question(link_id)]
+    if any(validation.is_blank(answers.get(q.link_id)) for q in read if q.is_enabled(answers)):
+        return NOT_ANSWERED
+    if len(read) == 1:
+        question = read[0]
+        value = answers.get(question.link_id)
+        if question.none_means and value == [NONE]:
+            return question.none_means
+        if _is_single_choice(question) and value is not None:
+            return format_lazy(_("not reported (answered: {answer})"), answer=question.label(value))
+    return NOT_REPORTED
+
+
+def _is_single_choice(question: Question) -> bool:
+    return bool(question.options) and not question.repeats
+
+
+# --- Assessing ------------------------------------------------------------------------------
+
+
+def assess(
+    answers: Mapping[str, Any],
+    intake: Questionnaire | None = None,
+    rule_set: Sequence[Rule] | None = None,
+) -> Assessment:
     """Apply every rule to ``answers`` (linkId -> answer; unanswered questions absent).
 
-    The level follows from the red flags alone: ``emergency`` when an emergency sign is ticked
-    (nothing else matters until that is dealt with), ``priority`` for any other red flag,
-    ``routine`` otherwise. Context flags are listed but never move the level. The evidence is
-    worded in the language active at the time of the call.
+    The level is the most urgent a fired rule sets (routine when none does); context flags are
+    listed but never move it. The evidence is worded when it is read, in the reader's language.
     """
-    flags = []
-    words = None
-    rank = len(_LEVELS) - 1
-    for code, kind, label, source, match, describe, raises in _PLAN:
-        found = match(answers)
-        if not found:
+    intake = intake or questionnaire.TWITCH_INTAKE
+    applied = rules() if rule_set is None else tuple(rule_set)
+    flags: list[Flag] = []
+    notes: list[Text] = []
+    level = Level.ROUTINE
+    for r in applied:
+        found = r.test(answers, intake)
+        if found is None:
             continue
-        if words is None:
-            words = _words()
-        flags.append(Flag(code, kind, label, describe(found, questionnaire, words), source))
-        if raises < rank:
-            rank = raises
-    notes: tuple[str, ...] = ()
-    if answers.get("more-than-one-location") is False and len(answers.get("locations") or []) >= 2:
-        # The patient said "not in more than one place" yet ticked several: ``multifocal`` is
-        # raised on the ticked places all the same, and the clinician is asked to check.
-        if words is None:  # pragma: no cover - multifocal has fired, so the words are at hand
-            words = _words()
-        notes = (_say(words, _DISAGREE) % {"count": len(answers["locations"])},)
-    return Assessment(_LEVELS[rank], tuple(flags), notes)
+        flags.append(Flag(r, found.evidence, found.answers))
+        if found.note:
+            notes.append(found.note)
+        if r.level.rank < level.rank:
+            level = r.level
+    return Assessment(level, tuple(flags), tuple(notes), answers, intake, applied)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from . import questionnaire
+from . import validation
 
 
 def validate_one_line(value: str) -> None:
     """A name or record number is one line of visible text: a line break or a bidi control in it
-    would let it pass for another line of the chart note (see ``questionnaire.character_problem``)."""
-    refused = questionnaire.character_problem(value, multiline=False)
+    would let it pass for another line of the chart note (see ``validation.character_problem``)."""
+    refused = validation.character_problem(value, multiline=False)
     if refused is not None:
         raise ValidationError(
             _(

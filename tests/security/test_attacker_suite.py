@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from tests.factories import make_encounter, make_submitted, page_data, rich_answers
 from tests.security.patient import bound_client
-from twitch_intake import questionnaire
+from twitch_intake import validation
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -115,7 +115,7 @@ def test_each_field_of_each_page(patient, group, field):
         assert {k: v for k, v in after.items() if k != field} == {
             k: v for k, v in SAVED.items() if k != field
         }, name
-        assert questionnaire.validate(after)[1] == [], name
+        assert validation.validate(after)[1] == [], name
         for shown in (f"/intake/page/{group}/", "/intake/review/"):
             assert_inert(client.get(shown))
 
@@ -143,7 +143,7 @@ def test_every_field_of_a_page_at_once(patient, group):
         if response.status_code != 302:
             assert answers_of(encounter) == SAVED, name
         else:  # only a page of optional text can take it, and only as valid text
-            assert questionnaire.validate(answers_of(encounter))[1] == [], name
+            assert validation.validate(answers_of(encounter))[1] == [], name
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -208,7 +208,7 @@ def test_the_self_start_page(settings, field):
             assert Encounter.objects.count() == before, name
             continue
         created = Encounter.objects.latest("pk")
-        assert not questionnaire.has_control_character(created.patient_name), name
+        assert not validation.has_control_character(created.patient_name), name
         assert_inert(client.get(response["Location"]))
 
 

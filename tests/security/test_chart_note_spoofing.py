@@ -18,7 +18,7 @@ from tests.factories import emergency_answers, make_encounter, make_submitted, r
 from tests.security.patient import bound_client
 from tests.test_admin import change_form_data
 from tests.test_views import Page
-from twitch_intake import fhir, questionnaire, summary
+from twitch_intake import fhir, summary, validation
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -43,33 +43,31 @@ def _lines_starting(text: str, prefix: str) -> list[str]:
 
 @pytest.mark.parametrize("char", INVISIBLE)
 def test_invisible_and_bidi_controls_are_refused_on_one_line_and_in_long_text(char):
-    assert questionnaire.has_control_character(f"Ada{char}Example", multiline=False)
-    assert questionnaire.has_control_character(f"Line one{char}\nLine two", multiline=True)
+    assert validation.has_control_character(f"Ada{char}Example", multiline=False)
+    assert validation.has_control_character(f"Line one{char}\nLine two", multiline=True)
 
 
 @pytest.mark.parametrize("char", LINE_BREAKS)
 def test_line_breaks_are_refused_on_one_line_only(char):
-    assert questionnaire.has_control_character(f"Ada{char}Example", multiline=False)
+    assert validation.has_control_character(f"Ada{char}Example", multiline=False)
     expected = char not in ("\n", "\r", "\r\n")  # long text keeps ordinary line breaks
-    assert questionnaire.has_control_character(f"Line one{char}Line two", multiline=True) is (
-        expected
-    )
+    assert validation.has_control_character(f"Line one{char}Line two", multiline=True) is (expected)
 
 
 @pytest.mark.parametrize(
     "text", ["Ada Example", "José Ñúñez-O'Brien", "Zoë\tTab", "محمد", "张伟", "Ǆemal"]
 )
 def test_ordinary_names_in_any_script_pass(text):
-    assert not questionnaire.has_control_character(text, multiline=False)
+    assert not validation.has_control_character(text, multiline=False)
 
 
 def test_each_refusal_has_a_code_and_a_plain_message():
-    one_line = questionnaire.character_problem("a\nb", multiline=False)
-    hidden = questionnaire.character_problem("a\u202eb", multiline=True)
+    one_line = validation.character_problem("a\nb", multiline=False)
+    hidden = validation.character_problem("a\u202eb", multiline=True)
     assert one_line is not None and one_line[0] == "line_break"
     assert hidden is not None and hidden[0] == "control_character"
     assert "one line" in str(one_line[1])
-    assert questionnaire.character_problem("a\nb", multiline=True) is None
+    assert validation.character_problem("a\nb", multiline=True) is None
 
 
 # --- The chart note -------------------------------------------------------------------------

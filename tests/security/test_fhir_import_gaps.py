@@ -23,7 +23,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests.factories import rich_answers, routine_answers
-from twitch_intake import fhir, questionnaire, services
+from twitch_intake import fhir, services, validation
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -306,9 +306,9 @@ def test_the_web_form_still_clears_an_answer_that_does_not_apply():
     """Same rule, two outcomes: the patient who changes their mind loses nothing else."""
     answers = routine_answers(pattern="constant")
     assert "episode-length" in answers
-    cleaned, problems = questionnaire.validate(answers)
+    cleaned, problems = validation.validate(answers)
     assert problems == [] and "episode-length" not in cleaned
-    _cleaned, problems = questionnaire.validate(answers, refuse_inapplicable=True)
+    _cleaned, problems = validation.validate(answers, refuse_inapplicable=True)
     assert [(p.link_id, p.code) for p in problems] == [("episode-length", "not_applicable")]
 
 

@@ -1,20 +1,13 @@
-"""The intake as FHIR R4: the Questionnaire out, a QuestionnaireResponse out and in.
+"""The intake in: a FHIR R4 QuestionnaireResponse read, checked and stored as an encounter.
 
-Everything here is read from :mod:`twitch_intake.questionnaire`, so the FHIR view of the intake
-cannot drift from the web form: linkIds and answer codes are the contract's, labels become
-``text`` and ``display`` in the active language.
+Layout. A response is read in the layout the export writes (see :mod:`.export`), and a
+show-when question may also sit nested under an answer to the question it depends on, which is
+how some FHIR form fillers write it.
 
-Layout. Groups are the Questionnaire's top-level items, questions sit in their group, and a
-show-when question is a sibling of the question it depends on, with an ``enableWhen``. An export
-uses the same layout (flat in the group). An import also accepts a show-when question nested
-under an answer to the question it depends on, which is how some FHIR form fillers write it.
-
-Import. A response goes through exactly the checks the web form applies
-(:func:`questionnaire.validate`), plus the FHIR shape around them. Any problem refuses the whole
+Checks. A response goes through exactly the checks the web form applies
+(:func:`validation.validate`), plus the FHIR shape around them. Any problem refuses the whole
 response and nothing is stored: a half-imported intake could hide a red flag. Every problem is
 listed, each naming its linkId (or FHIR element), so the sender can fix them all in one go.
-
-No HTTP here: the admin, the management command or a future API call these functions.
 """
 
 from __future__ import annotations
@@ -28,28 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 
-from . import questionnaire, services
-from .models import EARLIEST_VISIT, Encounter, birth_date_plausible
-from .questionnaire import TWITCH_INTAKE, ItemType, Question
+from .. import questionnaire, services, validation
+from ..models import EARLIEST_VISIT, Encounter, birth_date_plausible
+from ..questionnaire import ItemType, Question, Questionnaire
+from .export import CODE_SYSTEM, QUESTIONNAIRE_URL, VALUE_KEY
 
-#: Where our FHIR identifiers live; the code system and the Questionnaire hang off it.
-BASE_URL = "https://twitch-intake.example.org/fhir"
-#: The one code system for every answer code of the intake.
-CODE_SYSTEM = f"{BASE_URL}/CodeSystem/twitch-intake"
-#: The Questionnaire's canonical URL; a response names it (optionally ``|version``).
-QUESTIONNAIRE_URL = f"{BASE_URL}/Questionnaire/twitch-intake"
-
-#: The contained Patient's id in an export (``subject`` is ``#patient``).
-PATIENT_ID = "patient"
-
-_VALUE_KEY = {
-    ItemType.CHOICE: "valueCoding",
-    ItemType.BOOLEAN: "valueBoolean",
-    ItemType.STRING: "valueString",
-    ItemType.TEXT: "valueString",
-}
 _NAME_MAX_LENGTH = Encounter._meta.get_field("patient_name").max_length or 200
 #: It becomes the visit: the same fixed bound as every stored visit.
 _EARLIEST_AUTHORED = EARLIEST_VISIT
@@ -59,119 +37,6 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
 
-# --- Export ---------------------------------------------------------------------------------
-
-
-def _coding(question: Question, code: str) -> dict[str, str]:
-    return {"system": CODE_SYSTEM, "code": code, "display": str(question.label(code))}
-
-
-def _question_item(question: Question) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "linkId": question.link_id,
-        "text": str(question.text),
-        "type": question.type.value,
-        "required": question.required,
-        "repeats": question.repeats,
-    }
-    if question.show_when is not None:
-        parent = TWITCH_INTAKE.question(question.show_when.question)
-        item["enableWhen"] = [
-            {
-                "question": parent.link_id,
-                "operator": "=",
-                "answerCoding": {"system": CODE_SYSTEM, "code": question.show_when.code},
-            }
-        ]
-    if question.max_length is not None:
-        item["maxLength"] = question.max_length
-    if question.options:
-        item["answerOption"] = [{"valueCoding": _coding(question, c)} for c in question.codes]
-    return item
-
-
-def questionnaire_json() -> dict[str, Any]:
-    """The intake as an R4 Questionnaire, for other systems to render or to check responses.
-
-    Texts are in the active language (which ``language`` names); linkIds and codes never change.
-    """
-    language = translation.get_language()
-    return {
-        "resourceType": "Questionnaire",
-        "id": "twitch-intake",
-        **({"language": language} if language else {}),
-        "url": QUESTIONNAIRE_URL,
-        "version": TWITCH_INTAKE.version,
-        "name": "TwitchIntake",
-        "title": str(TWITCH_INTAKE.title),
-        "status": "active",
-        "subjectType": ["Patient"],
-        "item": [
-            {
-                "linkId": group.link_id,
-                "text": str(group.title),
-                "type": "group",
-                "required": any(q.required and q.show_when is None for q in group.questions),
-                "repeats": False,
-                "item": [_question_item(q) for q in group.questions],
-            }
-            for group in TWITCH_INTAKE.groups
-        ],
-    }
-
-
-def _answers(question: Question, value: Any) -> list[dict[str, Any]]:
-    values = value if question.repeats else [value]
-    if question.type is ItemType.CHOICE:
-        return [{"valueCoding": _coding(question, code)} for code in values]
-    return [{_VALUE_KEY[question.type]: v} for v in values]
-
-
-def response_json(encounter: Encounter) -> dict[str, Any]:
-    """One encounter as an R4 QuestionnaireResponse, with the patient contained.
-
-    A submitted (or reviewed) encounter is ``completed``; one still being filled in is exported
-    honestly as ``in-progress`` with what is saved so far. Unanswered questions and empty
-    groups are left out, as FHIR asks.
-    """
-    answers = encounter.answers or {}
-    groups = []
-    for group in TWITCH_INTAKE.groups:
-        items = [
-            {
-                "linkId": q.link_id,
-                "text": str(q.text),
-                "answer": _answers(q, answers[q.link_id]),
-            }
-            for q in group.questions
-            if not questionnaire.is_blank(answers.get(q.link_id))
-        ]
-        if items:
-            groups.append({"linkId": group.link_id, "text": str(group.title), "item": items})
-    authored = encounter.submitted_at if encounter.is_submitted else encounter.updated_at
-    resource: dict[str, Any] = {
-        "resourceType": "QuestionnaireResponse",
-        "contained": [
-            {
-                "resourceType": "Patient",
-                "id": PATIENT_ID,
-                "name": [{"text": encounter.patient_name}],
-                "birthDate": encounter.date_of_birth.isoformat(),
-            }
-        ],
-        "questionnaire": f"{QUESTIONNAIRE_URL}|{encounter.questionnaire_version}",
-        "status": "completed" if encounter.is_submitted else "in-progress",
-        "subject": {"reference": f"#{PATIENT_ID}"},
-    }
-    if authored is not None:
-        resource["authored"] = authored.isoformat()
-    resource["item"] = groups
-    return resource
-
-
-# --- Import ---------------------------------------------------------------------------------
-
-
 @dataclass
 class ParsedResponse:
     """What a QuestionnaireResponse says, in the app's terms, and everything wrong with it."""
@@ -179,7 +44,7 @@ class ParsedResponse:
     patient_name: str = ""
     date_of_birth: dt.date | None = None
     authored: dt.datetime | None = None
-    #: Cleaned by :func:`questionnaire.validate`: exactly what the web form would store.
+    #: Cleaned by :func:`validation.validate`: exactly what the web form would store.
     answers: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -305,7 +170,8 @@ def _json_problems(resource: Any) -> list[str]:
 class _Reader:
     """Walks one response, collecting answers by linkId and every shape problem on the way."""
 
-    def __init__(self) -> None:
+    def __init__(self, intake: Questionnaire) -> None:
+        self.intake = intake
         self.raw: dict[str, Any] = {}
         self.problems: list[str] = []
         #: linkIds with a shape problem: the questionnaire's own messages about them would only
@@ -319,6 +185,9 @@ class _Reader:
     def question_problem(self, link_id: str, message: str) -> None:
         self.reported.add(link_id)
         self.problem(link_id, message)
+
+    def is_group(self, link_id: str) -> bool:
+        return any(g.link_id == link_id for g in self.intake.groups)
 
     def items(self, value: Any, where: str) -> list[dict[str, Any]]:
         if value is None:
@@ -344,10 +213,10 @@ class _Reader:
     def top_level(self, resource: Mapping[str, Any]) -> None:
         for item in self.items(resource.get("item"), "item"):
             link_id = item["linkId"]
-            if _is_group(link_id):
+            if self.is_group(link_id):
                 self.group(item)
-            elif TWITCH_INTAKE.has_question(link_id):
-                home = TWITCH_INTAKE.group_of(link_id).link_id
+            elif self.intake.has_question(link_id):
+                home = self.intake.group_of(link_id).link_id
                 self.question_problem(link_id, f"must sit inside group {home!r}.")
             else:
                 self.problem(link_id, "unknown linkId.")
@@ -358,13 +227,13 @@ class _Reader:
             self.problem(link_id, "a group has no answer of its own.")
         for child in self.items(item.get("item"), f"{link_id}.item"):
             child_id = child["linkId"]
-            if _is_group(child_id):
+            if self.is_group(child_id):
                 self.problem(child_id, "a group cannot sit inside another group.")
                 continue
-            if not TWITCH_INTAKE.has_question(child_id):
+            if not self.intake.has_question(child_id):
                 self.problem(child_id, "unknown linkId.")
                 continue
-            home = TWITCH_INTAKE.group_of(child_id).link_id
+            home = self.intake.group_of(child_id).link_id
             if home != link_id:
                 self.question_problem(
                     child_id, f"belongs in group {home!r} (found in {link_id!r})."
@@ -374,7 +243,7 @@ class _Reader:
 
     def question(self, item: Mapping[str, Any], nested_under: str | None = None) -> None:
         link_id = item["linkId"]
-        question = TWITCH_INTAKE.question(link_id)
+        question = self.intake.question(link_id)
         if nested_under is not None and (
             question.show_when is None or question.show_when.question != nested_under
         ):
@@ -409,7 +278,7 @@ class _Reader:
             if value is not None:
                 values.append(value)
             for child in self.items(answer.get("item"), f"{link_id}.answer.item"):
-                if TWITCH_INTAKE.has_question(child["linkId"]):
+                if self.intake.has_question(child["linkId"]):
                     self.question(child, nested_under=link_id)
                 else:
                     self.problem(child["linkId"], "unknown linkId.")
@@ -419,7 +288,7 @@ class _Reader:
 
     def value(self, question: Question, answer: Mapping[str, Any]) -> Any:
         link_id = question.link_id
-        expected = _VALUE_KEY[question.type]
+        expected = VALUE_KEY[question.type]
         given = sorted(k for k in answer if isinstance(k, str) and k.startswith("value"))
         if given != [expected]:
             found = ", ".join(given) if given else "no value"
@@ -451,7 +320,7 @@ class _Reader:
             return None
         system, code = coding.get("system"), coding.get("code")
         if system != CODE_SYSTEM:
-            shown = repr(system) if isinstance(system, str) else "none"
+            shown = repr(system) if isinstance(system, str) else "no system"
             self.question_problem(link_id, f"code system must be {CODE_SYSTEM!r} (found {shown}).")
             return None
         if not isinstance(code, str) or not code:
@@ -466,10 +335,6 @@ _SURROGATE_MESSAGE = "has an invalid character (a lone UTF-16 surrogate)."
 
 def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text)
-
-
-def _is_group(link_id: str) -> bool:
-    return any(g.link_id == link_id for g in TWITCH_INTAKE.groups)
 
 
 def _patient(resource: Mapping[str, Any], problems: list[str]) -> Mapping[str, Any] | None:
@@ -535,7 +400,7 @@ def _patient_name(patient: Mapping[str, Any], problems: list[str]) -> str:
         problems.append("Patient.name: missing.")
     elif _has_surrogate(name):
         problems.append(f"Patient.name: {_SURROGATE_MESSAGE}")
-    elif questionnaire.has_control_character(name):
+    elif validation.has_control_character(name):
         problems.append("Patient.name: has a control character.")
     elif len(name) > _NAME_MAX_LENGTH:
         problems.append(
@@ -594,14 +459,14 @@ def _authored(resource: Mapping[str, Any], problems: list[str]) -> dt.datetime |
     return authored
 
 
-def _questionnaire_problems(resource: Mapping[str, Any]) -> list[str]:
-    accepted = {QUESTIONNAIRE_URL, f"{QUESTIONNAIRE_URL}|{TWITCH_INTAKE.version}"}
+def _questionnaire_problems(resource: Mapping[str, Any], intake: Questionnaire) -> list[str]:
+    accepted = {QUESTIONNAIRE_URL, f"{QUESTIONNAIRE_URL}|{intake.version}"}
     named = resource.get("questionnaire")
     problems = []
     # Any JSON type may arrive here: a list or an object is not hashable, so no ``in`` a set.
     if not isinstance(named, str) or named not in accepted:
         problems.append(
-            f"questionnaire: must be {QUESTIONNAIRE_URL!r} (version {TWITCH_INTAKE.version}); "
+            f"questionnaire: must be {QUESTIONNAIRE_URL!r} (version {intake.version}); "
             f"found {_found(named)}."
         )
     status = resource.get("status")
@@ -612,39 +477,44 @@ def _questionnaire_problems(resource: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _validation_message(problem: questionnaire.Problem, raw: Mapping[str, Any]) -> str:
+def _validation_message(
+    problem: validation.Problem, raw: Mapping[str, Any], intake: Questionnaire
+) -> str:
     """The web form's message, named by linkId; an unknown code or a condition is spelled out."""
     message = f"{problem.link_id}: {problem.message}"
     if problem.code == "not_applicable":
-        show_when = TWITCH_INTAKE.question(problem.link_id).show_when
+        show_when = intake.question(problem.link_id).show_when
         assert show_when is not None  # only a show-when question can not apply
-        parent = TWITCH_INTAKE.question(show_when.question)
+        parent = intake.question(show_when.question)
         verb = "includes" if parent.repeats else "is"
         condition = f"asked only when {parent.link_id!r} {verb} {show_when.code!r}"
         message = f"{message.removesuffix('.')} ({condition})."
     if problem.code == "unknown_code":
         value = raw.get(problem.link_id)
         given = value if isinstance(value, list) else [value]
-        codes = TWITCH_INTAKE.question(problem.link_id).codes
+        codes = intake.question(problem.link_id).codes
         unknown = ", ".join(repr(c) for c in given if c not in codes)
         message += f" (unknown code {unknown})"
     return message
 
 
-def _hides_behind(problem: questionnaire.Problem, reported: set[str]) -> bool:
+def _hides_behind(problem: validation.Problem, reported: set[str], intake: Questionnaire) -> bool:
     """A question "does not apply" only because the one it depends on was sent in a shape we
     reported: that report is the whole story, the sender did answer it."""
     if problem.code != "not_applicable":
         return False
-    show_when = TWITCH_INTAKE.question(problem.link_id).show_when
+    show_when = intake.question(problem.link_id).show_when
     return show_when is not None and show_when.question in reported
 
 
 def read_response(resource: Any) -> ParsedResponse:
     """Check a parsed QuestionnaireResponse and turn it into what an encounter stores.
 
-    Touches no database, so it can vet a response before anything is written.
+    Touches no database, so it can vet a response before anything is written. The response is
+    checked against the active questionnaire, read once here so that one definition holds for
+    the whole response.
     """
+    intake = questionnaire.TWITCH_INTAKE
     if not isinstance(resource, dict):
         return ParsedResponse(
             problems=[f"resource: must be a JSON object (found {_kind(resource)})."]
@@ -656,22 +526,22 @@ def read_response(resource: Any) -> ParsedResponse:
         )
     parsed = ParsedResponse()
     parsed.problems.extend(_json_problems(resource))
-    parsed.problems.extend(_questionnaire_problems(resource))
+    parsed.problems.extend(_questionnaire_problems(resource, intake))
     parsed.authored = _authored(resource, parsed.problems)
     patient = _patient(resource, parsed.problems)
     if patient is not None:
         parsed.patient_name = _patient_name(patient, parsed.problems)
         parsed.date_of_birth = _birth_date(patient, parsed.problems)
-    reader = _Reader()
+    reader = _Reader(intake)
     reader.top_level(resource)
     parsed.problems.extend(reader.problems)
     # The web form clears an answer to a question it no longer shows; a sender never saw the
     # form, so such an answer is a mistake to report, not to drop silently.
-    cleaned, found = questionnaire.validate(reader.raw, refuse_inapplicable=True)
+    cleaned, found = validation.validate(reader.raw, intake, refuse_inapplicable=True)
     parsed.problems.extend(
-        _validation_message(p, reader.raw)
+        _validation_message(p, reader.raw, intake)
         for p in found
-        if p.link_id not in reader.reported and not _hides_behind(p, reader.reported)
+        if p.link_id not in reader.reported and not _hides_behind(p, reader.reported, intake)
     )
     parsed.answers = cleaned
     return parsed

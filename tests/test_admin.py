@@ -307,6 +307,20 @@ def test_flag_filter_ignores_an_unknown_flag(client, clinician):
     assert set(queue(client.get(f"{CHANGELIST}?flag=nonsense"))) == {"rich", "routine"}
 
 
+def test_a_stored_flag_of_a_retired_rule_breaks_neither_queue_nor_summary(client, clinician):
+    """Flags are the rules' of the day they were stored; the database does not pin the codes."""
+    encounter = make_submitted(rich_answers(), patient_name="older rules")
+    stored = [*encounter.flags, "retired-rule"]
+    Encounter.objects.filter(pk=encounter.pk).update(flags=stored, flag_count=len(stored))
+    client.force_login(clinician)
+
+    response = client.get(CHANGELIST)
+    assert queue(response) == ["older rules"]
+    assert 'class="ti-chip ti-chip-retired-rule">retired-rule<' in response.content.decode()
+    for view in ("change", "print", "text", "fhir"):
+        assert client.get(url(view, encounter)).status_code == 200, view
+
+
 @pytest.mark.parametrize(
     "query",
     [

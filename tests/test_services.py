@@ -1,6 +1,7 @@
 """The write paths below the views: guards the views never let a request reach."""
 
 import ast
+import dataclasses
 import datetime as dt
 import smtplib
 from pathlib import Path
@@ -83,6 +84,12 @@ def test_create_encounter_stores_only_new_ones():
     assert new.questionnaire_version == questionnaire.TWITCH_INTAKE.version
     with pytest.raises(ValueError, match="new encounters only"):
         services.create_encounter(new)
+
+
+def test_a_new_encounter_is_stored_against_the_active_questionnaires_version(monkeypatch):
+    later = dataclasses.replace(questionnaire.TWITCH_INTAKE, version="9.9.9")
+    monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", later)
+    assert make_encounter().questionnaire_version == "9.9.9"
 
 
 def test_retriage_reports_each_change_and_a_dry_run_saves_none():

@@ -5,7 +5,10 @@ a row per answer or a column per question. The questionnaire is fixed and versio
 (``questionnaire.py``), a page save is then one UPDATE of one row, reading a whole response is
 one row (so the query count never grows with the answers), and FHIR, triage and the summary all
 take the same mapping. The database still guards the shape it can see (a JSON object, known
-levels and flags, results present once submitted); the questionnaire checks the rest.
+levels, a flag count that matches the flags, results present once submitted); the questionnaire
+checks the rest. Flag codes are not pinned here: they are the rules' (``triage.flag_codes()``),
+written only by ``services``, and a new rule must not need a migration. Nor is the questionnaire
+version: new rows take ``questionnaire.current_version()`` when they are made.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import questionnaire
 from .conf import app_settings
-from .triage import Level, flag_codes
+from .triage import Level
 from .validators import validate_one_line
 
 
@@ -109,10 +112,6 @@ class LevelChoice(models.TextChoices):
 QUEUE_STATUSES = (Status.SUBMITTED, Status.REVIEWED)
 
 
-def _level_rank(level: Level) -> int:
-    return list(Level).index(level)
-
-
 def queue_rank() -> Case:
     """The queue's order of level and status as one number, 0 first.
 
@@ -124,8 +123,8 @@ def queue_rank() -> Case:
     places = len(QUEUE_STATUSES)
     return Case(
         *(
-            When(level=level.value, status=status, then=Value(_level_rank(level) * places + i))
-            for level in sorted(Level, key=_level_rank)
+            When(level=level.value, status=status, then=Value(level.rank * places + i))
+            for level in sorted(Level, key=lambda level: level.rank)
             for i, status in enumerate(QUEUE_STATUSES)
         ),
         default=Value(len(Level) * places),
@@ -180,7 +179,7 @@ class Encounter(models.Model):
     )
 
     questionnaire_version = models.CharField(
-        _("questionnaire version"), max_length=16, default=questionnaire.VERSION
+        _("questionnaire version"), max_length=16, default=questionnaire.current_version
     )
     answers = models.JSONField(_("answers"), default=dict, blank=True)
     completed_groups = ArrayField(
@@ -261,9 +260,6 @@ class Encounter(models.Model):
             models.CheckConstraint(
                 condition=Q(level__isnull=True) | Q(level__in=LevelChoice.values),
                 name="encounter_level_known",
-            ),
-            models.CheckConstraint(
-                condition=Q(flags__contained_by=list(flag_codes())), name="encounter_flags_known"
             ),
             models.CheckConstraint(
                 condition=Exact(

@@ -43,8 +43,8 @@ def test_corrects_stale_results_and_reports_each_change():
     assert stored(untouched) == ("priority", ["severe"], 1)
     assert Encounter.objects.get(pk=untouched.pk).updated_at == untouched_updated_at
     assert lines == [
-        f"Encounter {raised.pk}: routine -> emergency; flags added: emergency-signs; removed: none",
-        f"Encounter {lowered.pk}: priority -> routine; flags added: none; removed: weakness",
+        f"Encounter {raised.pk}: routine -> emergency; flags added: emergency-signs; removed: (none)",
+        f"Encounter {lowered.pk}: priority -> routine; flags added: (none); removed: weakness",
         "3 encounters checked, 2 changed",
     ]
 

@@ -141,6 +141,8 @@ class PageResult:
     encounter: Encounter
     #: True when the intake was already submitted and nothing was changed.
     already_submitted: bool = False
+    #: True when the answers as stored now call for care now (the clinic's alert is queued).
+    is_emergency: bool = False
 
 
 def save_page(
@@ -168,7 +170,10 @@ def save_page(
         encounter.status = Status.IN_PROGRESS
         if language:
             encounter.language = language
-        if group.link_id == "emergency" and triage.assess(answers).flag("emergency-signs"):
+        # The answers so far, assessed at every save: an emergency sign is acted on at once,
+        # whichever page asked about it, not at submit.
+        is_emergency = triage.assess(answers).is_emergency
+        if is_emergency:
             _queue_alert(encounter, now)
         encounter.save(
             update_fields=[
@@ -180,7 +185,7 @@ def save_page(
                 "updated_at",
             ]
         )
-    return PageResult(encounter)
+    return PageResult(encounter, is_emergency=is_emergency)
 
 
 @dataclass
@@ -212,7 +217,7 @@ def submit(encounter_id: int) -> SubmitResult:
         encounter.answers_digest = answers_digest(cleaned)
         encounter.status = Status.SUBMITTED
         encounter.submitted_at = now
-        if assessment.flag("emergency-signs"):
+        if assessment.is_emergency:
             _queue_alert(encounter, now)
         encounter.save()
     return SubmitResult(encounter)
@@ -248,7 +253,7 @@ def create_submitted(
             answers_digest=answers_digest(cleaned),
         )
         apply_assessment(encounter, assessment)
-        emergency = assessment.flag("emergency-signs") is not None
+        emergency = assessment.is_emergency
         if emergency:
             encounter.alerted_at = now
         encounter.save()

@@ -22,7 +22,7 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import display, questionnaire, ratelimit, services
+from . import display, questionnaire, ratelimit, services, triage
 from .conf import app_settings
 from .forms import ConfirmBirthDateForm, SelfStartForm, form_class, initial_for
 from .models import Encounter
@@ -237,11 +237,8 @@ def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse
                 # JavaScript was off: show the follow-up question the answer just opened up.
                 form = Form(initial=initial_for(group_def, encounter.answers))
                 return _render_page(request, encounter, group_def, form, revealed_more=True)
-            if group == "emergency" and encounter.answers.get("emergency-signs", []) not in (
-                [],
-                ["none"],
-            ):
-                return redirect("twitch_intake:emergency")
+            if result.is_emergency and _asks_about_emergencies(group_def):
+                return redirect("twitch_intake:get_care")
             return redirect(_place_url(_steps(encounter).after_save(group)))
     else:
         form = Form(initial=initial_for(group_def, encounter.answers))
@@ -274,20 +271,22 @@ def _render_page(
     )
 
 
+def _asks_about_emergencies(group: questionnaire.Group) -> bool:
+    """Whether ``group`` holds a question an emergency rule reads."""
+    emergency_questions = triage.emergency_questions()
+    return any(question.link_id in emergency_questions for question in group.questions)
+
+
 @patient_view
-def emergency(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     """Get care now: shown the moment an emergency sign is saved, before anything else."""
-    signs = [c for c in encounter.answers.get("emergency-signs", []) if c != questionnaire.NONE]
-    if not signs:
+    assessment = triage.assess(encounter.answers)
+    if not assessment.is_emergency:
         return redirect(_resume_url(encounter))
-    question = questionnaire.TWITCH_INTAKE.question("emergency-signs")
     return render(
         request,
         "twitch_intake/emergency.html",
-        _context(
-            signs=[question.label(c) for c in signs],
-            continue_url=_resume_url(encounter),
-        ),
+        _context(signs=assessment.emergency_signs, continue_url=_resume_url(encounter)),
     )
 
 

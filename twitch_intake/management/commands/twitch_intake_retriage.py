@@ -18,7 +18,7 @@ from twitch_intake import services
 
 
 def _codes(codes: Sequence[str]) -> str:
-    return ", ".join(codes) or "none"
+    return ", ".join(codes) or "(none)"
 
 
 class Command(BaseCommand):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from html.parser import HTMLParser
@@ -21,7 +22,7 @@ from tests.factories import (
     rich_answers,
     routine_answers,
 )
-from twitch_intake import tasks
+from twitch_intake import questionnaire, tasks
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -483,6 +484,43 @@ def test_skipping_ahead_by_url_goes_to_the_first_unanswered_page(client, encount
     assert client.post(SUBMIT_URL)["Location"] == PAGE_URL.format("history")
     assert row(encounter) == before
     assert client.get(PAGE_URL.format("nonsense")).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_pages_follow_the_active_questionnaire(
+    client, encounter, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Steps, and when to show the get-care page, come from the questionnaire and rules of the
+    moment: here the emergency signs are asked on the second page."""
+    emergency, history, *rest = questionnaire.TWITCH_INTAKE.groups
+    swapped = dataclasses.replace(questionnaire.TWITCH_INTAKE, groups=(history, emergency, *rest))
+    monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", swapped)
+    first, second = PAGE_URL.format(history.link_id), PAGE_URL.format(emergency.link_id)
+    sign_in(client, encounter)
+
+    assert client.get("/intake/")["Location"] == first
+    assert client.get(second)["Location"] == first
+    page = Page(client.get(first))
+    assert "Step 1 of 5" in page.text()
+    assert [a for a in page.root.iter() if a.tag == "a" and a.text() == "Back"] == []
+
+    answers = emergency_answers()
+    assert answer_pages(client, answers, [history.link_id]) == [second]
+    page = Page(client.get(second))
+    assert "Step 2 of 5" in page.text()
+    assert [a.attrs["href"] for a in page.root.iter() if a.tag == "a" and a.text() == "Back"] == [
+        first
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert answer_pages(client, answers, [emergency.link_id]) == [EMERGENCY_URL]
+    alerts = ProcrastinateJob.objects.filter(task_name="twitch_intake.send_emergency_alert")
+    assert alerts.count() == 1
+    get_care = Page(client.get(EMERGENCY_URL))
+    for code in answers["emergency-signs"]:
+        assert label("emergency-signs", code) in get_care.text()
+    continue_link = next(a for a in get_care.root.iter() if a.tag == "a" and "Continue" in a.text())
+    assert continue_link.attrs["href"] == PAGE_URL.format(rest[0].link_id)
 
 
 # --- Bad answers ----------------------------------------------------------------------------

@@ -7,16 +7,14 @@ the clinician's browser used. Free text is never translated.
 
 from __future__ import annotations
 
-import ast
-import gettext
 import json
 import re
 import shutil
-from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
 from typing import Any
 
+import polib
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
@@ -55,86 +53,50 @@ def _no_language_left_active():
 
 # --- Reading the catalogue ------------------------------------------------------------------
 
-
-@dataclass
-class Entry:
-    msgid: str = ""
-    msgid_plural: str | None = None
-    msgctxt: str | None = None
-    msgstr: dict[int, str] = field(default_factory=dict)
-    flags: set[str] = field(default_factory=set)
-
-    @property
-    def key(self) -> str:
-        return self.msgid if self.msgctxt is None else f"{self.msgctxt}\x04{self.msgid}"
-
-    @property
-    def translations(self) -> list[str]:
-        return [self.msgstr.get(i, "") for i in range(max(self.msgstr, default=0) + 1)]
+#: A number for each of Spanish's plural forms, in the order of the msgstr[n] they choose.
+PLURAL_EXAMPLES = (1, 1_000_000, 2)
 
 
-_KEYWORD = re.compile(r'^(msgctxt|msgid_plural|msgid|msgstr(?:\[(\d+)\])?)\s+(".*")$')
+def open_po(path: Path) -> polib.POFile:
+    assert path.is_file(), path  # polib reads a name that is no file as the catalogue's text
+    return polib.pofile(str(path))
 
 
-def read_po(path: Path) -> list[Entry]:
-    """The entries of a .po file (obsolete ``#~`` ones left out); the header is the first."""
-    entries: list[Entry] = []
-    entry = Entry()
-    target: tuple[str, int] | None = None
-    started = False
-
-    def append(text: str) -> None:
-        assert target is not None
-        name, index = target
-        if name == "msgstr":
-            entry.msgstr[index] = entry.msgstr.get(index, "") + text
-        else:
-            setattr(entry, name, (getattr(entry, name) or "") + text)
-
-    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
-        if not line.strip():
-            if started:
-                entries.append(entry)
-            entry, target, started = Entry(), None, False
-        elif line.startswith("#~"):
-            continue
-        elif line.startswith("#,"):
-            entry.flags.update(flag.strip() for flag in line[2:].split(","))
-        elif line.startswith("#"):
-            continue
-        elif match := _KEYWORD.match(line):
-            keyword, index, text = match.groups()
-            target = ("msgstr", int(index or 0)) if keyword.startswith("msgstr") else (keyword, 0)
-            started = True
-            append(ast.literal_eval(text))
-        elif line.startswith('"'):
-            append(ast.literal_eval(line))
-        else:
-            raise AssertionError(f"{path.name}: cannot read {line!r}")
-    return entries
+def open_mo(path: Path) -> polib.MOFile:
+    assert path.is_file(), path
+    return polib.mofile(str(path))
 
 
-def catalogue_of(entries: list[Entry]) -> dict[Any, str]:
-    """The entries keyed as ``gettext.GNUTranslations`` keys its catalogue."""
-    catalogue: dict[Any, str] = {}
-    for entry in entries:
-        if entry.msgid == "":  # msgfmt leaves the creation date out of the compiled header
-            catalogue[""] = re.sub(r"^POT-Creation-Date: .*\n", "", entry.msgstr[0], flags=re.M)
-            continue
-        if entry.msgid_plural is None:
-            catalogue[entry.key] = entry.msgstr[0]
-        else:
-            for index, text in entry.msgstr.items():
-                catalogue[(entry.key, index)] = text
-    return catalogue
+def live(po: polib.POFile) -> list[polib.POEntry]:
+    """The entries in use: obsolete (``#~``) ones left out. polib keeps the header apart."""
+    return [entry for entry in po if not entry.obsolete]
 
 
-def untranslated(entries: list[Entry]) -> list[str]:
+def key(entry: polib.POEntry | polib.MOEntry) -> str:
+    """The entry as ``gettext`` looks it up: its context, if any, then its msgid."""
+    return entry.msgid if entry.msgctxt is None else f"{entry.msgctxt}\x04{entry.msgid}"
+
+
+def translations(entry: polib.POEntry | polib.MOEntry) -> list[str]:
+    """The msgstr, or each plural form's in order."""
+    if not entry.msgid_plural:
+        return [entry.msgstr]
+    return [entry.msgstr_plural[index] for index in sorted(entry.msgstr_plural)]
+
+
+def untranslated(po: polib.POFile) -> list[str]:
+    """Entries a reader would see in English: fuzzy, empty, or a plural form blank or missing."""
+    forms = int(re.findall(r"nplurals=(\d+)", po.metadata["Plural-Forms"])[0])
     return [
-        entry.key
-        for entry in entries[1:]
-        if "fuzzy" in entry.flags or not entry.msgstr or not all(entry.translations)
+        key(entry)
+        for entry in live(po)
+        if not entry.translated() or (entry.msgid_plural and len(entry.msgstr_plural) != forms)
     ]
+
+
+def compiled(entry: polib.POEntry | polib.MOEntry) -> tuple[str | None, str, str, list[str]]:
+    """What ``msgfmt`` writes of an entry."""
+    return (entry.msgctxt, entry.msgid, entry.msgid_plural or "", translations(entry))
 
 
 _PLACEHOLDERS = re.compile(r"%\([a-z_]+\)[sd]|\{[a-z_]+\}|<[^>]+>")
@@ -148,37 +110,38 @@ def placeholders(text: str) -> list[str]:
 
 
 def test_every_entry_has_a_spanish_translation():
-    entries = read_po(CATALOGUE / "django.po")
-    assert entries[0].msgid == "" and "fuzzy" not in entries[0].flags
-    assert "Language: es\n" in entries[0].msgstr[0]
-    assert len(entries) > 300
-    assert untranslated(entries) == []
+    po = open_po(CATALOGUE / "django.po")
+    assert po.metadata.get("Language") == "es" and "fuzzy" not in po.metadata_is_fuzzy
+    assert len(live(po)) > 300
+    assert untranslated(po) == []
 
 
 def test_translations_keep_every_placeholder_and_tag():
-    for entry in read_po(CATALOGUE / "django.po")[1:]:
-        for text in entry.translations:
-            source = entry.msgid if entry.msgid_plural is None else entry.msgid_plural
+    for entry in live(open_po(CATALOGUE / "django.po")):
+        for text in translations(entry):
+            source = entry.msgid_plural or entry.msgid
             assert placeholders(text) == placeholders(source), entry.msgid
 
 
 def test_translations_are_spanish_not_copies():
-    for entry in read_po(CATALOGUE / "django.po")[1:]:
+    for entry in live(open_po(CATALOGUE / "django.po")):
         if entry.msgid not in SAME_IN_SPANISH:
-            assert entry.msgstr[0] != entry.msgid, entry.msgid
+            assert translations(entry)[0] != entry.msgid, entry.msgid
 
 
 def test_compiled_catalogue_matches_the_po():
-    """The committed .mo is what ``compilemessages`` makes of the committed .po."""
-    with (CATALOGUE / "django.mo").open("rb") as mo:
-        compiled = gettext.GNUTranslations(mo)
-    expected = catalogue_of(read_po(CATALOGUE / "django.po"))
-    missing = sorted(str(k) for k in expected.keys() - compiled._catalog.keys())
-    extra = sorted(str(k) for k in compiled._catalog.keys() - expected.keys())
-    changed = sorted(
-        str(k) for k in expected if k in compiled._catalog and compiled._catalog[k] != expected[k]
-    )
+    """The committed .mo is what ``compilemessages`` makes of the committed .po: each translated
+    entry (``msgfmt`` leaves fuzzy and empty ones out) and the header, less its creation date."""
+    po = open_po(CATALOGUE / "django.po")
+    mo = open_mo(CATALOGUE / "django.mo")
+    expected = {key(entry): compiled(entry) for entry in po.translated_entries()}
+    found = {key(entry): compiled(entry) for entry in mo}
+    missing = sorted(expected.keys() - found.keys())
+    extra = sorted(found.keys() - expected.keys())
+    changed = sorted(k for k in expected.keys() & found.keys() if found[k] != expected[k])
     assert (missing, extra, changed) == ([], [], []), "run compilemessages"
+    header = {name: value for name, value in po.metadata.items() if name != "POT-Creation-Date"}
+    assert mo.metadata == header, "run compilemessages"
 
 
 @pytest.mark.skipif(
@@ -190,28 +153,28 @@ def test_every_marked_string_is_in_the_catalogue_and_translated(tmp_path, monkey
     shutil.copytree(APP, copy, ignore=shutil.ignore_patterns("__pycache__", "static"))
     monkeypatch.chdir(copy)
     call_command("makemessages", locale=["es"], no_obsolete=True, verbosity=0)
-    fresh = read_po(copy / "locale" / "es" / "LC_MESSAGES" / "django.po")
+    fresh = open_po(copy / "locale" / "es" / "LC_MESSAGES" / "django.po")
     assert untranslated(fresh) == [], "run makemessages, translate the new entries, compilemessages"
-    shipped = {entry.key for entry in read_po(CATALOGUE / "django.po")}
-    assert {entry.key for entry in fresh} == shipped, "run makemessages --no-obsolete"
+    shipped = {key(entry) for entry in live(open_po(CATALOGUE / "django.po"))}
+    assert {key(entry) for entry in live(fresh)} == shipped, "run makemessages --no-obsolete"
 
 
 def test_django_serves_our_spanish_for_every_entry():
     """No other app's catalogue (the admin's "Change" is "Modificar") wins over ours."""
     served = {}
     with translation.override("es"):
-        for entry in read_po(CATALOGUE / "django.po")[1:]:
-            if entry.msgid_plural is not None:
-                got = [translation.ngettext(entry.msgid, entry.msgid_plural, n) for n in (1, 2)]
-                served[entry.key] = (got, [entry.msgstr[0], entry.msgstr[2]])
-            elif entry.msgctxt is not None:
-                served[entry.key] = (
-                    translation.pgettext(entry.msgctxt, entry.msgid),
-                    entry.msgstr[0],
-                )
+        for entry in live(open_po(CATALOGUE / "django.po")):
+            context, msgid, plural = entry.msgctxt, entry.msgid, entry.msgid_plural
+            if plural and context is not None:
+                got = [translation.npgettext(context, msgid, plural, n) for n in PLURAL_EXAMPLES]
+            elif plural:
+                got = [translation.ngettext(msgid, plural, n) for n in PLURAL_EXAMPLES]
+            elif context is not None:
+                got = [translation.pgettext(context, msgid)]
             else:
-                served[entry.key] = (translation.gettext(entry.msgid), entry.msgstr[0])
-    assert {key: got for key, (got, ours) in served.items() if got != ours} == {}
+                got = [translation.gettext(msgid)]
+            served[key(entry)] = (got, translations(entry))
+    assert {name: got for name, (got, ours) in served.items() if got != ours} == {}
 
 
 def test_every_question_answer_and_help_reads_in_spanish():

@@ -110,16 +110,18 @@ def test_a_new_question_and_rule_reach_every_view(
     patient = bound_client(encounter)
     home = proof.group_of(QUESTION)
 
-    # The form: the new question and both of its options, on its page.
-    page = patient.get(f"/intake/page/{home.link_id}/").content.decode()
-    assert f'name="{QUESTION}"' in page
-    assert "Do your hands shake when you hold a cup?" in page
-    assert f'value="{SHAKING}"' in page and f'value="{STILL}"' in page
-    # Required like any other: left out, the page says so and stores nothing.
     without = {k: v for k, v in answers.items() if k != QUESTION}
     for group in proof.groups:
         if group is home:
-            assert _post_page(patient, group, without).status_code == 400
+            # The form: the new question and both of its options, on its page.
+            page = patient.get(f"/intake/page/{home.link_id}/").content.decode()
+            assert f'name="{QUESTION}"' in page
+            assert "Do your hands shake when you hold a cup?" in page
+            assert f'value="{SHAKING}"' in page and f'value="{STILL}"' in page
+            # Required like any other: left out, the page says so and stores nothing.
+            refused = _post_page(patient, group, without)
+            assert refused.status_code == 400
+            assert "Choose an answer." in refused.content.decode()
         response = _post_page(patient, group, answers)
         assert response.status_code == 302, (group.link_id, response.content[:500])
 

@@ -8,25 +8,34 @@ import pytest
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _flush_empties_the_access_log():
+def _flush_empties_the_append_only_tables():
     """Between transactional tests Django empties every table with one TRUNCATE, which the
-    access log refuses to every session. Only its owner can lift that guard (as the test
-    database's owner does here), and only inside the flush's own transaction."""
+    access log and the answer history refuse to every session. Only their owner can lift that
+    guard (as the test database's owner does here), and only inside the flush's own
+    transaction."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 
-    from twitch_intake.models import AccessEvent
+    from twitch_intake.models import AccessEvent, EncounterHistory
 
     original = DatabaseOperations.sql_flush
-    table = AccessEvent._meta.db_table
+    guards = {
+        AccessEvent._meta.db_table: "access_event_no_truncate",
+        EncounterHistory._meta.db_table: "encounter_history_no_truncate",
+    }
 
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         statements = original(
             self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
         )
-        if table not in tables or not statements:
+        guarded = [(table, trigger) for table, trigger in guards.items() if table in tables]
+        if not guarded or not statements:
             return statements
-        alter = f"ALTER TABLE {self.quote_name(table)} {{}} TRIGGER access_event_no_truncate"
-        return [alter.format("DISABLE"), *statements, alter.format("ENABLE ALWAYS")]
+        alter = "ALTER TABLE {} {} TRIGGER {}"
+        return [
+            *(alter.format(self.quote_name(t), "DISABLE", trigger) for t, trigger in guarded),
+            *statements,
+            *(alter.format(self.quote_name(t), "ENABLE ALWAYS", trigger) for t, trigger in guarded),
+        ]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "sql_flush", sql_flush)

@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "pgtrigger",
+    "pghistory",  # the append-only history of answers and identity (triggers)
     "axes",
     "django_otp",  # staff second factor: TOTP apps and one-use backup codes
     "django_otp.plugins.otp_totp",

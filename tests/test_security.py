@@ -296,14 +296,14 @@ def test_connection_killed_mid_submit_leaves_no_partial_row(monkeypatch):
 
     real_assess = services.triage.assess
 
-    def assess_then_die(answers):
+    def assess_then_die(answers, **kwargs):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             pid = cursor.fetchone()[0]
         killer = connections.create_connection("default")
         killer.cursor().execute("SELECT pg_terminate_backend(%s)", [pid])
         killer.close()
-        return real_assess(answers)
+        return real_assess(answers, **kwargs)
 
     monkeypatch.setattr(services.triage, "assess", assess_then_die)
     response = client.post("/intake/submit/")

@@ -19,6 +19,7 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pghistory
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -137,6 +138,10 @@ def queue_order() -> tuple[OrderBy, ...]:
     return (queue_rank().asc(), F("flag_count").desc(), F("visit_at").asc())
 
 
+#: Who the intake is about. Once submitted, the summary was made for this person.
+IDENTITY_FIELDS = ("patient_name", "date_of_birth", "record_number")
+
+
 class EncounterQuerySet(models.QuerySet["Encounter"]):
     def with_token(self, token: str) -> EncounterQuerySet:
         return self.filter(token_hash=hash_token(token))
@@ -194,6 +199,11 @@ class Encounter(models.Model):
     dob_failures = models.PositiveSmallIntegerField(default=0, editable=False)
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     alerted_at = models.DateTimeField(_("clinic alerted"), null=True, blank=True, editable=False)
+    # Set by the page save that first stores an emergency sign, and never cleared: from then on
+    # the intake is an emergency until a clinician deals with it, whatever the patient changes.
+    emergency_reported_at = models.DateTimeField(
+        _("emergency sign reported"), null=True, blank=True, editable=False
+    )
     # The alert's delivery, written by the queue's task (tasks.py): queued at ``alerted_at``,
     # accepted by the mail server at ``alert_sent_at``; the tries and the last refusal in between
     # (an error class and the server's reply, never patient data) are for the admin to show.
@@ -396,6 +406,44 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.encounter_id} by {self.user_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class EncounterHistory(
+    pghistory.create_event_model(  # type: ignore[misc]  # a model class made at import
+        Encounter,
+        pghistory.InsertEvent(),
+        pghistory.UpdateEvent(),
+        pghistory.DeleteEvent(),
+        fields=["answers", *IDENTITY_FIELDS],
+        # Who, in the row itself (not pghistory's shared, updatable context table), so that
+        # the row that says what changed also says who changed it, under the same protection.
+        context_field=pghistory.ContextJSONField(),
+        obj_field=pghistory.ObjForeignKey(related_name="+"),  # read from this side only
+    )
+):
+    """Every saved change to an encounter's answers or to who it is about: one row per insert,
+    update or delete of the encounter that changed ``answers`` or an identity field, holding
+    the row's values after it (before it, for a delete), when (``pgh_created_at``, the
+    transaction's time) and who (``pgh_context``: ``{"user": <id>}`` for staff,
+    ``{"session": <keyed hash>}`` for a patient, from ``history.acting``; empty when a write
+    came from outside the app). The change is the difference from the row before.
+
+    Written by pghistory's triggers on the encounter table, so no code path can skip it (the
+    triggers fire even under ``session_replication_role = replica``: migration 0011 enables
+    them ``ALWAYS``). Append-only like the access log: UPDATE, DELETE and TRUNCATE raise in any
+    session (0011's triggers read no setting), and the runtime role may only read and insert.
+    """
+
+    class Meta:
+        verbose_name = _("answer history")
+        verbose_name_plural = _("answer history")
+        ordering = ["pgh_created_at", "pgh_id"]
+        indexes = [
+            models.Index(fields=["pgh_obj", "pgh_created_at"], name="encounter_history_obj_at")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pgh_label} #{self.pgh_obj_id} at {self.pgh_created_at:%Y-%m-%d %H:%M}"
 
 
 class RateLimitCounter(models.Model):

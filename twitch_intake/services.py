@@ -25,8 +25,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from . import questionnaire, tasks, triage, validation
+from . import history, questionnaire, tasks, triage, validation
 from .conf import app_settings
+from .models import IDENTITY_FIELDS as IDENTITY_FIELDS  # services.IDENTITY_FIELDS, as before
 from .models import AccessEvent, Encounter, Status
 from .steps import Steps
 
@@ -56,9 +57,38 @@ def record_access(
 
 
 def apply_assessment(encounter: Encounter, assessment: triage.Assessment) -> None:
-    encounter.level = assessment.level.value
-    encounter.flags = assessment.codes
-    encounter.flag_count = len(assessment.codes)
+    """Store a submitted intake's level and flags; once a sign was reported it stays an
+    emergency (and keeps its emergency flags) even if the assessment says otherwise, which it
+    can only do when the history of that sign was kept from it."""
+    codes = assessment.codes
+    level = assessment.level
+    if encounter.emergency_reported_at is not None and not assessment.is_emergency:
+        level = triage.Level.EMERGENCY
+        codes = [*_emergency_codes(encounter, assessment), *codes]
+    encounter.level = level.value
+    encounter.flags = codes
+    encounter.flag_count = len(codes)
+
+
+def _emergency_codes(encounter: Encounter, assessment: triage.Assessment) -> list[str]:
+    """The emergency rules' codes raised now or already stored, in rule order."""
+    raised = {*assessment.codes, *encounter.flags}
+    return [r.code for r in triage.rules() if r.is_emergency and r.code in raised]
+
+
+def apply_provisional(encounter: Encounter, assessment: triage.Assessment, now: datetime) -> None:
+    """An intake not yet submitted: no level ("not assessed"), except that the first save that
+    stores an emergency sign makes it an emergency at once, with its emergency flags, and
+    records when; it stays one through submission, even if the sign is taken back."""
+    if assessment.is_emergency and encounter.emergency_reported_at is None:
+        encounter.emergency_reported_at = now
+    if encounter.emergency_reported_at is None:
+        encounter.level, encounter.flags, encounter.flag_count = None, [], 0
+        return
+    codes = _emergency_codes(encounter, assessment)
+    encounter.level = triage.Level.EMERGENCY.value
+    encounter.flags = codes
+    encounter.flag_count = len(codes)
 
 
 #: Recorded as the last alert error when ``ALERT_EMAILS`` is empty: nobody could be told.
@@ -150,13 +180,16 @@ def save_page(
     group: questionnaire.Group,
     cleaned: Mapping[str, Any],
     language: str = "",
+    *,
+    session_key: str | None = None,
 ) -> PageResult:
     """Store one valid page, replacing that page's earlier answers and nothing else.
 
     ``language`` is the one the patient is answering in: free text is shown marked with it.
+    ``session_key`` is the patient's session, recorded (hashed) in the answer history.
     """
     now = timezone.now()
-    with transaction.atomic():
+    with history.acting(history.patient(session_key), "save_page"), transaction.atomic():
         encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
         if encounter.is_submitted:
             return PageResult(encounter, already_submitted=True)
@@ -172,7 +205,9 @@ def save_page(
             encounter.language = language
         # The answers so far, assessed at every save: an emergency sign is acted on at once,
         # whichever page asked about it, not at submit.
-        is_emergency = triage.assess(answers).is_emergency
+        assessment = triage.assess(answers)
+        is_emergency = assessment.is_emergency
+        apply_provisional(encounter, assessment, now)
         if is_emergency:
             _queue_alert(encounter, now)
         encounter.save(
@@ -181,6 +216,8 @@ def save_page(
                 "completed_groups",
                 "status",
                 "alerted_at",
+                "emergency_reported_at",
+                *RESULT_FIELDS,
                 "language",
                 "updated_at",
             ]
@@ -198,20 +235,24 @@ class SubmitResult:
         return not self.problems
 
 
-def submit(encounter_id: int) -> SubmitResult:
+def submit(encounter_id: int, *, session_key: str | None = None) -> SubmitResult:
     """Validate the whole response, triage it and mark it submitted, all or nothing.
 
-    A second call (double-tap, replay, Back then Submit) finds it submitted and changes nothing.
+    Triage reads the answer history too: a sign saved earlier and taken back still makes it an
+    emergency. A second call (double-tap, replay, Back then Submit) finds it submitted and
+    changes nothing.
     """
     now = timezone.now()
-    with transaction.atomic():
+    with history.acting(history.patient(session_key), "submit"), transaction.atomic():
         encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
         if encounter.is_submitted:
             return SubmitResult(encounter)
         cleaned, problems = validation.validate(encounter.answers)
         if problems:
             return SubmitResult(encounter, problems)
-        assessment = triage.assess(cleaned)
+        assessment = triage.assess(cleaned, earlier=history.earlier_answers(encounter.pk))
+        if assessment.is_emergency and encounter.emergency_reported_at is None:
+            encounter.emergency_reported_at = now  # a sign stored other than by a page save
         encounter.answers = cleaned
         apply_assessment(encounter, assessment)
         encounter.answers_digest = answers_digest(cleaned)
@@ -241,7 +282,7 @@ def create_submitted(
         return SubmitResult(Encounter(), problems)
     now = timezone.now()
     assessment = triage.assess(cleaned)
-    with transaction.atomic():
+    with history.acting(None, "create_submitted"), transaction.atomic():
         encounter = Encounter(
             patient_name=patient_name,
             date_of_birth=date_of_birth,
@@ -255,7 +296,7 @@ def create_submitted(
         apply_assessment(encounter, assessment)
         emergency = assessment.is_emergency
         if emergency:
-            encounter.alerted_at = now
+            encounter.alerted_at = encounter.emergency_reported_at = now
         encounter.save()
         if emergency:
             tasks.queue_emergency_alert(encounter.pk)
@@ -270,7 +311,8 @@ def create_encounter(encounter: Encounter) -> Encounter:
     """
     if encounter.pk is not None:
         raise ValueError("create_encounter stores new encounters only")
-    encounter.save()
+    with history.acting(None, "create_encounter"):
+        encounter.save()
     return encounter
 
 
@@ -302,7 +344,8 @@ def start_walk_in(
         patient_name=patient_name, date_of_birth=date_of_birth, visit_at=visit, language=language
     )
     encounter.issue_link()
-    encounter.save()
+    with history.acting(None, "start_walk_in"):
+        encounter.save()
     return encounter
 
 
@@ -333,6 +376,13 @@ class RetriageReport:
     changed: list[Retriaged] = field(default_factory=list)
 
 
+def _assess_with_history(encounter: Encounter) -> triage.Assessment:
+    """The encounter's assessment, with the history of its answers where a sign was reported
+    (only there can a withdrawn sign be; the others need no query)."""
+    earlier = history.earlier_answers(encounter.pk) if encounter.emergency_reported_at else None
+    return triage.assess(encounter.answers, earlier=earlier)
+
+
 def retriage(*, dry_run: bool = False) -> RetriageReport:
     """Recompute the level and flags of every submitted or reviewed encounter from its answers
     and store those that changed (none when ``dry_run``), each under its row lock.
@@ -342,11 +392,13 @@ def retriage(*, dry_run: bool = False) -> RetriageReport:
     """
     report = RetriageReport()
     submitted = Encounter.objects.filter(status__in=[Status.SUBMITTED, Status.REVIEWED])
-    candidates = submitted.order_by("pk").only("pk", "answers", *RESULT_FIELDS)
+    candidates = submitted.order_by("pk").only(
+        "pk", "answers", "emergency_reported_at", *RESULT_FIELDS
+    )
     for encounter in candidates.iterator(chunk_size=500):
         report.checked += 1
         before = _result(encounter)
-        apply_assessment(encounter, triage.assess(encounter.answers))
+        apply_assessment(encounter, _assess_with_history(encounter))
         if _result(encounter) == before:
             continue
         if not dry_run:
@@ -357,7 +409,7 @@ def retriage(*, dry_run: bool = False) -> RetriageReport:
                     continue
                 encounter = locked
                 before = _result(encounter)
-                apply_assessment(encounter, triage.assess(encounter.answers))
+                apply_assessment(encounter, _assess_with_history(encounter))
                 if _result(encounter) == before:
                     continue
                 encounter.save(update_fields=[*RESULT_FIELDS, "updated_at"])
@@ -497,10 +549,6 @@ def issue_link(encounter_id: int, user: Any, client_address: str | None) -> Link
     return LinkResult(encounter, token=token)
 
 
-#: Who the intake is about. Once submitted, the summary was made for this person.
-IDENTITY_FIELDS = ("patient_name", "date_of_birth", "record_number")
-
-
 def save_patient_details(
     encounter: Encounter,
     fields: Iterable[str],
@@ -519,7 +567,7 @@ def save_patient_details(
     """
     fields = list(fields)
     kept: list[str] = []
-    with transaction.atomic():
+    with history.acting(history.staff(user), "save_patient_details"), transaction.atomic():
         current = Encounter.objects.select_for_update().get(pk=encounter.pk)
         if current.is_submitted:
             changed = [

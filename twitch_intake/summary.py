@@ -38,7 +38,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import get_language, get_language_info
 from django.utils.translation import gettext_lazy as _
 
-from . import body_diagram, questionnaire, services, triage, validation
+from . import body_diagram, history, questionnaire, services, triage, validation
 from .conf import app_settings
 from .models import AccessEvent, Encounter, LevelChoice
 from .questionnaire import Question, Questionnaire
@@ -224,6 +224,9 @@ class Summary:
     #: Each change of who the intake is about since the patient submitted, oldest first.
     identity_changes: tuple[IdentityChange, ...] = ()
     link_openings: LinkOpenings | None = None
+    #: Emergency signs saved earlier and taken back by the patient, with when (the banner
+    #: lists them under the current ones: the level stays emergency).
+    withdrawn_signs: tuple[triage.Withdrawal, ...] = ()
 
     @property
     def is_emergency(self) -> bool:
@@ -407,11 +410,13 @@ def _access_history(
 
 
 def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
-    """Assemble the summary of a submitted encounter from its answers (and one query of the
-    access log for identity changes and link openings)."""
+    """Assemble the summary of a submitted encounter from its answers, one query of the answer
+    history (a sign taken back stays in the emergency flag) and one of the access log (identity
+    changes and link openings)."""
     intake = intake or questionnaire.TWITCH_INTAKE
     answers: Mapping[str, Any] = encounter.answers or {}
-    assessment = triage.assess(answers, intake)
+    earlier = history.earlier_answers(encounter.pk) if encounter.pk is not None else None
+    assessment = triage.assess(answers, intake, earlier=earlier)
     identity_changes, link_openings = _access_history(encounter)
     visit_day = timezone.localdate(encounter.visit_at)
 
@@ -445,6 +450,7 @@ def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
         written_in=_written_in(encounter.language),
         identity_changes=identity_changes,
         link_openings=link_openings,
+        withdrawn_signs=assessment.withdrawn_signs,
     )
 
 

@@ -16,17 +16,23 @@ matters until that is dealt with); any other red flag makes it ``priority``. Con
 change the level: they explain twitching, they do not make it urgent.
 
 ``assess`` is a pure function of the answers: no database, no request, no clock. Its evidence is
-lazy text, worded in the language of whoever reads it.
+lazy text, worded in the language of whoever reads it. What the patient saved earlier and later
+changed is passed in when it matters (``earlier``; read from the answer history by
+``history.earlier_answers``): a rule that declares ``counts_withdrawn`` still fires for an
+answer the patient took back, and says when it was given and when it was changed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.functional import Promise, lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
@@ -77,6 +83,11 @@ class Finding:
 #: A rule's test: the finding when the rule fires, ``None`` when it does not.
 Test = Callable[[Answers, Questionnaire], "Finding | None"]
 
+#: Values questions held before (linkId -> every value saved, oldest first, each with when it
+#: was saved; the last may be the value held now). Only the questions that rules declaring
+#: ``counts_withdrawn`` read need be given.
+Earlier = Mapping[str, Sequence[tuple[datetime, Any]]]
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -92,6 +103,9 @@ class Rule:
     #: Red flags shown right under the emergency banner, raised or not, in this order; ``None``
     #: for the rest, which are listed only when raised and otherwise among the negatives.
     highlight: int | None = None
+    #: An answer that made this rule fire at an earlier save still raises it after the patient
+    #: took it back (``assess(..., earlier=...)``): the clinician reconciles it, not the form.
+    counts_withdrawn: bool = False
 
     @property
     def is_red(self) -> bool:
@@ -103,12 +117,61 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Withdrawal:
+    """Answers that raised a rule at an earlier save and that the patient later took back."""
+
+    #: The answers taken back, as the patient read them ("A seizure (fit)").
+    answers: tuple[Text, ...]
+    #: When they were first saved.
+    reported_at: datetime
+    #: When a save first left them out, and what it held instead (labels; empty when the
+    #: question was left unanswered); ``None`` when the history given does not say.
+    changed_at: datetime | None = None
+    changed_to: tuple[Text, ...] = ()
+
+    @property
+    def evidence(self) -> Text:
+        """ "reported at 08:15: A seizure (fit); changed to “None of these” at 08:16: ask the
+        patient", in local time, worded when read."""
+        return _words(self._evidence)
+
+    def _evidence(self) -> str:
+        reported, changed = _clock(self.reported_at, self.changed_at)
+        words = {"reported": reported, "answers": _joined(self.answers), "changed": changed}
+        if self.changed_at is None:
+            return (
+                gettext("reported at %(reported)s: %(answers)s; later withdrawn: ask the patient")
+                % words
+            )
+        if not self.changed_to:
+            return (
+                gettext(
+                    "reported at %(reported)s: %(answers)s; answer removed at %(changed)s: ask the patient"
+                )
+                % words
+            )
+        return gettext(
+            "reported at %(reported)s: %(answers)s; changed to “%(new)s” at %(changed)s: ask the patient"
+        ) % {**words, "new": _joined(self.changed_to)}
+
+
+def _clock(first: datetime, second: datetime | None) -> tuple[str, str]:
+    """The two times in local time: hours and minutes, with the date when not the same day."""
+    one = timezone.localtime(first)
+    two = timezone.localtime(second) if second is not None else None
+    fmt = "H:i" if two is None or one.date() == two.date() else "Y-m-d H:i"
+    return date_format(one, fmt), date_format(two, fmt) if two is not None else ""
+
+
+@dataclass(frozen=True)
 class Flag:
     """A rule that fired, with what it found."""
 
     rule: Rule
     evidence: Text
     answers: tuple[Text, ...] = ()
+    #: Answers that raised it earlier and were taken back (``Rule.counts_withdrawn``).
+    withdrawn: tuple[Withdrawal, ...] = ()
 
     @property
     def code(self) -> str:
@@ -190,6 +253,11 @@ class Assessment:
     def emergency_signs(self) -> tuple[Text, ...]:
         """The answers that make this an emergency, as the patient read them."""
         return tuple(answer for flag in self.emergency_flags for answer in flag.answers)
+
+    @property
+    def withdrawn_signs(self) -> tuple[Withdrawal, ...]:
+        """Emergency signs saved earlier and since taken back, oldest first."""
+        return tuple(w for flag in self.emergency_flags for w in flag.withdrawn)
 
     def flag(self, code: str) -> Flag | None:
         return next((f for f in self.flags if f.code == code), None)
@@ -358,6 +426,7 @@ RULES: tuple[Rule, ...] = (
         reads=("emergency-signs",),
         test=emergency_signs,
         level=Level.EMERGENCY,
+        counts_withdrawn=True,
     ),
     Rule(
         "weakness",
@@ -471,6 +540,12 @@ def emergency_questions() -> frozenset[str]:
     return frozenset(link_id for r in rules() if r.is_emergency for link_id in r.reads)
 
 
+def history_questions() -> frozenset[str]:
+    """The questions whose earlier values ``assess`` reads (``earlier``): those read by rules
+    that count a withdrawn answer."""
+    return frozenset(link_id for r in rules() if r.counts_withdrawn for link_id in r.reads)
+
+
 # --- Negatives ------------------------------------------------------------------------------
 
 NOT_ANSWERED = _("not answered")
@@ -498,6 +573,76 @@ def _is_single_choice(question: Question) -> bool:
     return bool(question.options) and not question.repeats
 
 
+# --- Answers taken back ---------------------------------------------------------------------
+
+
+def _codes(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(code) for code in value]
+    return [str(value)]
+
+
+def _withdrawals(
+    r: Rule, answers: Answers, intake: Questionnaire, earlier: Earlier
+) -> tuple[Withdrawal, ...]:
+    """The answers of the questions ``r`` reads that made it fire at an earlier save and are no
+    longer given, grouped by when they were given and when they were changed.
+
+    An answer counts when ``r`` fires for it alone (a "none" or an answer no rule reads does
+    not). It was reported when first saved, and changed by the first save after the last one
+    that held it.
+    """
+    found: list[Withdrawal] = []
+    for link_id in r.reads:
+        saves = earlier.get(link_id) or ()
+        if not saves or not intake.has_question(link_id):
+            continue
+        question = intake.question(link_id)
+        current = set(_codes(answers.get(link_id)))
+        first: dict[str, datetime] = {}
+        last: dict[str, int] = {}
+        fires: dict[str, bool] = {}
+        for i, (at, value) in enumerate(saves):
+            for code in _codes(value):
+                if code in current:
+                    continue
+                if code not in fires:
+                    alone = [code] if question.repeats else code
+                    fires[code] = r.test({**answers, link_id: alone}, intake) is not None
+                if fires[code]:
+                    first.setdefault(code, at)
+                    last[code] = i
+        groups: dict[tuple[datetime, int], list[str]] = {}
+        for code in sorted(first, key=lambda c: (first[c], last[c])):
+            groups.setdefault((first[code], last[code] + 1), []).append(code)
+        for (reported_at, after), codes in groups.items():
+            changed_at, changed_to = saves[after] if after < len(saves) else (None, None)
+            found.append(
+                Withdrawal(
+                    tuple(question.label(code) for code in codes),
+                    reported_at,
+                    changed_at,
+                    tuple(question.label(code) for code in _codes(changed_to)),
+                )
+            )
+    return tuple(found)
+
+
+def _with_withdrawn(found: Finding | None, withdrawn: tuple[Withdrawal, ...]) -> Finding | None:
+    """The finding with the answers taken back added to its evidence (or made of them alone)."""
+    if not withdrawn:
+        return found
+    parts: list[Text] = [found.evidence] if found is not None else []
+    parts += [w.evidence for w in withdrawn]
+    return Finding(
+        _words(lambda: "; ".join(str(part) for part in parts)),
+        found.answers if found is not None else (),
+        found.note if found is not None else "",
+    )
+
+
 # --- Assessing ------------------------------------------------------------------------------
 
 
@@ -505,11 +650,14 @@ def assess(
     answers: Mapping[str, Any],
     intake: Questionnaire | None = None,
     rule_set: Sequence[Rule] | None = None,
+    earlier: Earlier | None = None,
 ) -> Assessment:
     """Apply every rule to ``answers`` (linkId -> answer; unanswered questions absent).
 
     The level is the most urgent a fired rule sets (routine when none does); context flags are
     listed but never move it. The evidence is worded when it is read, in the reader's language.
+    With ``earlier`` (the values questions held at earlier saves), a rule that counts withdrawn
+    answers also fires for one the patient gave and then took back, and says so.
     """
     intake = intake or questionnaire.TWITCH_INTAKE
     applied = rules() if rule_set is None else tuple(rule_set)
@@ -518,9 +666,13 @@ def assess(
     level = Level.ROUTINE
     for r in applied:
         found = r.test(answers, intake)
+        withdrawn: tuple[Withdrawal, ...] = ()
+        if earlier and r.counts_withdrawn:
+            withdrawn = _withdrawals(r, answers, intake, earlier)
+            found = _with_withdrawn(found, withdrawn)
         if found is None:
             continue
-        flags.append(Flag(r, found.evidence, found.answers))
+        flags.append(Flag(r, found.evidence, found.answers, withdrawn))
         if found.note:
             notes.append(found.note)
         if r.level.rank < level.rank:

@@ -228,7 +228,11 @@ def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse
         form = Form(request.POST)
         if form.is_valid():
             result = services.save_page(
-                encounter.pk, group_def, form.answers, language=get_language() or ""
+                encounter.pk,
+                group_def,
+                form.answers,
+                language=get_language() or "",
+                session_key=request.session.session_key,
             )
             if result.already_submitted:
                 return redirect("twitch_intake:thanks")
@@ -313,7 +317,7 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 @patient_view
 @require_POST
 def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:
-    result = services.submit(encounter.pk)
+    result = services.submit(encounter.pk, session_key=request.session.session_key)
     if not result.ok:
         group = questionnaire.TWITCH_INTAKE.group_of(result.problems[0].link_id)
         return redirect("twitch_intake:page", group.link_id)

@@ -3,8 +3,8 @@
 The access log's triggers refuse UPDATE, DELETE and TRUNCATE to every session, but the table's
 owner can still disable or drop them. So migrations run as the owner and the site connects as
 another role, which this grants SELECT, INSERT, UPDATE and DELETE on the site's tables, only
-SELECT and INSERT on the access log, and USAGE on their sequences: never TRUNCATE, TRIGGER,
-REFERENCES or ownership. Run it after every ``migrate``; it revokes before it grants, so a second
+SELECT and INSERT on the access log and the answer history, and USAGE on their sequences:
+never TRUNCATE, TRIGGER, REFERENCES or ownership. Run it after every ``migrate``; it revokes before it grants, so a second
 run changes nothing. It prints the SQL (for psql, or a DBA to read); ``--execute`` runs it.
 """
 
@@ -21,10 +21,10 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import sql
 
-from twitch_intake.models import AccessEvent
+from twitch_intake.models import AccessEvent, EncounterHistory
 
 #: Tables the runtime role may add to and read, but never change or empty.
-APPEND_ONLY = (AccessEvent,)
+APPEND_ONLY = (AccessEvent, EncounterHistory)
 DML = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
 APPEND = sql.SQL("SELECT, INSERT")
 

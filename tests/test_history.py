@@ -147,6 +147,7 @@ def test_a_withdrawn_sign_stays_in_the_submitted_summary_with_its_times(
 
     built = summary.build(stored)
     assert built.is_emergency and built.emergency_signs == ()
+    assert built.triage_notice == ""  # the stored level and flags are the recomputed ones
     assert [str(w.evidence) for w in built.withdrawn_signs] == [expected]
     assert str(built.emergency_flag.evidence) == expected
 

@@ -15,6 +15,7 @@ from django.utils.formats import date_format
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from tests.factories import make_encounter, make_submitted, page_data, rich_answers
+from tests.security import test_access_log_append_only as access_log
 from tests.test_views import (
     GROUP_IDS,
     PAGE_URL,
@@ -29,6 +30,10 @@ from twitch_intake.models import Encounter, EncounterHistory, Status
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
 pytestmark = pytest.mark.django_db
+
+#: A role made for one test with what ``twitch_intake_grant_runtime_role`` grants.
+runtime_role = access_log.runtime_role
+acting_as = access_log.acting_as
 
 SIGNS = "emergency-signs"
 HISTORY_TABLE = EncounterHistory._meta.db_table
@@ -334,3 +339,24 @@ def test_current_and_withdrawn_signs_are_told_apart():
     evidence = str(assessment.flag(SIGNS).evidence)
     assert evidence.startswith(f"ticked: {label(SIGNS, 'vomiting')}; reported at ")
     assert f"changed to “{label(SIGNS, 'paralysis')}” at {clock(t[1])}" in evidence
+
+
+# --- The site's runtime role ----------------------------------------------------------------
+
+
+def test_the_runtime_role_records_history_but_cannot_change_it(encounter, runtime_role):
+    """The triggers run as whoever writes: the runtime role must be able to add history rows
+    (INSERT, the sequence) and must not be able to change, delete or empty them."""
+    with acting_as(runtime_role):
+        services.save_page(encounter.pk, TWITCH_INTAKE.group("emergency"), {SIGNS: ["seizure"]})
+        assert history_rows(encounter)[-1].answers == {SIGNS: ["seizure"]}
+        for statement in (
+            f"UPDATE {HISTORY_TABLE} SET answers = '{{}}'::jsonb",
+            f"DELETE FROM {HISTORY_TABLE}",
+            f"TRUNCATE {HISTORY_TABLE}",
+        ):
+            with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+                run(statement)
+        with pytest.raises(DatabaseError, match="must be owner"), transaction.atomic():
+            run(f"ALTER TABLE {HISTORY_TABLE} DISABLE TRIGGER encounter_history_append_only")
+    assert [row.answers.get(SIGNS) for row in history_rows(encounter)] == [None, ["seizure"]]

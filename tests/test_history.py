@@ -42,6 +42,11 @@ TRACKING_TRIGGERS = (
     "pgtrigger_update_update_75d21",
     "pgtrigger_delete_delete_7bb09",
 )
+PROTECTION_TRIGGERS = (
+    "encounter_history_append_only",
+    "encounter_history_no_truncate",
+    "encounter_history_not_skipped",
+)
 
 
 def label(link_id: str, code: str) -> str:
@@ -284,22 +289,37 @@ def test_the_history_is_written_even_under_replication_role_replica(encounter):
     assert history_rows(encounter)[-1].answers == {SIGNS: ["paralysis"]}
 
 
+def test_pgtriggers_ignore_cannot_skip_the_history(encounter):
+    """pgtrigger's tracking triggers obey ``pgtrigger.ignore``; the guard refuses the write."""
+    import pgtrigger
+
+    rows = len(history_rows(encounter))
+    for name in ("insert_insert", "update_update", "delete_delete"):
+        with (
+            pytest.raises(DatabaseError, match="Cannot skip the answer history"),
+            pgtrigger.ignore(f"twitch_intake.Encounter:{name}"),
+            transaction.atomic(),
+        ):
+            Encounter.objects.filter(pk=encounter.pk).update(answers={SIGNS: ["seizure"]})
+    with pytest.raises(DatabaseError, match="Cannot skip"), transaction.atomic():
+        run(f"SET LOCAL pgtrigger.ignore = '{{{TRACKING_TRIGGERS[1]}}}'")
+        run(f"UPDATE {Encounter._meta.db_table} SET answers = '{{}}'::jsonb")
+    assert len(history_rows(encounter)) == rows
+    assert Encounter.objects.get(pk=encounter.pk).answers == {}
+    with transaction.atomic():  # naming another trigger changes nothing
+        run("SET LOCAL pgtrigger.ignore = '{some_other_trigger}'")
+        Encounter.objects.filter(pk=encounter.pk).update(answers={SIGNS: ["none"]})
+    assert history_rows(encounter)[-1].answers == {SIGNS: ["none"]}
+
+
 def test_every_history_trigger_fires_always():
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname = ANY(%s)",
-            [
-                [
-                    *TRACKING_TRIGGERS,
-                    "encounter_history_append_only",
-                    "encounter_history_no_truncate",
-                ]
-            ],
+            [[*TRACKING_TRIGGERS, *PROTECTION_TRIGGERS]],
         )
         enabled = dict(cursor.fetchall())
-    assert enabled == dict.fromkeys(
-        [*TRACKING_TRIGGERS, "encounter_history_append_only", "encounter_history_no_truncate"], "A"
-    )
+    assert enabled == dict.fromkeys([*TRACKING_TRIGGERS, *PROTECTION_TRIGGERS], "A")
 
 
 # --- Triage, pure ---------------------------------------------------------------------------

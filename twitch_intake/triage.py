@@ -131,8 +131,8 @@ class Withdrawal:
 
     @property
     def evidence(self) -> Text:
-        """ "reported at 08:15: A seizure (fit); changed to “None of these” at 08:16: ask the
-        patient", in local time, worded when read."""
+        """Worded when read, in local time: "reported at 08:15: A seizure (fit); changed to
+        “None of these” at 08:16: ask the patient"."""
         return _words(self._evidence)
 
     def _evidence(self) -> str:

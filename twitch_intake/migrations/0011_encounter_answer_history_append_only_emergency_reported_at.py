@@ -8,6 +8,9 @@ trigger refuses UPDATE and DELETE, a statement trigger refuses TRUNCATE, and the
 no setting (so ``pgtrigger.ignore`` does not switch it off; pghistory's own ``append_only`` is a
 pgtrigger ``Protect``, which does). All of them, and pghistory's three tracking triggers, fire
 ``ALWAYS``: ``session_replication_role = replica`` neither skips the record nor opens the table.
+pgtrigger's own ``SET LOCAL pgtrigger.ignore`` would still skip a tracking trigger (the check is
+in pgtrigger's installation template): a guard trigger on the encounter table, reading that
+setting and nothing else, refuses any write while it names one of them.
 A later migration that re-creates a tracking trigger (a tracked field added) must enable it
 ``ALWAYS`` again; ``tests/test_history.py`` fails until it does.
 """
@@ -28,7 +31,8 @@ TRACKING = (
     "pgtrigger_delete_delete_7bb09",
 )
 
-PROTECT = """
+PROTECT = (
+    """
 CREATE FUNCTION twitch_intake_encounter_history_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -49,8 +53,36 @@ CREATE TRIGGER encounter_history_no_truncate
 
 ALTER TABLE twitch_intake_encounterhistory ENABLE ALWAYS TRIGGER encounter_history_append_only;
 ALTER TABLE twitch_intake_encounterhistory ENABLE ALWAYS TRIGGER encounter_history_no_truncate;
-""" + "".join(
-    f"ALTER TABLE twitch_intake_encounter ENABLE ALWAYS TRIGGER {name};\n" for name in TRACKING
+
+CREATE FUNCTION twitch_intake_encounter_history_not_skipped() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    ignored TEXT[];
+BEGIN
+    BEGIN
+        ignored := NULLIF(current_setting('pgtrigger.ignore', true), '')::TEXT[];
+    EXCEPTION WHEN OTHERS THEN
+        ignored := NULL;  -- unreadable: pgtrigger reads it as "ignore nothing" too
+    END;
+    IF ignored && TG_ARGV::TEXT[] THEN
+        RAISE EXCEPTION 'Cannot skip the answer history of % table: pgtrigger.ignore names it',
+            TG_TABLE_NAME;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER encounter_history_not_skipped
+    BEFORE INSERT OR UPDATE OR DELETE ON twitch_intake_encounter
+    FOR EACH ROW EXECUTE FUNCTION twitch_intake_encounter_history_not_skipped(TRACKING_ARGS);
+ALTER TABLE twitch_intake_encounter ENABLE ALWAYS TRIGGER encounter_history_not_skipped;
+""".replace("TRACKING_ARGS", ", ".join(f"'{name}'" for name in TRACKING))
+    + "".join(
+        f"ALTER TABLE twitch_intake_encounter ENABLE ALWAYS TRIGGER {name};\n" for name in TRACKING
+    )
 )
 
 #: An alert was queued only for a saved sign: that is when it was reported, and an intake still in

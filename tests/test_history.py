@@ -253,6 +253,34 @@ def test_an_identity_change_after_submission_is_recorded_with_the_superuser(enco
     assert history_rows(submitted)[-2].patient_name == "Ada Example"  # the old value
 
 
+def test_an_encounter_added_in_the_admin_is_recorded_with_who_added_it():
+    import datetime as dt
+
+    from django.contrib.auth.models import Group
+
+    front = User.objects.create_user("front", password="x" * 20, is_staff=True)
+    front.groups.add(Group.objects.get(name="Front desk"))
+    client = IntakeClient()
+    client.force_login(front)
+    response = client.post(
+        reverse("admin:twitch_intake_encounter_add"),
+        {
+            "patient_name": "New Patient",
+            "date_of_birth": "1975-02-03",
+            "record_number": "",
+            "visit_at_0": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
+            "visit_at_1": "10:30:00",
+        },
+    )
+    assert response.status_code == 200
+    (row,) = history_rows(Encounter.objects.get())
+    assert (row.pgh_label, row.patient_name, row.pgh_context["user"]) == (
+        "insert",
+        "New Patient",
+        front.pk,
+    )
+
+
 @pytest.mark.parametrize(
     "statement",
     [

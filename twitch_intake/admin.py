@@ -283,7 +283,7 @@ class EncounterAdmin(_EncounterAdminBase):
     ) -> None:
         if not change:
             # The add form validated the whole encounter; the link follows in response_add.
-            services.create_encounter(obj)
+            services.create_encounter(obj, request.user)
             return
         model_fields = {f.name for f in Encounter._meta.concrete_fields}
         kept = services.save_patient_details(

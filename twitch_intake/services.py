@@ -303,15 +303,16 @@ def create_submitted(
     return SubmitResult(encounter)
 
 
-def create_encounter(encounter: Encounter) -> Encounter:
-    """Store a new encounter that staff entered (the admin's add form has validated it).
+def create_encounter(encounter: Encounter, user: Any = None) -> Encounter:
+    """Store a new encounter that staff entered (the admin's add form has validated it);
+    ``user`` is who entered it, for the answer history.
 
     Its link is issued apart, by :func:`issue_link`, which the admin calls for those who may
     see one.
     """
     if encounter.pk is not None:
         raise ValueError("create_encounter stores new encounters only")
-    with history.acting(None, "create_encounter"):
+    with history.acting(history.staff(user), "create_encounter"):
         encounter.save()
     return encounter
 

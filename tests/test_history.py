@@ -251,6 +251,12 @@ def test_an_identity_change_after_submission_is_recorded_with_the_superuser(enco
     assert last.patient_name == "Someone Else"
     assert last.pgh_context["user"] == root.pk
     assert history_rows(submitted)[-2].patient_name == "Ada Example"  # the old value
+    # pghistory's own view of the rows: old and new values side by side, with who.
+    import pghistory.models
+
+    (diff,) = pghistory.models.Events.objects.tracks(submitted).filter(pgh_label="update")
+    assert diff.pgh_diff == {"patient_name": ["Ada Example", "Someone Else"]}
+    assert diff.pgh_context["user"] == root.pk
 
 
 def test_an_encounter_added_in_the_admin_is_recorded_with_who_added_it():

@@ -237,6 +237,11 @@ class Summary:
         return next((line for line in self.red_flags if line.emergency), None)
 
     @property
+    def emergency_flags(self) -> tuple[FlagLine, ...]:
+        """Every raised flag of a rule that makes an emergency, for the banner's sources."""
+        return tuple(line for line in self.red_flags if line.emergency)
+
+    @property
     def highlights(self) -> tuple[FlagLine, ...]:
         """The rules that declare a highlight (weakness, more than one place), raised or not,
         in their order: always shown under the banner, never folded away."""
@@ -339,9 +344,13 @@ def _diagram(answers: Mapping[str, Any], intake: Questionnaire) -> body_diagram.
     question = next((q for q in intake.questions() if q.body_sites), None)
     if question is None:
         return None
-    return body_diagram.draw(
-        question, answers.get(question.link_id) or [], _labels(answers, question, intake)
-    )
+    value = answers.get(question.link_id)
+    # One code where a list belongs (answers edited after submission, or a version that made
+    # the question repeat) is drawn as the one place, never a 500.
+    ticked = [str(code) for code in value] if isinstance(value, list | tuple) else [value]
+    if validation.is_blank(value):
+        ticked = []
+    return body_diagram.draw(question, ticked, _labels(answers, question, intake))
 
 
 def _triage_notice(encounter: Encounter, assessment: triage.Assessment) -> Text:

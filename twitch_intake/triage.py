@@ -251,8 +251,13 @@ class Assessment:
 
     @property
     def emergency_signs(self) -> tuple[Text, ...]:
-        """The answers that make this an emergency, as the patient read them."""
-        return tuple(answer for flag in self.emergency_flags for answer in flag.answers)
+        """The answers that make this an emergency, as the patient read them; a rule that
+        quotes no ticked answer (a yes to "chest pain now") is named by its label instead."""
+        return tuple(
+            answer
+            for flag in self.emergency_flags
+            for answer in (flag.answers or (() if flag.withdrawn else (flag.label,)))
+        )
 
     @property
     def withdrawn_signs(self) -> tuple[Withdrawal, ...]:
@@ -564,7 +569,7 @@ def _shows(rule: Rule, answers: Answers, intake: Questionnaire) -> Text:
         value = answers.get(question.link_id)
         if question.none_means and value == [NONE]:
             return question.none_means
-        if _is_single_choice(question) and value is not None:
+        if _is_single_choice(question) and isinstance(value, str):
             return format_lazy(_("not reported (answered: {answer})"), answer=question.label(value))
     return NOT_REPORTED
 

@@ -59,6 +59,7 @@ def apply_assessment(encounter: Encounter, assessment: triage.Assessment) -> Non
     encounter.level = assessment.level.value
     encounter.flags = assessment.codes
     encounter.flag_count = len(assessment.codes)
+    encounter.red_flag_count = len(assessment.red_flags)
 
 
 #: Recorded as the last alert error when ``ALERT_EMAILS`` is empty: nobody could be told.
@@ -309,7 +310,7 @@ def start_walk_in(
 # --- Bringing stored results in line with the rules ------------------------------------------
 
 #: What an assessment stores on an encounter, and what a retriage compares.
-RESULT_FIELDS = ("level", "flags", "flag_count")
+RESULT_FIELDS = ("level", "flags", "flag_count", "red_flag_count")
 
 
 def _result(encounter: Encounter) -> tuple[Any, ...]:
@@ -537,3 +538,56 @@ def save_patient_details(
         if fields:
             encounter.save(update_fields=[*fields, "updated_at"])
     return kept
+
+
+# --- Acknowledging an emergency (clinician writes) -------------------------------------------
+
+
+class AcknowledgeRefused(StrEnum):
+    """Why an acknowledgement was not stored."""
+
+    #: The encounter's stored level is not an emergency: there is nothing to acknowledge.
+    NOT_EMERGENCY = "not_emergency"
+    #: Someone acknowledged it first (two clinicians, a double tap): theirs stands.
+    ALREADY = "already"
+
+
+@dataclass
+class AcknowledgeResult:
+    encounter: Encounter
+    refused: AcknowledgeRefused | None = None
+
+
+def acknowledge_emergency(
+    encounter_id: int, user: Any, kind: str, note: str, client_address: str | None
+) -> AcknowledgeResult:
+    """Record that a clinician dealt with an emergency, submitted or not: how, a note, who and
+    when, under the row lock. The level never changes; the emergency leaves the banner's count.
+
+    The first acknowledgement stands (a second is refused, not written over). The caller has
+    validated ``kind`` and ``note`` (one of :class:`models.Acknowledgement`, one-line-safe
+    text); the note is health data and is never logged. Each one is an access event: the
+    clinician read the intake to act on it.
+    """
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        if not encounter.is_emergency:
+            return AcknowledgeResult(encounter, AcknowledgeRefused.NOT_EMERGENCY)
+        if encounter.emergency_acknowledged_at is not None:
+            return AcknowledgeResult(encounter, AcknowledgeRefused.ALREADY)
+        encounter.emergency_acknowledged_at = timezone.now()
+        encounter.emergency_acknowledged_by = user
+        encounter.emergency_acknowledgement = kind
+        encounter.emergency_acknowledgement_note = note
+        encounter.save(
+            update_fields=[
+                "emergency_acknowledged_at",
+                "emergency_acknowledged_by",
+                "emergency_acknowledgement",
+                "emergency_acknowledgement_note",
+                "updated_at",
+            ]
+        )
+        record_access(encounter, user, AccessEvent.Action.ACKNOWLEDGE, client_address)
+    logger.info("Emergency on encounter %s acknowledged by user %s", encounter_id, user.pk)
+    return AcknowledgeResult(encounter)

@@ -37,7 +37,7 @@ from twitch_intake.models import AccessEvent, Encounter, Status, queue_rank
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/twitch_intake/encounter/"
-AWAITING = "?emergency=awaiting"
+AWAITING = "?emergencies=awaiting"
 PASSWORD = "correct horse battery staple"
 
 
@@ -288,10 +288,10 @@ def test_only_an_emergency_can_be_acknowledged(client, clinician):
     [
         ({"note": "no kind"}, "Choose how the emergency was dealt with."),
         ({"kind": "made-up"}, "Select a valid choice"),
-        ({"kind": "other", "note": "a\x00b"}, "Null characters are not allowed."),
-        ({"kind": "other", "note": "x" * 501}, "500 characters or fewer"),
-        ({"kind": "other", "note": "line one\nLevel: Routine"}, "on one line"),
-        ({"kind": "other", "note": "bidi \u202e override"}, "on one line"),
+        ({"kind": "something_else", "note": "a\x00b"}, "Null characters are not allowed."),
+        ({"kind": "something_else", "note": "x" * 501}, "500 characters or fewer"),
+        ({"kind": "something_else", "note": "line one\nLevel: Routine"}, "on one line"),
+        ({"kind": "something_else", "note": "bidi \u202e override"}, "on one line"),
     ],
 )
 def test_bad_acknowledgement_input_is_a_message_on_the_page(client, clinician, data, expected):
@@ -328,7 +328,7 @@ def test_the_note_is_never_logged(client, clinician, caplog):
     encounter = abandoned()
     client.force_login(clinician)
     with caplog.at_level(logging.DEBUG):
-        acknowledge(client, encounter, kind="other", note="Private words about Ada")
+        acknowledge(client, encounter, kind="something_else", note="Private words about Ada")
     assert fresh(encounter).emergency_acknowledgement_note == "Private words about Ada"
     assert "Private words" not in caplog.text
 

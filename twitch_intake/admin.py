@@ -163,8 +163,8 @@ class FlagFilter(admin.SimpleListFilter):
 class EmergencyFilter(admin.SimpleListFilter):
     """The banner's link: emergencies nobody has reviewed or acknowledged, submitted or not."""
 
-    title = _("emergency")
-    parameter_name = "emergency"
+    title = _("Emergencies")
+    parameter_name = "emergencies"
     AWAITING = "awaiting"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
@@ -307,7 +307,7 @@ class EncounterAdmin(_EncounterAdminBase):
             ((code, labels.get(code, code)) for code in obj.flags),
         )
 
-    @admin.display(description=_("emergency"))
+    @admin.display(description=_("Emergency report"))
     def emergency_state(self, obj: Encounter) -> str:
         """When the sign was reported, the clinic's alert, the patient's answer on the get-care
         page, and whether someone acknowledged it."""

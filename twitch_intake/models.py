@@ -179,7 +179,7 @@ class Acknowledgement(models.TextChoices):
 
     CONTACTED = "contacted", _("Patient contacted")
     IN_CARE = "in_care", _("Already being cared for")
-    OTHER = "other", _("Other")
+    SOMETHING_ELSE = "something_else", _("Other (see the note)")
 
 
 class Encounter(models.Model):
@@ -336,10 +336,6 @@ class Encounter(models.Model):
                     Func(F("flags"), function="cardinality", output_field=models.IntegerField()),
                 ),
                 name="encounter_flag_count_matches",
-            ),
-            models.CheckConstraint(
-                condition=Q(red_flag_count__lte=F("flag_count")),
-                name="encounter_red_flags_among_flags",
             ),
             models.CheckConstraint(
                 condition=Q(emergency_acknowledged_at__isnull=True, emergency_acknowledgement="")

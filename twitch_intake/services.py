@@ -362,7 +362,7 @@ def retriage(*, dry_run: bool = False) -> RetriageReport:
                 if _result(encounter) == before:
                     continue
                 encounter.save(update_fields=[*RESULT_FIELDS, "updated_at"])
-        old_level, old_flags, _count = before
+        old_level, old_flags, *_counts = before
         report.changed.append(
             Retriaged(
                 encounter_id=encounter.pk,

@@ -114,7 +114,7 @@ class AlertState(StrEnum):
     #: The last try failed (``alert_last_error``) and none has succeeded: nobody may know.
     FAILED = "failed"
     #: Never queued: no alert could be sent.
-    NONE = "none"
+    NEVER_QUEUED = "never_queued"
 
 
 def alert_state(encounter: Encounter) -> AlertState:
@@ -124,7 +124,7 @@ def alert_state(encounter: Encounter) -> AlertState:
         return AlertState.FAILED
     if encounter.alerted_at is not None:
         return AlertState.QUEUED
-    return AlertState.NONE
+    return AlertState.NEVER_QUEUED
 
 
 def when(moment: datetime) -> str:
@@ -199,7 +199,7 @@ class EmergencyReport:
 
     @property
     def alert_failed(self) -> bool:
-        return self.alert in {AlertState.FAILED, AlertState.NONE}
+        return self.alert in {AlertState.FAILED, AlertState.NEVER_QUEUED}
 
     @property
     def alert_text(self) -> Text:

@@ -105,7 +105,7 @@ class Migration(migrations.Migration):
                 choices=[
                     ("contacted", "Patient contacted"),
                     ("in_care", "Already being cared for"),
-                    ("other", "Other"),
+                    ("something_else", "Other (see the note)"),
                 ],
                 db_default="",
                 default="",
@@ -211,13 +211,6 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="encounter",
             constraint=models.CheckConstraint(
-                condition=models.Q(("red_flag_count__lte", models.F("flag_count"))),
-                name="encounter_red_flags_among_flags",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="encounter",
-            constraint=models.CheckConstraint(
                 condition=models.Q(
                     models.Q(
                         ("emergency_acknowledged_at__isnull", True),
@@ -225,7 +218,7 @@ class Migration(migrations.Migration):
                     ),
                     models.Q(
                         ("emergency_acknowledged_at__isnull", False),
-                        ("emergency_acknowledgement__in", ["contacted", "in_care", "other"]),
+                        ("emergency_acknowledgement__in", ["contacted", "in_care", "something_else"]),
                     ),
                     _connector="OR",
                 ),

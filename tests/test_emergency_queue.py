@@ -103,7 +103,9 @@ def abandoned_through_the_patient_pages(**fields: Any) -> Encounter:
     encounter = make_encounter(**fields)
     patient = Client()
     token = issue(encounter)
-    assert patient.post(f"/intake/link/{token}/", {"date_of_birth": "1980-05-17"}).status_code == 302
+    assert (
+        patient.post(f"/intake/link/{token}/", {"date_of_birth": "1980-05-17"}).status_code == 302
+    )
     response = patient.post("/intake/page/emergency/", page_data("emergency", emergency_answers()))
     assert response["Location"] == "/intake/get-care-now/"
     stored = provisional_level(encounter)
@@ -130,9 +132,7 @@ def page_messages(response) -> list[str]:
 # --- The abandoned emergency: on top and counted at once --------------------------------------
 
 
-def test_an_abandoned_emergency_is_on_top_of_the_queue_and_in_the_count_at_once(
-    client, clinician
-):
+def test_an_abandoned_emergency_is_on_top_of_the_queue_and_in_the_count_at_once(client, clinician):
     make_submitted(routine_answers(), patient_name="routine", visit_at=at(1))
     make_submitted(routine_answers(severity="severe"), patient_name="priority", visit_at=at(1))
     seen = make_submitted(emergency_answers(), patient_name="seen emergency", visit_at=at(1))
@@ -204,9 +204,7 @@ def test_an_emergency_ranks_first_until_reviewed_or_acknowledged(status, acknowl
 # --- The banner's link --------------------------------------------------------------------------
 
 
-def test_the_banner_link_filters_the_queue_to_exactly_the_emergencies_it_counts(
-    client, clinician
-):
+def test_the_banner_link_filters_the_queue_to_exactly_the_emergencies_it_counts(client, clinician):
     abandoned(patient_name="in progress")
     make_submitted(emergency_answers(), patient_name="submitted")
     done = abandoned(patient_name="acknowledged")
@@ -302,9 +300,7 @@ def test_bad_acknowledgement_input_is_a_message_on_the_page(client, clinician, d
 
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == url("change", encounter)
-    assert any(expected in message for message in page_messages(response)), page_messages(
-        response
-    )
+    assert any(expected in message for message in page_messages(response)), page_messages(response)
     assert "Bad Input" in response.content.decode()
     assert fresh(encounter).emergency_acknowledged_at is None
     assert banner_count(client.get(CHANGELIST)) == 1
@@ -336,9 +332,12 @@ def test_the_note_is_never_logged(client, clinician, caplog):
 def test_acknowledging_needs_the_second_factor(clinician):
     encounter = abandoned()
     client = Client()
-    assert client.post(
-        "/admin/login/", {"username": "doctor", "password": PASSWORD, "next": "/admin/"}
-    ).status_code == 302
+    assert (
+        client.post(
+            "/admin/login/", {"username": "doctor", "password": PASSWORD, "next": "/admin/"}
+        ).status_code
+        == 302
+    )
     with override_settings(TWITCH_INTAKE={**_settings_dict(), "REQUIRE_MFA": True}):
         response = client.post(url("acknowledge", encounter), {"kind": "contacted"})
     assert response.status_code == 302 and "two-factor" in response["Location"]
@@ -389,9 +388,10 @@ def test_the_queue_and_header_say_when_reported_and_where_the_alert_stands(clien
 
     sent = timezone.now()
     Encounter.objects.filter(pk=encounter.pk).update(alert_sent_at=sent, alert_attempts=1)
-    assert f"Clinic alerted: delivered at {summary.when(sent)}." in client.get(
-        url("change", encounter)
-    ).content.decode()
+    assert (
+        f"Clinic alerted: delivered at {summary.when(sent)}."
+        in client.get(url("change", encounter)).content.decode()
+    )
     text = client.get(url("text", encounter)).content.decode()
     assert f"Emergency sign reported: {reported}" in text
     assert "Acknowledged: not yet acknowledged" in text

@@ -218,7 +218,10 @@ class Migration(migrations.Migration):
                     ),
                     models.Q(
                         ("emergency_acknowledged_at__isnull", False),
-                        ("emergency_acknowledgement__in", ["contacted", "in_care", "something_else"]),
+                        (
+                            "emergency_acknowledgement__in",
+                            ["contacted", "in_care", "something_else"],
+                        ),
                     ),
                     _connector="OR",
                 ),

@@ -471,3 +471,25 @@ def test_the_answer_to_the_declared_emergency_response_question_is_shown(
     assert re.search(rf'class="col-7 col-sm-4 ti-emergency-response">{re.escape(label)}<', page)
     text = client.get(url("text", encounter)).content.decode()
     assert f"{question.clinician_heading}: {label}" in text
+
+
+def test_the_queue_reads_who_acknowledged_in_one_query_whatever_the_rows(client, clinician):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def acknowledged(count: int) -> None:
+        for _ in range(count):
+            encounter = abandoned()
+            services.acknowledge_emergency(encounter.pk, clinician, "in_care", "", None)
+
+    def measure() -> int:
+        client.get(CHANGELIST)
+        with CaptureQueriesContext(connection) as queries:
+            assert "Acknowledged by doctor" in client.get(CHANGELIST).content.decode()
+        return len(queries)
+
+    client.force_login(clinician)
+    acknowledged(1)
+    few = measure()
+    acknowledged(6)
+    assert measure() == few

@@ -245,6 +245,13 @@ class EncounterAdmin(_EncounterAdminBase):
 
     # --- the queue ------------------------------------------------------------------------
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Encounter]:
+        queryset = super().get_queryset(request)
+        if request.user.has_perm(PERM_SUMMARY):
+            # Who acknowledged each emergency shown, in one query for the page, not one a row.
+            queryset = queryset.prefetch_related("emergency_acknowledged_by")
+        return queryset
+
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         if request.user.has_perm(PERM_SUMMARY):
             return self.list_display

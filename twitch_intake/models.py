@@ -314,6 +314,18 @@ class Encounter(models.Model):
                 name="encounter_unreviewed_queue",
             ),
             models.Index(fields=["visit_at"], name="encounter_visit_at"),
+            # The queue's red notice: alerts whose last try failed and none was delivered.
+            models.Index(
+                fields=["alerted_at"],
+                condition=Q(alert_sent_at__isnull=True) & ~Q(alert_last_error=""),
+                name="encounter_alert_failed",
+            ),
+            # The banner's count: emergencies nobody has acknowledged yet.
+            models.Index(
+                fields=["status"],
+                condition=Q(level=Level.EMERGENCY.value, emergency_acknowledged_at__isnull=True),
+                name="encounter_awaiting_emergency",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -228,6 +228,27 @@ class Migration(migrations.Migration):
                 name="encounter_acknowledgement_complete",
             ),
         ),
+        migrations.AddIndex(
+            model_name="encounter",
+            index=models.Index(
+                condition=models.Q(
+                    ("alert_sent_at__isnull", True),
+                    models.Q(("alert_last_error", ""), _negated=True),
+                ),
+                fields=["alerted_at"],
+                name="encounter_alert_failed",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="encounter",
+            index=models.Index(
+                condition=models.Q(
+                    ("emergency_acknowledged_at__isnull", True), ("level", "emergency")
+                ),
+                fields=["status"],
+                name="encounter_awaiting_emergency",
+            ),
+        ),
         migrations.RunPython(count_red_flags, migrations.RunPython.noop),
         migrations.RunPython(grant_acknowledge, revoke_acknowledge),
     ]

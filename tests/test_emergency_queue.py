@@ -306,6 +306,22 @@ def test_bad_acknowledgement_input_is_a_message_on_the_page(client, clinician, d
     assert banner_count(client.get(CHANGELIST)) == 1
 
 
+def test_acknowledging_needs_the_summary_permission_too(client):
+    # Whoever acts on an emergency reads it, behind the second factor that reading asks for.
+    from django.contrib.auth.models import Permission
+
+    encounter = abandoned()
+    only = staff("only-acknowledge")
+    only.user_permissions.add(
+        Permission.objects.get(codename="acknowledge_emergency"),
+        Permission.objects.get(codename="view_encounter"),
+    )
+    client.force_login(only)
+    assert client.post(url("acknowledge", encounter), {"kind": "contacted"}).status_code == 403
+    assert "ti-acknowledge" not in client.get(url("change", encounter)).content.decode()
+    assert fresh(encounter).emergency_acknowledged_at is None
+
+
 def test_acknowledging_takes_only_a_post(client, clinician):
     encounter = abandoned()
     client.force_login(clinician)
@@ -388,8 +404,9 @@ def test_the_queue_and_header_say_when_reported_and_where_the_alert_stands(clien
 
     sent = timezone.now()
     Encounter.objects.filter(pk=encounter.pk).update(alert_sent_at=sent, alert_attempts=1)
+    queued = summary.when(fresh(encounter).alerted_at)
     assert (
-        f"Clinic alerted: delivered at {summary.when(sent)}."
+        f"Clinic alerted: queued at {queued}, delivered at {summary.when(sent)}."
         in client.get(url("change", encounter)).content.decode()
     )
     text = client.get(url("text", encounter)).content.decode()

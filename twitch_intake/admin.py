@@ -5,8 +5,9 @@ Built only from ModelAdmin's documented hooks. Who sees what:
 * ``view_summary`` (Clinicians): the summary and answers, print, text and FHIR views. Every one
   of those looks writes an :class:`AccessEvent`.
 * ``review_encounter`` (Clinicians): "Mark reviewed".
-* ``acknowledge_emergency`` (Clinicians): acknowledge an emergency, submitted or not (how, a
-  note): it leaves the banner's count of unreviewed emergencies and keeps its level.
+* ``acknowledge_emergency`` (Clinicians), with ``view_summary``: acknowledge an emergency,
+  submitted or not (how, a note): it leaves the banner's count of unreviewed emergencies and
+  keeps its level.
 * ``issue_link`` (Front desk): a new patient link, shown once, and only while the intake holds
   no answers (then whoever sees it could open them). Each link issued is an access event.
 * Without ``view_summary`` (Front desk) the queue shows no level or flags and the encounter page
@@ -196,6 +197,12 @@ class AcknowledgeForm(forms.Form):
             "max_length": _("Keep the note to %(limit_value)d characters or fewer."),
         },
     )
+
+
+def may_acknowledge(user: Any) -> bool:
+    """``acknowledge_emergency`` and ``view_summary`` both: whoever acts on an emergency reads
+    it first, and reading it asks for the second factor (``mfa.mfa_required``)."""
+    return bool(user.has_perm(PERM_ACKNOWLEDGE) and user.has_perm(PERM_SUMMARY))
 
 
 def failed_alert_count() -> int:
@@ -444,12 +451,11 @@ class EncounterAdmin(_EncounterAdminBase):
                 can_review=user.has_perm(PERM_REVIEW) and obj.status == Status.SUBMITTED,
                 can_issue_link=user.has_perm(PERM_LINK) and refusal is None,
                 link_withheld=user.has_perm(PERM_LINK) and refusal == services.LinkRefused.STARTED,
-                can_acknowledge=user.has_perm(PERM_ACKNOWLEDGE)
+                can_acknowledge=may_acknowledge(user)
                 and obj.is_emergency
                 and obj.emergency_acknowledged_at is None,
                 # Nobody may know of this emergency: said in red, to those who may see levels.
-                alert_failed=(user.has_perm(PERM_SUMMARY) or user.has_perm(PERM_ACKNOWLEDGE))
-                and obj.alert_failed,
+                alert_failed=user.has_perm(PERM_SUMMARY) and obj.alert_failed,
                 alert_error=obj.alert_last_error,
             )
             if extra_context["can_acknowledge"]:
@@ -581,7 +587,7 @@ class EncounterAdmin(_EncounterAdminBase):
     def acknowledge_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Acknowledge an emergency (submitted or not) from its page; any problem with the form
         is a message on that page. The note is never logged."""
-        if not request.user.has_perm(PERM_ACKNOWLEDGE):
+        if not may_acknowledge(request.user):
             raise PermissionDenied
         get_object_or_404(Encounter, pk=pk)
         back = HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))

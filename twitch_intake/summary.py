@@ -138,6 +138,12 @@ def alert_text(
     sent_at: datetime | None,
     attempts: int,
 ) -> Text:
+    if state is AlertState.DELIVERED and sent_at is not None and alerted_at is not None:
+        return format_lazy(
+            _("Clinic alerted: queued at {queued}, delivered at {sent}."),
+            queued=when(alerted_at),
+            sent=when(sent_at),
+        )
     if state is AlertState.DELIVERED and sent_at is not None:
         return format_lazy(_("Clinic alerted: delivered at {sent}."), sent=when(sent_at))
     if state is AlertState.QUEUED and alerted_at is not None:

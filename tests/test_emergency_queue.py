@@ -286,6 +286,7 @@ def test_only_an_emergency_can_be_acknowledged(client, clinician):
     [
         ({"note": "no kind"}, "Choose how the emergency was dealt with."),
         ({"kind": "made-up"}, "Select a valid choice"),
+        ({"kind": "something_else", "note": "   "}, "Say in the note what was done."),
         ({"kind": "something_else", "note": "a\x00b"}, "Null characters are not allowed."),
         ({"kind": "something_else", "note": "x" * 501}, "500 characters or fewer"),
         ({"kind": "something_else", "note": "line one\nLevel: Routine"}, "on one line"),
@@ -510,3 +511,18 @@ def test_the_queue_reads_who_acknowledged_in_one_query_whatever_the_rows(client,
     few = measure()
     acknowledged(6)
     assert measure() == few
+
+
+def test_the_header_and_queue_are_in_the_clinics_language(client, clinician, settings):
+    settings.LANGUAGE_CODE = "es"
+    encounter = abandoned()
+    Encounter.objects.filter(pk=encounter.pk).update(alert_attempts=1, alert_last_error="x")
+    client.force_login(clinician)
+    queue = client.get(CHANGELIST).content.decode()
+    assert "1 emergencia sin revisar" in queue
+    assert "No se pudo enviar ningún aviso: falló 1 intento." in queue
+    page = client.get(url("change", encounter)).content.decode()
+    assert "Signo de emergencia indicado" in page and "Marcar esta emergencia como atendida" in page
+    response = acknowledge(client, encounter, kind="contacted", note="")
+    assert "Emergencia marcada como atendida." in page_messages(response)
+    assert "Se contactó al paciente: por doctor" in response.content.decode()

@@ -198,6 +198,12 @@ class AcknowledgeForm(forms.Form):
         },
     )
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("kind") == Acknowledgement.SOMETHING_ELSE and not cleaned.get("note"):
+            self.add_error("note", _("Say in the note what was done."))
+        return cleaned
+
 
 def may_acknowledge(user: Any) -> bool:
     """``acknowledge_emergency`` and ``view_summary`` both: whoever acts on an emergency reads

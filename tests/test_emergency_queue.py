@@ -526,3 +526,32 @@ def test_the_header_and_queue_are_in_the_clinics_language(client, clinician, set
     response = acknowledge(client, encounter, kind="contacted", note="")
     assert "Emergencia marcada como atendida." in page_messages(response)
     assert "Se contactó al paciente: por doctor" in response.content.decode()
+
+
+def test_the_migration_counts_the_red_flags_of_rows_already_stored():
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    migration = importlib.import_module("twitch_intake.migrations.0012_acknowledgement_queue_rank")
+    rich = make_submitted(rich_answers())
+    context = make_submitted(routine_answers(triggers=["caffeine"]))
+    expected = {e.pk: e.red_flag_count for e in (rich, context)}
+    assert expected[rich.pk] > 1 and expected[context.pk] == 0
+    Encounter.objects.update(red_flag_count=0)
+
+    migration.count_red_flags(None, SimpleNamespace(connection=connection))
+
+    assert dict(Encounter.objects.values_list("pk", "red_flag_count")) == expected
+    assert fresh(rich).red_flag_count == len(triage.assess(rich.answers).red_flags)
+
+
+def test_clinicians_are_given_the_acknowledge_permission():
+    clinicians = Group.objects.get(name="Clinicians")
+    assert clinicians.permissions.filter(codename="acknowledge_emergency").exists()
+    assert (
+        not Group.objects.get(name="Front desk")
+        .permissions.filter(codename="acknowledge_emergency")
+        .exists()
+    )

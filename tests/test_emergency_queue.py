@@ -555,3 +555,38 @@ def test_clinicians_are_given_the_acknowledge_permission():
         .permissions.filter(codename="acknowledge_emergency")
         .exists()
     )
+
+
+@pytest.mark.usefixtures("queue")
+def test_two_clinicians_acknowledging_at_once_leave_one_acknowledgement():
+    import threading
+
+    from django.db import connection
+
+    encounter = abandoned()
+    users = [User.objects.create_user(f"doctor-{n}") for n in range(2)]
+    barrier = threading.Barrier(2)
+    results: list[services.AcknowledgeResult] = []
+
+    def act(user: User) -> None:
+        try:
+            barrier.wait()
+            results.append(
+                services.acknowledge_emergency(encounter.pk, user, "contacted", "", None)
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=act, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(str(result.refused) for result in results) == [
+        "None",
+        str(services.AcknowledgeRefused.ALREADY),
+    ]
+    assert AccessEvent.objects.filter(action=AccessEvent.Action.ACKNOWLEDGE).count() == 1
+    stored = fresh(encounter)
+    assert stored.emergency_acknowledged_by in users

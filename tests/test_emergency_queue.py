@@ -249,6 +249,7 @@ def test_acknowledging_removes_it_from_the_count_but_keeps_its_level(client, cli
     assert banner_count(queue) == 0
     assert names(queue) == ["left at get care"]
     assert "Acknowledged by doctor" in queue.content.decode()
+    assert "Called, ambulance on its way" in queue.content.decode()
     header = client.get(url("change", encounter)).content.decode()
     assert "Called, ambulance on its way" in header
     assert "Patient contacted: by doctor" in header
@@ -335,6 +336,18 @@ def test_acknowledging_needs_the_csrf_token(clinician):
     client.force_login(clinician)
     assert client.post(url("acknowledge", encounter), {"kind": "contacted"}).status_code == 403
     assert fresh(encounter).emergency_acknowledged_at is None
+
+
+def test_the_note_is_escaped_wherever_it_is_shown(client, clinician):
+    encounter = abandoned()
+    client.force_login(clinician)
+    acknowledge(client, encounter, kind="something_else", note="<script>alert(1)</script>")
+    for page in (client.get(CHANGELIST), client.get(url("change", encounter))):
+        body = page.content.decode()
+        assert "<script>alert(1)" not in body
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    text = client.get(url("text", encounter)).content.decode()
+    assert '"<script>alert(1)</script>"' in text  # quoted in the chart note, as typed
 
 
 def test_the_note_is_never_logged(client, clinician, caplog):

@@ -365,6 +365,10 @@ class EncounterAdmin(_EncounterAdminBase):
                     ),
                 )
             )
+            if report.note:
+                lines.append(
+                    format_html('<span class="ti-acknowledgement-note">{}</span>', report.note)
+                )
         else:
             lines.append(
                 format_html(

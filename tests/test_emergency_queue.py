@@ -603,3 +603,10 @@ def test_two_clinicians_acknowledging_at_once_leave_one_acknowledgement():
     assert AccessEvent.objects.filter(action=AccessEvent.Action.ACKNOWLEDGE).count() == 1
     stored = fresh(encounter)
     assert stored.emergency_acknowledged_by in users
+
+
+@pytest.mark.parametrize("value", ["bogus", "awaiting\x00", "x" * 200, ""])
+def test_a_malformed_emergency_filter_is_a_400_never_a_500(client, clinician, value):
+    abandoned()
+    client.force_login(clinician)
+    assert client.get(CHANGELIST, {"emergencies": value}).status_code == 400

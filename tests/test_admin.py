@@ -120,7 +120,7 @@ def change_form_data(encounter: Encounter, **overrides: Any) -> dict[str, Any]:
 # --- The queue ---------------------------------------------------------------------------------
 
 
-def test_queue_orders_by_level_then_unreviewed_then_flags_then_visit_time(client, clinician):
+def test_queue_orders_by_level_then_unreviewed_then_red_flags_then_visit_time(client, clinician):
     # Visit times are chosen against the expected order wherever a stronger key should win.
     make_encounter(patient_name="invited", visit_at=at(1))
     make_encounter(patient_name="in progress", visit_at=at(1, 8), status=Status.IN_PROGRESS)
@@ -165,8 +165,9 @@ def test_queue_orders_by_level_then_unreviewed_then_flags_then_visit_time(client
         "priority, 1 flag, sooner",
         "priority, 1 flag, later",
         "priority, reviewed",
-        "routine, context flag",
+        # Context flags never raise rank (CLINICAL.md, "The queue"): the sooner visit first.
         "routine, no flag",
+        "routine, context flag",
     ]
     assert set(names[9:]) == {"invited", "in progress"}
 

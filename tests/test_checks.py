@@ -17,9 +17,13 @@ BASE = {
 }
 
 
-def ids(settings, **values):
+def check_settings_with(settings, **values):
     settings.TWITCH_INTAKE = {**BASE, **values}
-    return [message.id for message in check_settings()]
+    return check_settings()
+
+
+def ids(settings, **values):
+    return [message.id for message in check_settings_with(settings, **values)]
 
 
 def test_good_settings_pass(settings):
@@ -107,8 +111,18 @@ def test_clinic_phone_missing(settings):
     assert ids(settings, CLINIC_PHONE="") == ["twitch_intake.W001"]
 
 
-def test_no_alert_addresses(settings):
+def test_no_alert_addresses_in_development(settings):
+    settings.DEBUG = True
     assert ids(settings, ALERT_EMAILS=[]) == ["twitch_intake.W002"]
+
+
+def test_no_alert_addresses_in_production_is_an_error(settings):
+    settings.DEBUG = False
+    [message] = check_settings_with(settings, ALERT_EMAILS=[])
+    assert message.id == "twitch_intake.E017"
+    assert message.level == checks.ERROR and message.hint
+    settings.DEBUG = True
+    assert [m.level for m in check_settings_with(settings, ALERT_EMAILS=[])] == [checks.WARNING]
 
 
 @pytest.mark.django_db

@@ -52,6 +52,17 @@ def test_production_settings_without_site_url_fail_the_check():
     assert "twitch_intake.E016" in result.stderr
 
 
+def test_production_settings_without_alert_emails_fail_the_check():
+    result = run_manage(
+        "check",
+        SECRET_KEY="x" * 64 + "-a-long-random-production-secret",
+        ALLOWED_HOSTS="intake.clinic.example",
+        SITE_URL="https://intake.clinic.example",
+    )
+    assert result.returncode != 0
+    assert "twitch_intake.E017" in result.stderr
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
 def test_production_refuses_to_start_without(missing):
     env = {"SECRET_KEY": "x" * 70, "ALLOWED_HOSTS": "intake.clinic.example"}

@@ -5,6 +5,9 @@ Built only from ModelAdmin's documented hooks. Who sees what:
 * ``view_summary`` (Clinicians): the summary and answers, print, text and FHIR views. Every one
   of those looks writes an :class:`AccessEvent`.
 * ``review_encounter`` (Clinicians): "Mark reviewed".
+* ``acknowledge_emergency`` (Clinicians), with ``view_summary``: acknowledge an emergency,
+  submitted or not (how, a note): it leaves the banner's count of unreviewed emergencies and
+  keeps its level.
 * ``issue_link`` (Front desk): a new patient link, shown once, and only while the intake holds
   no answers (then whoever sees it could open them). Each link issued is an access event.
 * Without ``view_summary`` (Front desk) the queue shows no level or flags and the encounter page
@@ -28,6 +31,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import BadRequest, PermissionDenied
@@ -41,6 +45,7 @@ from django.utils import translation
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
@@ -48,8 +53,18 @@ from django.views.decorators.http import require_http_methods
 from . import display, fhir, services, summary, triage
 from .conf import app_settings
 from .mfa import requires_second_factor
-from .models import AccessEvent, Encounter, LevelChoice, Status, queue_order, queue_rank
+from .models import (
+    AccessEvent,
+    Acknowledgement,
+    Encounter,
+    LevelChoice,
+    Status,
+    awaiting_emergency,
+    queue_order,
+    queue_rank,
+)
 from .ratelimit import client_address
+from .validators import validate_one_line
 
 if TYPE_CHECKING:
     # The host's user model (AUTH_USER_MODEL), as django-stubs resolves it.
@@ -64,6 +79,10 @@ else:
 PERM_SUMMARY = "twitch_intake.view_summary"
 PERM_REVIEW = "twitch_intake.review_encounter"
 PERM_LINK = "twitch_intake.issue_link"
+PERM_ACKNOWLEDGE = "twitch_intake.acknowledge_emergency"
+
+#: The longest acknowledgement note taken: a line or two, not a record of the call.
+ACKNOWLEDGEMENT_NOTE_MAX = 500
 
 
 def in_clinic_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -142,18 +161,74 @@ class FlagFilter(admin.SimpleListFilter):
         return queryset
 
 
+class EmergencyFilter(admin.SimpleListFilter):
+    """The banner's link: emergencies nobody has reviewed or acknowledged, submitted or not."""
+
+    title = _("Emergencies")
+    parameter_name = "emergencies"
+    AWAITING = "awaiting"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(self.AWAITING, _("Unreviewed emergencies"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Encounter]) -> QuerySet[Encounter]:
+        if self.value() == self.AWAITING:
+            return queryset.filter(awaiting_emergency())
+        return queryset
+
+
+class AcknowledgeForm(forms.Form):
+    """How a clinician dealt with an emergency, and a note (the clinician's words about a
+    patient: health data, kept on the encounter, never logged)."""
+
+    kind = forms.ChoiceField(
+        label=_("How it was dealt with"),
+        choices=Acknowledgement.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose how the emergency was dealt with.")},
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=ACKNOWLEDGEMENT_NOTE_MAX,
+        validators=[validate_one_line],
+        widget=forms.TextInput(attrs={"size": 60}),
+        error_messages={
+            "max_length": _("Keep the note to %(limit_value)d characters or fewer."),
+        },
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("kind") == Acknowledgement.SOMETHING_ELSE and not cleaned.get("note"):
+            self.add_error("note", _("Say in the note what was done."))
+        return cleaned
+
+
+def may_acknowledge(user: Any) -> bool:
+    """``acknowledge_emergency`` and ``view_summary`` both: whoever acts on an emergency reads
+    it first, and reading it asks for the second factor (``mfa.mfa_required``)."""
+    return bool(user.has_perm(PERM_ACKNOWLEDGE) and user.has_perm(PERM_SUMMARY))
+
+
+def failed_alert_count() -> int:
+    """Encounters whose last alert attempt failed with none delivered: nobody may know."""
+    return Encounter.objects.filter(alert_sent_at__isnull=True).exclude(alert_last_error="").count()
+
+
 @admin.register(Encounter)
 class EncounterAdmin(_EncounterAdminBase):
     list_display = (
         "patient_name",
         "level_badge",
         "flag_chips",
+        "emergency_state",
         "status",
         "visit_at",
         "record_number",
     )
     list_display_links = ("patient_name",)
-    list_filter = ("level", FlagFilter, "status", "visit_at")
+    list_filter = (EmergencyFilter, "level", FlagFilter, "status", "visit_at")
     search_fields = ("patient_name", "record_number")
     date_hierarchy = "visit_at"
     list_per_page = 50
@@ -183,6 +258,13 @@ class EncounterAdmin(_EncounterAdminBase):
 
     # --- the queue ------------------------------------------------------------------------
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Encounter]:
+        queryset = super().get_queryset(request)
+        if request.user.has_perm(PERM_SUMMARY):
+            # Who acknowledged each emergency shown, in one query for the page, not one a row.
+            queryset = queryset.prefetch_related("emergency_acknowledged_by")
+        return queryset
+
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         if request.user.has_perm(PERM_SUMMARY):
             return self.list_display
@@ -208,10 +290,13 @@ class EncounterAdmin(_EncounterAdminBase):
         "level__exact": lambda value: value in LevelChoice.values,
         "level__isnull": lambda value: value in {"True", "False"},
         "flag": lambda value: len(value) <= 32,  # FlagFilter itself ignores an unknown code
+        EmergencyFilter.parameter_name: lambda value: value == EmergencyFilter.AWAITING,
     }
     #: Of those, the ones taken from the answers: only for those who may read a summary, or a
     #: hand-made ``?level__exact=emergency`` would show the front desk who is an emergency.
-    SUMMARY_LOOKUPS = frozenset({"level__exact", "level__isnull", "flag"})
+    SUMMARY_LOOKUPS = frozenset(
+        {"level__exact", "level__isnull", "flag", EmergencyFilter.parameter_name}
+    )
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         check = self.QUEUE_LOOKUPS.get(lookup)
@@ -242,6 +327,56 @@ class EncounterAdmin(_EncounterAdminBase):
             ((code, labels.get(code, code)) for code in obj.flags),
         )
 
+    @admin.display(description=_("Emergency report"))
+    def emergency_state(self, obj: Encounter) -> str:
+        """When the sign was reported, the clinic's alert, the patient's answer on the get-care
+        page, and whether someone acknowledged it."""
+        if not obj.is_emergency:
+            return "–"
+        report = summary.emergency_report(obj)
+        lines: list[Any] = []
+        if report.reported_at is not None:
+            lines.append(
+                format_html("{} {}", gettext("Reported"), summary.when(report.reported_at))
+            )
+        lines.append(
+            format_html(
+                '<span class="ti-alert-state{}">{}</span>',
+                " ti-alert-failed" if report.alert_failed else "",
+                report.alert_text,
+            )
+        )
+        if report.response:
+            lines.append(
+                format_html(
+                    '{}: <span class="ti-emergency-response">{}</span>',
+                    report.response_question,
+                    "; ".join(str(label) for label in report.response),
+                )
+            )
+        if report.acknowledged_at is not None:
+            lines.append(
+                format_html(
+                    '<span class="ti-acknowledged">{}</span>',
+                    gettext("Acknowledged by {who} at {when}: {kind}").format(
+                        who=report.acknowledged_by,
+                        when=summary.when(report.acknowledged_at),
+                        kind=report.acknowledgement,
+                    ),
+                )
+            )
+            if report.note:
+                lines.append(
+                    format_html('<span class="ti-acknowledgement-note">{}</span>', report.note)
+                )
+        else:
+            lines.append(
+                format_html(
+                    '<strong class="ti-unacknowledged">{}</strong>', gettext("Not acknowledged")
+                )
+            )
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+
     @requires_second_factor
     @in_clinic_language
     def changelist_view(
@@ -256,9 +391,12 @@ class EncounterAdmin(_EncounterAdminBase):
             raise BadRequest("NUL in the queue's address")
         extra_context = extra_context or {}
         if request.user.has_perm(PERM_SUMMARY):
-            extra_context["unreviewed_emergencies"] = Encounter.objects.filter(
-                level=triage.Level.EMERGENCY, status=Status.SUBMITTED
-            ).count()
+            # Submitted or not: a patient who left at the get-care page is counted at once.
+            extra_context["unreviewed_emergencies"] = Encounter.objects.awaiting_emergency().count()
+            extra_context["emergency_filter_query"] = (
+                f"?{EmergencyFilter.parameter_name}={EmergencyFilter.AWAITING}"
+            )
+            extra_context["failed_alerts"] = failed_alert_count()
         return super().changelist_view(request, extra_context)
 
     # --- the encounter page -----------------------------------------------------------------
@@ -323,7 +461,15 @@ class EncounterAdmin(_EncounterAdminBase):
                 can_review=user.has_perm(PERM_REVIEW) and obj.status == Status.SUBMITTED,
                 can_issue_link=user.has_perm(PERM_LINK) and refusal is None,
                 link_withheld=user.has_perm(PERM_LINK) and refusal == services.LinkRefused.STARTED,
+                can_acknowledge=may_acknowledge(user)
+                and obj.is_emergency
+                and obj.emergency_acknowledged_at is None,
+                # Nobody may know of this emergency: said in red, to those who may see levels.
+                alert_failed=user.has_perm(PERM_SUMMARY) and obj.alert_failed,
+                alert_error=obj.alert_last_error,
             )
+            if extra_context["can_acknowledge"]:
+                extra_context["acknowledge_form"] = AcknowledgeForm()
             if user.has_perm(PERM_SUMMARY) and obj.answers:
                 extra_context["summary"] = summary.build(obj)
                 extra_context["answer_sections"] = display.answer_sections(obj.answers)
@@ -356,6 +502,11 @@ class EncounterAdmin(_EncounterAdminBase):
             path("<int:pk>/fhir/", wrap(self.fhir_view), name="twitch_intake_encounter_fhir"),
             path("<int:pk>/review/", wrap(self.review_view), name="twitch_intake_encounter_review"),
             path("<int:pk>/link/", wrap(self.link_view), name="twitch_intake_encounter_link"),
+            path(
+                "<int:pk>/acknowledge/",
+                wrap(self.acknowledge_view),
+                name="twitch_intake_encounter_acknowledge",
+            ),
             *super().get_urls(),
         ]
 
@@ -439,6 +590,44 @@ class EncounterAdmin(_EncounterAdminBase):
                 messages.WARNING,
             )
         return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
+
+    @allow_methods("POST")
+    @requires_second_factor
+    @in_clinic_language
+    def acknowledge_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Acknowledge an emergency (submitted or not) from its page; any problem with the form
+        is a message on that page. The note is never logged."""
+        if not may_acknowledge(request.user):
+            raise PermissionDenied
+        get_object_or_404(Encounter, pk=pk)
+        back = HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
+        form = AcknowledgeForm(request.POST)
+        if not form.is_valid():
+            for name, errors in form.errors.items():
+                for error in errors:
+                    label = form.fields[name].label if name in form.fields else ""
+                    self.message_user(request, f"{label}: {error}", messages.ERROR)
+            return back
+        result = services.acknowledge_emergency(
+            pk,
+            request.user,
+            form.cleaned_data["kind"],
+            form.cleaned_data["note"],
+            client_address(request),
+        )
+        if result.refused == services.AcknowledgeRefused.NOT_EMERGENCY:
+            self.message_user(
+                request, gettext("Only an emergency can be acknowledged."), messages.WARNING
+            )
+        elif result.refused == services.AcknowledgeRefused.ALREADY:
+            self.message_user(
+                request,
+                gettext("Someone acknowledged this emergency first; theirs is kept."),
+                messages.WARNING,
+            )
+        else:
+            self.message_user(request, gettext("Emergency acknowledged."), messages.SUCCESS)
+        return back
 
     @allow_methods("POST")
     @in_clinic_language

@@ -156,10 +156,23 @@ def _check_alert_emails(alerts: Any) -> list[CheckMessage]:
                     id="twitch_intake.E004",
                 )
             )
-    if not alerts:
+    if not alerts and not settings.DEBUG:
+        # In production a clinic that cannot be alerted must not start as if it could: the
+        # emergency alert is the app's only route to the clinic.
+        errors.append(
+            Error(
+                "TWITCH_INTAKE['ALERT_EMAILS'] is empty: nobody is told when a patient reports "
+                "an emergency sign.",
+                hint="Set it to the addresses of whoever acts on an emergency while the clinic "
+                "is open, e.g. ['on-call@clinic.example'].",
+                id="twitch_intake.E017",
+            )
+        )
+    elif not alerts:
         errors.append(
             Warning(
                 "TWITCH_INTAKE['ALERT_EMAILS'] is empty: nobody is emailed when a patient reports an emergency sign.",
+                hint="In production (DEBUG off) this is error twitch_intake.E017.",
                 id="twitch_intake.W002",
             )
         )

@@ -111,31 +111,55 @@ class LevelChoice(models.TextChoices):
 
 #: Within a level, unreviewed intakes come before reviewed ones.
 QUEUE_STATUSES = (Status.SUBMITTED, Status.REVIEWED)
+#: An emergency is on the queue from the save that stored its sign, submitted or not.
+EMERGENCY_STATUSES = (Status.INVITED, Status.IN_PROGRESS, Status.SUBMITTED)
+
+
+def awaiting_emergency() -> Q:
+    """An emergency nobody has dealt with yet: not reviewed and not acknowledged, submitted or
+    not (the patient may have left at the get-care page). The banner counts these."""
+    return Q(
+        level=Level.EMERGENCY.value,
+        status__in=EMERGENCY_STATUSES,
+        emergency_acknowledged_at__isnull=True,
+    )
 
 
 def queue_rank() -> Case:
     """The queue's order of level and status as one number, 0 first.
 
     By level, most urgent first (the rank ``triage`` gives each level, never the alphabet);
-    within a level, unreviewed before reviewed; everything not yet submitted (no level) after
-    all of them. Rank 0 is then an unreviewed emergency, 1 a reviewed one, 2 an unreviewed
+    within a level, unreviewed before reviewed, and for an emergency, unreviewed and
+    unacknowledged (:func:`awaiting_emergency`, the patient's answers submitted or not) before
+    the rest. Everything else not yet submitted (no level) comes after all of them. Rank 0 is
+    then an emergency nobody has dealt with, 1 one reviewed or acknowledged, 2 an unreviewed
     priority intake, and so on.
     """
     places = len(QUEUE_STATUSES)
-    return Case(
-        *(
-            When(level=level.value, status=status, then=Value(level.rank * places + i))
-            for level in sorted(Level, key=lambda level: level.rank)
+    whens: list[When] = []
+    for level in sorted(Level, key=lambda level: level.rank):
+        first = level.rank * places
+        if level is Level.EMERGENCY:
+            whens += [
+                When(awaiting_emergency(), then=Value(first)),
+                When(level=level.value, then=Value(first + 1)),
+            ]
+            continue
+        whens += [
+            When(level=level.value, status=status, then=Value(first + i))
             for i, status in enumerate(QUEUE_STATUSES)
-        ),
+        ]
+    return Case(
+        *whens,
         default=Value(len(Level) * places),
         output_field=models.PositiveSmallIntegerField(),
     )
 
 
 def queue_order() -> tuple[OrderBy, ...]:
-    """The clinician's queue: :func:`queue_rank`, then most flags, then soonest visit."""
-    return (queue_rank().asc(), F("flag_count").desc(), F("visit_at").asc())
+    """The clinician's queue: :func:`queue_rank`, then most red flags (context flags never
+    raise rank), then soonest visit."""
+    return (queue_rank().asc(), F("red_flag_count").desc(), F("visit_at").asc())
 
 
 #: Who the intake is about. Once submitted, the summary was made for this person.
@@ -150,10 +174,23 @@ class EncounterQuerySet(models.QuerySet["Encounter"]):
         """In the clinician's queue order (:func:`queue_order`)."""
         return self.order_by(*queue_order())
 
+    def awaiting_emergency(self) -> EncounterQuerySet:
+        """The banner's "unreviewed emergencies" (:func:`awaiting_emergency`)."""
+        return self.filter(awaiting_emergency())
+
+
+class Acknowledgement(models.TextChoices):
+    """How a clinician dealt with an emergency before the visit."""
+
+    CONTACTED = "contacted", _("Patient contacted")
+    IN_CARE = "in_care", _("Already being cared for")
+    SOMETHING_ELSE = "something_else", _("Other (see the note)")
+
 
 class Encounter(models.Model):
     Status = Status
     Level = LevelChoice
+    Acknowledgement = Acknowledgement
 
     patient_name = models.CharField(
         _("patient name"), max_length=200, validators=[validate_one_line]
@@ -217,6 +254,32 @@ class Encounter(models.Model):
     alert_last_error = models.CharField(
         _("last alert error"), max_length=255, blank=True, default="", db_default="", editable=False
     )
+    # A clinician dealt with the emergency (it leaves the banner's count; the level stays).
+    # The note is the clinician's words about a patient: health data, never logged.
+    emergency_acknowledged_at = models.DateTimeField(
+        _("emergency acknowledged"), null=True, blank=True, editable=False
+    )
+    emergency_acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("emergency acknowledged by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    emergency_acknowledgement = models.CharField(
+        _("acknowledgement"),
+        max_length=16,
+        choices=Acknowledgement.choices,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+    )
+    emergency_acknowledgement_note = models.TextField(
+        _("acknowledgement note"), blank=True, default="", db_default="", editable=False
+    )
 
     # NULL, not "", until assessed: no level is a level's code (queue_rank puts these last).
     level = models.CharField(  # noqa: DJ001
@@ -226,6 +289,8 @@ class Encounter(models.Model):
         models.CharField(max_length=32), default=list, blank=True, verbose_name=_("flags")
     )
     flag_count = models.PositiveSmallIntegerField(_("flag count"), default=0)
+    # The red flags among ``flags`` (context flags never raise rank): the queue's second key.
+    red_flag_count = models.PositiveSmallIntegerField(_("red flag count"), default=0, db_default=0)
     answers_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = EncounterQuerySet.as_manager()
@@ -239,22 +304,35 @@ class Encounter(models.Model):
             ("view_summary", _("Can view a patient's answers and summary")),
             ("review_encounter", _("Can mark an encounter reviewed")),
             ("issue_link", _("Can make a patient's intake link")),
+            ("acknowledge_emergency", _("Can acknowledge an emergency")),
         ]
         indexes = [
             GinIndex(fields=["flags"], name="encounter_flags_gin"),
             # The clinician's queue in its order (queue_order()), so that a page of it is read
             # from an index, not sorted from every row: the whole queue, and the unreviewed one.
             models.Index(
-                queue_rank(), F("flag_count").desc(), F("visit_at"), name="encounter_queue"
+                queue_rank(), F("red_flag_count").desc(), F("visit_at"), name="encounter_queue"
             ),
             models.Index(
                 queue_rank(),
-                F("flag_count").desc(),
+                F("red_flag_count").desc(),
                 F("visit_at"),
                 condition=Q(status=Status.SUBMITTED),
                 name="encounter_unreviewed_queue",
             ),
             models.Index(fields=["visit_at"], name="encounter_visit_at"),
+            # The queue's red notice: alerts whose last try failed and none was delivered.
+            models.Index(
+                fields=["alerted_at"],
+                condition=Q(alert_sent_at__isnull=True) & ~Q(alert_last_error=""),
+                name="encounter_alert_failed",
+            ),
+            # The banner's count: emergencies nobody has acknowledged yet.
+            models.Index(
+                fields=["status"],
+                condition=Q(level=Level.EMERGENCY.value, emergency_acknowledged_at__isnull=True),
+                name="encounter_awaiting_emergency",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -277,6 +355,14 @@ class Encounter(models.Model):
                     Func(F("flags"), function="cardinality", output_field=models.IntegerField()),
                 ),
                 name="encounter_flag_count_matches",
+            ),
+            models.CheckConstraint(
+                condition=Q(emergency_acknowledged_at__isnull=True, emergency_acknowledgement="")
+                | Q(
+                    emergency_acknowledged_at__isnull=False,
+                    emergency_acknowledgement__in=Acknowledgement.values,
+                ),
+                name="encounter_acknowledgement_complete",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=[Status.INVITED, Status.IN_PROGRESS])
@@ -336,6 +422,16 @@ class Encounter(models.Model):
     def is_submitted(self) -> bool:
         return self.status in {self.Status.SUBMITTED, self.Status.REVIEWED}
 
+    @property
+    def is_emergency(self) -> bool:
+        """The stored level (provisional before submission) is an emergency."""
+        return self.level == Level.EMERGENCY.value
+
+    @property
+    def alert_failed(self) -> bool:
+        """The last try to alert the clinic failed, and no try has succeeded."""
+        return bool(self.alert_last_error) and self.alert_sent_at is None
+
     def issue_link(self, now: datetime | None = None) -> str:
         """Make a new link token (revoking any earlier one); the caller saves and shows it once."""
         now = now or timezone.now()
@@ -372,6 +468,7 @@ class AccessEvent(models.Model):
         EXPORT = "export", _("Exported FHIR")
         LINK = "link", _("Issued a patient link")
         IDENTITY = "identity", _("Changed the patient's identity after submission")
+        ACKNOWLEDGE = "acknowledge", _("Acknowledged an emergency")
         #: The only event without a user: whoever had the link and the date of birth.
         PATIENT = "patient", _("Opened with the patient's link")
 

@@ -92,6 +92,9 @@ class Question:
     details_option: bool = False
     #: The answers are places on the body: the summary draws them on the body diagram.
     body_sites: bool = False
+    #: The patient's answer on the get-care page: shown beside the emergency in the queue and
+    #: summary header.
+    emergency_response: bool = False
 
     @property
     def clinician_heading(self) -> str | Promise:

@@ -65,9 +65,11 @@ def apply_assessment(encounter: Encounter, assessment: triage.Assessment) -> Non
     if encounter.emergency_reported_at is not None and not assessment.is_emergency:
         level = triage.Level.EMERGENCY
         codes = [*_emergency_codes(encounter, assessment), *codes]
+    red = {r.code for r in triage.rules() if r.is_red}
     encounter.level = level.value
     encounter.flags = codes
     encounter.flag_count = len(codes)
+    encounter.red_flag_count = len([code for code in codes if code in red])
 
 
 def _emergency_codes(encounter: Encounter, assessment: triage.Assessment) -> list[str]:
@@ -84,11 +86,12 @@ def apply_provisional(encounter: Encounter, assessment: triage.Assessment, now: 
         encounter.emergency_reported_at = now
     if encounter.emergency_reported_at is None:
         encounter.level, encounter.flags, encounter.flag_count = None, [], 0
+        encounter.red_flag_count = 0
         return
     codes = _emergency_codes(encounter, assessment)
     encounter.level = triage.Level.EMERGENCY.value
     encounter.flags = codes
-    encounter.flag_count = len(codes)
+    encounter.flag_count = encounter.red_flag_count = len(codes)
 
 
 #: Recorded as the last alert error when ``ALERT_EMAILS`` is empty: nobody could be told.
@@ -353,7 +356,7 @@ def start_walk_in(
 # --- Bringing stored results in line with the rules ------------------------------------------
 
 #: What an assessment stores on an encounter, and what a retriage compares.
-RESULT_FIELDS = ("level", "flags", "flag_count")
+RESULT_FIELDS = ("level", "flags", "flag_count", "red_flag_count")
 
 
 def _result(encounter: Encounter) -> tuple[Any, ...]:
@@ -414,7 +417,7 @@ def retriage(*, dry_run: bool = False) -> RetriageReport:
                 if _result(encounter) == before:
                     continue
                 encounter.save(update_fields=[*RESULT_FIELDS, "updated_at"])
-        old_level, old_flags, _count = before
+        old_level, old_flags, *_counts = before
         report.changed.append(
             Retriaged(
                 encounter_id=encounter.pk,
@@ -586,3 +589,56 @@ def save_patient_details(
         if fields:
             encounter.save(update_fields=[*fields, "updated_at"])
     return kept
+
+
+# --- Acknowledging an emergency (clinician writes) -------------------------------------------
+
+
+class AcknowledgeRefused(StrEnum):
+    """Why an acknowledgement was not stored."""
+
+    #: The encounter's stored level is not an emergency: there is nothing to acknowledge.
+    NOT_EMERGENCY = "not_emergency"
+    #: Someone acknowledged it first (two clinicians, a double tap): theirs stands.
+    ALREADY = "already"
+
+
+@dataclass
+class AcknowledgeResult:
+    encounter: Encounter
+    refused: AcknowledgeRefused | None = None
+
+
+def acknowledge_emergency(
+    encounter_id: int, user: Any, kind: str, note: str, client_address: str | None
+) -> AcknowledgeResult:
+    """Record that a clinician dealt with an emergency, submitted or not: how, a note, who and
+    when, under the row lock. The level never changes; the emergency leaves the banner's count.
+
+    The first acknowledgement stands (a second is refused, not written over). The caller has
+    validated ``kind`` and ``note`` (one of :class:`models.Acknowledgement`, one-line-safe
+    text); the note is health data and is never logged. Each one is an access event: the
+    clinician read the intake to act on it.
+    """
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        if not encounter.is_emergency:
+            return AcknowledgeResult(encounter, AcknowledgeRefused.NOT_EMERGENCY)
+        if encounter.emergency_acknowledged_at is not None:
+            return AcknowledgeResult(encounter, AcknowledgeRefused.ALREADY)
+        encounter.emergency_acknowledged_at = timezone.now()
+        encounter.emergency_acknowledged_by = user
+        encounter.emergency_acknowledgement = kind
+        encounter.emergency_acknowledgement_note = note
+        encounter.save(
+            update_fields=[
+                "emergency_acknowledged_at",
+                "emergency_acknowledged_by",
+                "emergency_acknowledgement",
+                "emergency_acknowledgement_note",
+                "updated_at",
+            ]
+        )
+        record_access(encounter, user, AccessEvent.Action.ACKNOWLEDGE, client_address)
+    logger.info("Emergency on encounter %s acknowledged by user %s", encounter_id, user.pk)
+    return AcknowledgeResult(encounter)

@@ -28,14 +28,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from django.http import HttpRequest
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
-from django.utils.translation import get_language, get_language_info
+from django.utils.translation import get_language, get_language_info, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import body_diagram, history, questionnaire, services, triage, validation
@@ -103,6 +104,140 @@ def chart_text(text: str) -> str:
 # --- The view-model --------------------------------------------------------------------------
 
 
+class AlertState(StrEnum):
+    """Where the clinic's alert of an emergency stands."""
+
+    #: The mail server accepted it (``alert_sent_at``).
+    DELIVERED = "delivered"
+    #: Queued (``alerted_at``), not yet accepted, and no try has failed so far.
+    QUEUED = "queued"
+    #: The last try failed (``alert_last_error``) and none has succeeded: nobody may know.
+    FAILED = "failed"
+    #: Never queued: no alert could be sent.
+    NEVER_QUEUED = "never_queued"
+
+
+def alert_state(encounter: Encounter) -> AlertState:
+    if encounter.alert_sent_at is not None:
+        return AlertState.DELIVERED
+    if encounter.alert_failed:
+        return AlertState.FAILED
+    if encounter.alerted_at is not None:
+        return AlertState.QUEUED
+    return AlertState.NEVER_QUEUED
+
+
+def when(moment: datetime) -> str:
+    """A time as the summary shows it (local, to the minute, with its zone)."""
+    return dateformat.format(timezone.localtime(moment), "Y-m-d H:i T")
+
+
+def alert_text(
+    state: AlertState,
+    alerted_at: datetime | None,
+    sent_at: datetime | None,
+    attempts: int,
+) -> Text:
+    if state is AlertState.DELIVERED and sent_at is not None and alerted_at is not None:
+        return format_lazy(
+            _("Clinic alerted: queued at {queued}, delivered at {sent}."),
+            queued=when(alerted_at),
+            sent=when(sent_at),
+        )
+    if state is AlertState.DELIVERED and sent_at is not None:
+        return format_lazy(_("Clinic alerted: delivered at {sent}."), sent=when(sent_at))
+    if state is AlertState.QUEUED and alerted_at is not None:
+        return format_lazy(
+            _("Clinic alert queued at {queued}, not delivered yet."), queued=when(alerted_at)
+        )
+    if state is AlertState.FAILED:
+        # Read when rendered, in the reader's language: a count cannot wait for a lazy plural.
+        return ngettext(
+            "No alert could be sent: {attempts} attempt failed.",
+            "No alert could be sent: {attempts} attempts failed.",
+            attempts,
+        ).format(attempts=attempts)
+    return _("No alert could be sent.")
+
+
+def emergency_response_question(intake: Questionnaire | None = None) -> Question | None:
+    """The question declared ``emergency_response`` (the patient's answer on the get-care
+    page), if the questionnaire has one."""
+    intake = intake or questionnaire.TWITCH_INTAKE
+    return next((q for q in intake.questions() if q.emergency_response), None)
+
+
+def emergency_response(
+    answers: Mapping[str, Any], intake: Questionnaire | None = None
+) -> tuple[Text, ...]:
+    """The patient's answer to that question in the form's labels; () when none or unanswered."""
+    intake = intake or questionnaire.TWITCH_INTAKE
+    question = emergency_response_question(intake)
+    if question is None:
+        return ()
+    return _labels(answers, question, intake)
+
+
+@dataclass(frozen=True)
+class EmergencyReport:
+    """The header's part for an emergency: when, the clinic's alert, the patient's answer on
+    the get-care page, and who dealt with it."""
+
+    reported_at: datetime | None
+    alert: AlertState
+    alerted_at: datetime | None
+    alert_sent_at: datetime | None
+    alert_attempts: int
+    #: The question declared ``emergency_response`` ("" when the questionnaire has none).
+    response_question: Text
+    #: The patient's answer to it, in the form's labels (() when not answered).
+    response: tuple[Text, ...]
+    acknowledged_at: datetime | None = None
+    #: The username of who acknowledged it.
+    acknowledged_by: str = ""
+    acknowledgement: Text = ""
+    #: The clinician's note, as typed (escaped by templates, quoted in the chart note).
+    note: str = ""
+
+    @property
+    def note_as_text(self) -> str:
+        return chart_text(self.note)
+
+    @property
+    def alert_failed(self) -> bool:
+        return self.alert in {AlertState.FAILED, AlertState.NEVER_QUEUED}
+
+    @property
+    def alert_text(self) -> Text:
+        """One line on the clinic's alert, for the header, the chart note and the queue."""
+        return alert_text(self.alert, self.alerted_at, self.alert_sent_at, self.alert_attempts)
+
+    @property
+    def response_as_text(self) -> str:
+        return "; ".join(str(label) for label in self.response)
+
+
+def emergency_report(encounter: Encounter, intake: Questionnaire | None = None) -> EmergencyReport:
+    intake = intake or questionnaire.TWITCH_INTAKE
+    question = emergency_response_question(intake)
+    by = encounter.emergency_acknowledged_by
+    return EmergencyReport(
+        reported_at=encounter.emergency_reported_at,
+        alert=alert_state(encounter),
+        alerted_at=encounter.alerted_at,
+        alert_sent_at=encounter.alert_sent_at,
+        alert_attempts=encounter.alert_attempts,
+        response_question=question.clinician_heading if question is not None else "",
+        response=emergency_response(encounter.answers or {}, intake),
+        acknowledged_at=encounter.emergency_acknowledged_at,
+        acknowledged_by=by.get_username() if by is not None else "",
+        acknowledgement=encounter.get_emergency_acknowledgement_display()
+        if encounter.emergency_acknowledgement
+        else "",
+        note=encounter.emergency_acknowledgement_note,
+    )
+
+
 @dataclass(frozen=True)
 class Header:
     patient_name: str
@@ -116,6 +251,8 @@ class Header:
     level: triage.Level
     level_label: Text
     flag_count: int
+    #: For an emergency (stored, provisional or recomputed): reported, alerted, acknowledged.
+    emergency: EmergencyReport | None = None
 
     @property
     def patient_name_as_text(self) -> str:
@@ -347,9 +484,8 @@ def _diagram(answers: Mapping[str, Any], intake: Questionnaire) -> body_diagram.
     value = answers.get(question.link_id)
     # One code where a list belongs (answers edited after submission, or a version that made
     # the question repeat) is drawn as the one place, never a 500.
-    ticked = [str(code) for code in value] if isinstance(value, list | tuple) else [value]
-    if validation.is_blank(value):
-        ticked = []
+    codes = value if isinstance(value, list | tuple) else [value]
+    ticked = [] if validation.is_blank(value) else [str(code) for code in codes]
     return body_diagram.draw(question, ticked, _labels(answers, question, intake))
 
 
@@ -441,6 +577,9 @@ def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
             level=assessment.level,
             level_label=LevelChoice(assessment.level.value).label,
             flag_count=len(assessment.flags),
+            emergency=emergency_report(encounter, intake)
+            if encounter.is_emergency or assessment.is_emergency
+            else None,
         ),
         emergency_signs=assessment.emergency_signs,
         red_flags=tuple(_line(flag) for flag in assessment.red_flags),

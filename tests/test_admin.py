@@ -317,7 +317,7 @@ def test_a_stored_flag_of_a_retired_rule_breaks_neither_queue_nor_summary(client
 
     response = client.get(CHANGELIST)
     assert queue(response) == ["older rules"]
-    assert 'class="ti-chip ti-chip-retired-rule">retired-rule<' in response.content.decode()
+    assert 'class="ti-chip ti-chip-context" data-flag="retired-rule">retired-rule<' in response.content.decode()
     for view in ("change", "print", "text", "fhir"):
         assert client.get(url(view, encounter)).status_code == 200, view
 
@@ -408,7 +408,7 @@ def test_clinician_queue_shows_level_and_flags(client, clinician):
     content = client.get(CHANGELIST).content.decode()
 
     assert 'class="ti-level ti-level-emergency"' in content
-    assert 'class="ti-chip ti-chip-weakness"' in content
+    assert 'class="ti-chip ti-chip-highlight" data-flag="weakness"' in content
 
 
 def test_front_desk_change_page_shows_patient_details_and_nothing_from_the_answers(

@@ -158,6 +158,8 @@ def test_a_new_question_and_rule_reach_every_view(
     other = make_submitted({**routine_answers(), QUESTION: STILL})
     queue = clinician_client.get("/admin/twitch_intake/encounter/").content.decode()
     assert f"flag={FLAG}" in queue and "Tremor (proof)" in queue
+    # Its chip looks like the other red flags, from what the rule declares.
+    assert f'class="ti-chip ti-chip-red" data-flag="{FLAG}"' in queue
     filtered = clinician_client.get(f"/admin/twitch_intake/encounter/?flag={FLAG}")
     shown = {e.pk for e in filtered.context["cl"].result_list}
     assert shown == {encounter.pk}
@@ -233,12 +235,27 @@ def _string_constants(path: Path) -> list[tuple[int, str]]:
 
 
 def _template_literals(path: Path) -> list[tuple[int, str]]:
-    """Quoted strings inside template tags and variables: ``{% if x == "none" %}``."""
+    """Quoted strings anywhere in a template: in tags and variables (``{% if x == "none" %}``)
+    and in attributes (``data-flag="weakness"``)."""
     text = path.read_text()
+    return [
+        (text.count("\n", 0, literal.start()) + 1, literal.group(2))
+        for literal in re.finditer(r"""(["'])([^"'\n]*)\1""", text)
+    ]
+
+
+def _static_names(path: Path) -> list[tuple[int, str]]:
+    """What a stylesheet or script could key on a code: quoted strings in a script, class
+    selectors in a stylesheet (``.ti-chip-weakness`` is read as ``weakness``)."""
+    text = path.read_text()
+    if path.suffix == ".js":
+        pattern = r"""(["'])([^"'\n]*)\1"""
+        return [
+            (text.count("\n", 0, m.start()) + 1, m.group(2)) for m in re.finditer(pattern, text)
+        ]
     found = []
-    for tag in re.finditer(r"\{%.*?%\}|\{\{.*?\}\}", text, re.S):
-        for literal in re.finditer(r"""(["'])([^"']*)\1""", tag.group()):
-            found.append((text.count("\n", 0, tag.start()) + 1, literal.group(2)))
+    for m in re.finditer(r"\.(ti-[a-z]+-)?([a-z][a-z0-9-]*)", text):
+        found.append((text.count("\n", 0, m.start()) + 1, m.group(2)))
     return found
 
 
@@ -254,6 +271,12 @@ def test_no_glue_module_or_template_spells_a_contract_code() -> None:
             for line, value in _template_literals(path):
                 if value in codes:
                     spelled.append(f"{path.relative_to(APP)}:{line}: {value!r}")
+    flags = set(triage.flag_codes())
+    for path in sorted((APP / "static").rglob("*")):
+        if path.suffix in {".js", ".css"}:
+            for line, value in _static_names(path):
+                if value in (codes if path.suffix == ".js" else flags):
+                    spelled.append(f"{path.relative_to(APP)}:{line}: {value!r}")
     assert spelled == [], "read the declarations instead:\n" + "\n".join(spelled)
 
 
@@ -262,9 +285,15 @@ def test_the_grep_finds_a_code_where_one_is_spelled(tmp_path: Path) -> None:
     module = tmp_path / "glue.py"
     module.write_text('"""Docstrings may name emergency-signs."""\nx = answers.get("severity")\n')
     template = tmp_path / "page.html"
-    template.write_text('<p class="none">{% if code == "weakness" %}x{% endif %}</p>')
+    template.write_text('<p class="ti-x">{% if code == "weakness" %}\n<b data-flag="multifocal">')
+    script = tmp_path / "page.js"
+    script.write_text('if (box.value === "none") { hide("d-none"); }')
+    sheet = tmp_path / "page.css"
+    sheet.write_text(".ti-chip-weakness { color: red; }")
     assert _string_constants(module) == [(2, "severity")]
-    assert _template_literals(template) == [(1, "weakness")]
+    assert _template_literals(template) == [(1, "ti-x"), (1, "weakness"), (2, "multifocal")]
+    assert [value for _, value in _static_names(script)] == ["none", "d-none"]
+    assert "weakness" in [value for _, value in _static_names(sheet)]
     assert {"severity", "weakness", "emergency-signs"} <= contract_codes()
 
 

@@ -216,6 +216,16 @@ def failed_alert_count() -> int:
     return Encounter.objects.filter(alert_sent_at__isnull=True).exclude(alert_last_error="").count()
 
 
+def _chip_class(rule: triage.Rule | None) -> str:
+    """A flag's look in the queue, from what its rule declares (never from its code): an
+    emergency, a highlighted red flag, another red flag, or context (a retired rule's code)."""
+    if rule is None or not rule.is_red:
+        return "ti-chip-context"
+    if rule.is_emergency:
+        return "ti-chip-emergency"
+    return "ti-chip-highlight" if rule.highlight is not None else "ti-chip-red"
+
+
 @admin.register(Encounter)
 class EncounterAdmin(_EncounterAdminBase):
     list_display = (
@@ -320,11 +330,14 @@ class EncounterAdmin(_EncounterAdminBase):
 
     @admin.display(description=_("flags"), ordering="-flag_count")
     def flag_chips(self, obj: Encounter) -> str:
-        labels = {rule.code: rule.label for rule in triage.rules()}
+        rules = {rule.code: rule for rule in triage.rules()}
         return format_html_join(
             " ",
-            '<span class="ti-chip ti-chip-{}">{}</span>',
-            ((code, labels.get(code, code)) for code in obj.flags),
+            '<span class="ti-chip {}" data-flag="{}">{}</span>',
+            (
+                (_chip_class(rules.get(code)), code, rules[code].label if code in rules else code)
+                for code in obj.flags
+            ),
         )
 
     @admin.display(description=_("Emergency report"))

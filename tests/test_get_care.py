@@ -306,7 +306,10 @@ def test_the_get_care_page_reminder_and_thanks_in_spanish(settings):
     assert "Le avisamos a la clínica" in page
     response = client.post(GET_CARE_URL, {"emergency-action": "otro"})
     assert response.status_code == 400
-    assert Page(response).error("emergency-action") == "Elija solo entre las respuestas mostradas."
+    assert (
+        Page(response).error("emergency-action")
+        == "Elija solo entre las respuestas que se muestran."
+    )
     answers = emergency_answers(**{"emergency-signs": ["seizure"]})
     client.post(GET_CARE_URL, {"emergency-action": "getting-care-now"})
     for group in GROUP_IDS[1:]:

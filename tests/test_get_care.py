@@ -320,3 +320,31 @@ def test_the_get_care_page_reminder_and_thanks_in_spanish(settings):
     thanks = words(client.get(THANKS_URL))
     assert "Si todavía no ha recibido atención, llame al 112 ahora." in thanks
     assert "la clínica se pondrá en contacto" not in thanks
+
+
+def test_an_invalid_stored_first_page_is_never_overwritten_from_the_get_care_page(client):
+    """Answers stored another way (not by the form) that its page would refuse: saving the
+    group from here would drop them, so nothing is saved and the patient is told where to go."""
+    encounter = make_encounter(
+        answers={"emergency-signs": ["seizure", "none"]}, completed_groups=["emergency"]
+    )
+    sign_in(client, encounter)
+    response = client.post(GET_CARE_URL, {"emergency-action": "already-seen"})
+    assert response.status_code == 400
+    assert "Please go back to the first page and check your answers there." in words(response)
+    assert Encounter.objects.get(pk=encounter.pk).answers == {
+        "emergency-signs": ["seizure", "none"]
+    }
+
+
+def test_after_sending_the_get_care_page_asks_nothing_and_changes_nothing(patient):
+    client, encounter = patient
+    answer_pages(client, emergency_answers())
+    assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
+    page = client.get(GET_CARE_URL)
+    assert page.status_code == 200
+    assert Page(page).inputs("emergency-action") == []
+    assert CALL_NOW in words(page)
+    response = client.post(GET_CARE_URL, {"emergency-action": "long-standing"})
+    assert response.status_code == 302
+    assert Encounter.objects.get(pk=encounter.pk).answers == emergency_answers()

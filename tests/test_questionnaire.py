@@ -699,3 +699,10 @@ def test_benzodiazepine_withdrawal_declares_the_thanks_page_advice() -> None:
     assert len(advice) == 1
     assert "Do not stop, restart or change" in str(advice[0])
     assert TWITCH_INTAKE.after_advice(routine_answers()) == []
+
+
+def test_the_page_tells_intake_js_about_an_other_than_condition() -> None:
+    from twitch_intake.forms import _show_when_attribute
+
+    assert _show_when_attribute(questionnaire.ShowWhen("q", "none", other_than=True)) == "q:!none"
+    assert _show_when_attribute(questionnaire.ShowWhen("q", "other")) == "q:other"

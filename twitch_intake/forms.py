@@ -92,6 +92,11 @@ class RevealedField(forms.CharField):
         return self.to_python(data)
 
 
+def _show_when_attribute(when: questionnaire.ShowWhen) -> str:
+    """``question:code`` for intake.js; ``question:!code`` for "answered, with anything but"."""
+    return f"{when.question}:{'!' if when.other_than else ''}{when.code}"
+
+
 def _on_page(group: Group) -> tuple[Question, ...]:
     """The questions a group's page asks: not those asked on the get-care page."""
     return tuple(q for q in group.questions if not q.emergency_response)
@@ -133,7 +138,7 @@ class GroupForm(forms.Form):
                     Div(
                         field,
                         css_class="show-when" + ("" if shown else " d-none"),
-                        data_show_when=f"{question.show_when.question}:{question.show_when.code}",
+                        data_show_when=_show_when_attribute(question.show_when),
                         data_question=question.link_id,
                     )
                 )
@@ -259,6 +264,16 @@ class EmergencyResponseForm(forms.Form):
         for problem in problems:
             if problem.link_id in self.fields and problem.link_id not in self.errors:
                 self.add_error(problem.link_id, ValidationError(problem.message, code=problem.code))
+        if any(problem.link_id not in self.fields for problem in problems):
+            # An answer of the page itself is not valid as stored: saving the group now would
+            # drop it. Nothing is saved; the group's own page is the place to put it right.
+            self.add_error(
+                None,
+                ValidationError(
+                    _("Please go back to the first page and check your answers there."),
+                    code="page_incomplete",
+                ),
+            )
         self.answers = stored
         return cleaned
 

@@ -386,9 +386,10 @@ def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     result = services.submit(encounter.pk)
     if not result.ok:
         link_id = result.problems[0].link_id
-        if questionnaire.TWITCH_INTAKE.question(link_id).emergency_response:
+        intake = questionnaire.TWITCH_INTAKE
+        if intake.has_question(link_id) and intake.question(link_id).emergency_response:
             return redirect("twitch_intake:get_care")  # the question is asked there
-        group = questionnaire.TWITCH_INTAKE.group_of(link_id)
+        group = intake.group_of(link_id)
         return redirect("twitch_intake:page", group.link_id)
     return HttpResponseRedirect(reverse("twitch_intake:thanks"))
 

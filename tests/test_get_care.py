@@ -148,6 +148,7 @@ def test_the_question_is_on_the_get_care_page_not_the_first_page(patient):
     first = Page(client.get(PAGE_URL.format("emergency")))
     assert first.inputs("emergency-action") == []
     page = Page(report(client, "seizure"))
+    assert page.error("emergency-action") is None  # asked, not yet reproached
     assert page.options("emergency-action") == ["getting-care-now", "already-seen", "long-standing"]
     assert "What are you doing about this?" in page.root.text()
 
@@ -224,6 +225,10 @@ def test_sending_without_the_answer_goes_back_to_the_get_care_page(patient):
     response = client.post(SUBMIT_URL)
     assert response["Location"] == GET_CARE_URL
     assert not Encounter.objects.get(pk=encounter.pk).is_submitted
+    # There, the missing answer is said at once.
+    page = Page(client.get(GET_CARE_URL))
+    assert page.error("emergency-action") == "Choose what you are doing about this."
+    assert "#div_id_emergency-action" in page.summary_links()
     client.post(GET_CARE_URL, {"emergency-action": "getting-care-now"})
     assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
     assert Encounter.objects.get(pk=encounter.pk).level == "emergency"
@@ -243,7 +248,11 @@ def test_every_later_page_review_and_thanks_repeat_the_reminder(patient):
         page = client.get(PAGE_URL.format(group))
         assert REMINDER in words(page), group
         assert client.post(PAGE_URL.format(group), page_data(group, answers)).status_code == 302
-    assert REMINDER in words(client.get(REVIEW_URL))
+    review = client.get(REVIEW_URL)
+    assert REMINDER in words(review)
+    # The answer given on the get-care page is changed there.
+    links = [a.attrs.get("href") for a in Page(review).root.iter() if a.tag == "a"]
+    assert GET_CARE_URL in links
     assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
     thanks = words(client.get(THANKS_URL))
     assert REMINDER in thanks

@@ -333,6 +333,10 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
                     return redirect("twitch_intake:thanks")
                 return redirect("twitch_intake:get_care")
             status = 400
+        elif _steps(encounter).is_complete:
+            # Every page is done (sent back here by Submit, say): say at once what is missing.
+            form = EmergencyResponseForm(group, encounter.answers, {})
+            form.is_valid()
         else:
             form = EmergencyResponseForm(group, encounter.answers)
     elif request.method == "POST":
@@ -371,13 +375,23 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
         "twitch_intake/review.html",
         _context(
             sections=[
-                {**section, "url": reverse("twitch_intake:page", args=[section["group"].link_id])}
+                {
+                    **section,
+                    "url": reverse("twitch_intake:page", args=[section["group"].link_id]),
+                    "rows": [_review_row(row) for row in section["rows"]],
+                }
                 for section in display.answer_sections(encounter.answers)
             ],
             steps=steps.count,
             reminder=_reminder(encounter),
         ),
     )
+
+
+def _review_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A question asked on the get-care page is changed there, not on its group's page."""
+    question = questionnaire.TWITCH_INTAKE.question(row["link_id"])
+    return {**row, "url": reverse("twitch_intake:get_care") if question.emergency_response else ""}
 
 
 @patient_view

@@ -175,3 +175,38 @@ def test_without_javascript_the_whole_intake_completes(new_page, invite, viewpor
     assert encounter.answers["locations-other"] == "left big toe"
     assert encounter.answers["episode-length"] == "seconds"
     assert encounter.status == Encounter.Status.SUBMITTED
+
+
+@on_a_phone
+def test_intake_js_shows_an_other_than_question_once_any_sign_but_none_is_ticked(
+    new_page, invite, viewport, monkeypatch
+):
+    """``ShowWhen(other_than=True)`` in the browser: a questionnaire that asks what the patient
+    is doing on the first page itself (no such page today) shows it for a sign, not for none."""
+    import dataclasses
+
+    from twitch_intake import questionnaire
+
+    intake = questionnaire.TWITCH_INTAKE
+    action = dataclasses.replace(
+        intake.question("emergency-action"), emergency_response=False, required=False
+    )
+    groups = tuple(
+        dataclasses.replace(
+            g,
+            questions=tuple(action if q.link_id == action.link_id else q for q in g.questions),
+        )
+        for g in intake.groups
+    )
+    monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", dataclasses.replace(intake, groups=groups))
+
+    _, link = invite()
+    page = new_page(viewport)
+    page.goto(link)
+    confirm(page)
+    block = page.locator("#div_id_emergency-action")
+    expect(block).to_be_hidden()
+    page.get_by_label("A seizure (fit)").check()
+    expect(block).to_be_visible()
+    page.get_by_label("None of these").check()  # clears the sign: exclusive
+    expect(block).to_be_hidden()

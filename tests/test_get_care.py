@@ -357,3 +357,14 @@ def test_after_sending_the_get_care_page_asks_nothing_and_changes_nothing(patien
     response = client.post(GET_CARE_URL, {"emergency-action": "long-standing"})
     assert response.status_code == 302
     assert Encounter.objects.get(pk=encounter.pk).answers == emergency_answers()
+
+
+def test_the_benzodiazepine_advice_in_spanish():
+    client = Client(HTTP_ACCEPT_LANGUAGE="es")
+    encounter = make_encounter()
+    sign_in(client, encounter)
+    answer_pages(client, routine_answers(**{"medication-flags": ["benzodiazepine-withdrawal"]}))
+    client.post(SUBMIT_URL)
+    thanks = words(client.get(THANKS_URL))
+    assert "No deje, vuelva a empezar ni cambie este medicamento por su cuenta." in thanks
+    assert "convulsión o crisis epiléptica" in thanks

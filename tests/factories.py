@@ -35,7 +35,15 @@ def routine_answers(**overrides: Any) -> dict[str, Any]:
 
 
 def emergency_answers(**overrides: Any) -> dict[str, Any]:
-    return routine_answers(**{"emergency-signs": ["seizure", "severe-headache"], **overrides})
+    """A complete intake with two emergency signs, and the patient's answer on the get-care
+    page (required once a sign is ticked)."""
+    return routine_answers(
+        **{
+            "emergency-signs": ["seizure", "severe-headache"],
+            "emergency-action": "getting-care-now",
+            **overrides,
+        }
+    )
 
 
 def rich_answers() -> dict[str, Any]:
@@ -43,6 +51,7 @@ def rich_answers() -> dict[str, Any]:
     return routine_answers(
         **{
             "emergency-signs": ["vision-change"],
+            "emergency-action": "already-seen",
             "duration": "long-term",
             "severity": "severe",
             "locations": ["eyelid", "thigh", "calf", "other"],
@@ -93,6 +102,30 @@ def page_data(group_id: str, answers: dict[str, Any]) -> dict[str, Any]:
     revealed = [q.link_id for q in group.questions if q.show_when and q.is_enabled(answers)]
     data["_revealed"] = " ".join(revealed)
     return data
+
+
+#: Where the patient is sent the moment an emergency sign is saved; the page also asks what
+#: they are doing about it (``emergency-action``), which no page of the form asks.
+GET_CARE_URL = "/intake/get-care-now/"
+
+
+def get_care_data(answers: dict[str, Any]) -> dict[str, Any]:
+    """What the get-care page's small form posts for ``answers``."""
+    return {
+        q.link_id: answers[q.link_id]
+        for q in TWITCH_INTAKE.emergency_responses()
+        if q.link_id in answers
+    }
+
+
+def answer_get_care(client: Any, response: Any, answers: dict[str, Any]) -> Any:
+    """After a page's post: if it sent the patient to the get-care page, answer its question
+    there as ``answers`` say (a redirect back to that page), as the patient would."""
+    if response.status_code == 302 and response["Location"] == GET_CARE_URL:
+        answered = client.post(GET_CARE_URL, get_care_data(answers))
+        assert answered.status_code == 302, answered.status_code
+        return answered
+    return None
 
 
 def issue(encounter: Encounter) -> str:

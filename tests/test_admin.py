@@ -317,7 +317,10 @@ def test_a_stored_flag_of_a_retired_rule_breaks_neither_queue_nor_summary(client
 
     response = client.get(CHANGELIST)
     assert queue(response) == ["older rules"]
-    assert 'class="ti-chip ti-chip-context" data-flag="retired-rule">retired-rule<' in response.content.decode()
+    assert (
+        'class="ti-chip ti-chip-context" data-flag="retired-rule">retired-rule<'
+        in response.content.decode()
+    )
     for view in ("change", "print", "text", "fhir"):
         assert client.get(url(view, encounter)).status_code == 200, view
 

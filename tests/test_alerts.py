@@ -26,7 +26,14 @@ from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from tests.alerting import SMTPServer, make_retries_due, run_on_the_worker_connector, run_workers
-from tests.factories import emergency_answers, issue, make_encounter, page_data, routine_answers
+from tests.factories import (
+    answer_get_care,
+    emergency_answers,
+    issue,
+    make_encounter,
+    page_data,
+    routine_answers,
+)
 from twitch_intake import services, tasks
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
@@ -270,6 +277,7 @@ def test_two_tabs_and_a_double_tap_give_one_email():
         lambda: second.post("/intake/page/emergency/", page_one),
     )
     assert [r.status_code for r in responses] == [302, 302]
+    answer_get_care(first, responses[0], answers)
     for group in TWITCH_INTAKE.groups[1:]:
         assert (
             first.post(

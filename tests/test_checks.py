@@ -6,7 +6,13 @@ import pytest
 from django.conf import settings as django_settings
 from django.core import checks
 
-from twitch_intake.checks import check_database, check_mfa, check_settings, check_wiring
+from twitch_intake.checks import (
+    check_advice_phone,
+    check_database,
+    check_mfa,
+    check_settings,
+    check_wiring,
+)
 
 BASE = {
     "SITE_URL": "https://intake.clinic.test",
@@ -194,7 +200,9 @@ def test_crispy_pack_allowed(settings):
 
 def test_checks_are_registered():
     registered = checks.registry.registry.get_checks()
-    assert {check_settings, check_wiring, check_database, check_mfa} <= set(registered)
+    assert {check_settings, check_wiring, check_database, check_mfa, check_advice_phone} <= set(
+        registered
+    )
 
 
 def test_the_second_factor_middleware_is_required_with_mfa(settings):
@@ -202,3 +210,16 @@ def test_the_second_factor_middleware_is_required_with_mfa(settings):
     assert [m.id for m in check_mfa()] == []
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "SecondFactor" not in m]
     assert [m.id for m in check_mfa()] == ["twitch_intake.E033"]
+
+
+@pytest.mark.parametrize("phone", ["", "0800 111 222", "+34 900 123 456"])
+def test_advice_phone_empty_or_a_number_passes(settings, phone):
+    settings.TWITCH_INTAKE = {**BASE, "ADVICE_PHONE": phone}
+    assert check_advice_phone() == []
+    assert ids(settings, ADVICE_PHONE=phone) == []  # a known key
+
+
+@pytest.mark.parametrize("phone", [8001112222, None, "ask the nurse", ["0800 111 222"]])
+def test_advice_phone(settings, phone):
+    settings.TWITCH_INTAKE = {**BASE, "ADVICE_PHONE": phone}
+    assert [m.id for m in check_advice_phone()] == ["twitch_intake.E040"]

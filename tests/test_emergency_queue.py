@@ -463,9 +463,22 @@ def test_an_emergency_never_queued_says_no_alert_could_be_sent(client, clinician
     assert "No alert could be sent." in client.get(url("change", encounter)).content.decode()
 
 
-def test_without_a_declared_emergency_response_question_nothing_is_shown(client, clinician):
-    if summary.emergency_response_question() is not None:
-        pytest.skip("the questionnaire declares one: see the next test")
+def test_without_a_declared_emergency_response_question_nothing_is_shown(
+    client, clinician, monkeypatch
+):
+    intake = questionnaire.TWITCH_INTAKE
+    groups = tuple(
+        dataclasses.replace(
+            group,
+            questions=tuple(
+                dataclasses.replace(question, emergency_response=False)
+                for question in group.questions
+            ),
+        )
+        for group in intake.groups
+    )
+    monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", dataclasses.replace(intake, groups=groups))
+    assert summary.emergency_response_question() is None
     encounter = abandoned()
     client.force_login(clinician)
     header = summary.build(fresh(encounter)).header

@@ -137,6 +137,16 @@ def test_questionnaire_item_mirrors_the_definition(question):
     assert [o["display"] for o in options] == [str(question.label(c)) for c in question.codes]
     if question.show_when is None:
         assert "enableWhen" not in item
+    elif question.show_when.other_than:
+        assert item["enableWhen"] == [
+            {"question": question.show_when.question, "operator": "exists", "answerBoolean": True},
+            {
+                "question": question.show_when.question,
+                "operator": "!=",
+                "answerCoding": {"system": SYSTEM, "code": question.show_when.code},
+            },
+        ]
+        assert item["enableBehavior"] == "all"
     else:
         assert item["enableWhen"] == [
             {
@@ -150,6 +160,7 @@ def test_questionnaire_item_mirrors_the_definition(question):
 #: The clinical contract's table (shared/CLINICAL.md): type, repeats, required when shown.
 CONTRACT = {
     "emergency-signs": ("choice", True, True),
+    "emergency-action": ("choice", False, True),
     "duration": ("choice", False, True),
     "severity": ("choice", False, True),
     "locations": ("choice", True, True),
@@ -173,17 +184,25 @@ def test_questionnaire_items_carry_the_contracts_types():
     assert {k: (i["type"], i["repeats"], i["required"]) for k, i in items.items()} == CONTRACT
 
 
-def test_show_when_questions_are_the_contracts_three():
+def test_show_when_questions_are_the_contracts_four():
     conditions = {
-        i["linkId"]: (i["enableWhen"][0]["question"], i["enableWhen"][0]["answerCoding"]["code"])
+        i["linkId"]: tuple(
+            (w["question"], w["operator"], w.get("answerCoding", {}).get("code"))
+            for w in i["enableWhen"]
+        )
         for g in fhir.questionnaire_json()["item"]
         for i in g["item"]
         if "enableWhen" in i
     }
     assert conditions == {
-        "locations-other": ("locations", "other"),
-        "episode-length": ("pattern", "comes-and-goes"),
-        "weakness-where": ("other-symptoms", "weakness"),
+        # Asked when a sign is ticked: answered, and not "None of these".
+        "emergency-action": (
+            ("emergency-signs", "exists", None),
+            ("emergency-signs", "!=", "none"),
+        ),
+        "locations-other": (("locations", "=", "other"),),
+        "episode-length": (("pattern", "=", "comes-and-goes"),),
+        "weakness-where": (("other-symptoms", "=", "weakness"),),
     }
 
 
@@ -449,6 +468,28 @@ def test_import_refuses_an_answer_the_form_would_clear():
         "episode-length: This question does not apply to the answers given "
         "(asked only when 'pattern' is 'comes-and-goes')."
     ]
+
+
+def test_import_of_an_emergency_needs_what_the_patient_is_doing_about_it():
+    """``emergency-action`` is required once a sign is ticked, and applies only then."""
+    answers = emergency_answers()
+    del answers["emergency-action"]
+    assert _refused(_response(answers)) == [
+        "emergency-action: Choose what you are doing about this."
+    ]
+    resource = _response(emergency_answers())
+    _item(resource, "emergency-signs")["answer"] = [_coding("none")]
+    assert _refused(resource) == [
+        "emergency-action: This question does not apply to the answers given "
+        "(asked only when 'emergency-signs' holds an answer other than 'none')."
+    ]
+
+
+def test_an_emergency_round_trips_with_the_patients_action():
+    answers = emergency_answers(**{"emergency-action": "long-standing"})
+    encounter = fhir.import_response(_response(answers)).encounter
+    assert encounter.answers["emergency-action"] == "long-standing"
+    assert encounter.level == "emergency"  # the answer never lowers the level
 
 
 def test_an_imported_emergency_alerts_the_clinic(django_capture_on_commit_callbacks):

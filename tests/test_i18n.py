@@ -25,6 +25,7 @@ from django.utils import translation
 
 from tests.factories import (
     emergency_answers,
+    get_care_data,
     issue,
     make_encounter,
     make_submitted,
@@ -225,7 +226,7 @@ PAGE_TEXT = {
         "Paso 1 de 5",
         "Señales que necesitan atención ahora",
         "Ahora mismo, o en las últimas 24 horas, ¿ha tenido alguno de estos problemas?",
-        "Una convulsión (ataque)",
+        "Una convulsión o crisis epiléptica",
         "Ninguna de estas opciones",
         "Siguiente",
     ],
@@ -302,16 +303,27 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
     assert_spanish(
         client.get("/intake/get-care-now/"),
         "Busque atención médica ahora",
-        "Usted nos dijo que tiene: Una convulsión (ataque)",
+        "Usted nos dijo que tiene: Una convulsión o crisis epiléptica",
         "Llame al 911 ahora",
-        "Si tiene dudas, llame a la clínica al 555-0100.",
+        "No maneje (no conduzca) usted mismo.",
+        "¿Qué está haciendo al respecto?",
         "Seguir con el formulario",
     )
+    assert (
+        client.post("/intake/get-care-now/", get_care_data(answers))["Location"]
+        == "/intake/get-care-now/"
+    )
+    assert_spanish(client.get("/intake/get-care-now/"), "Su respuesta quedó guardada:")
 
-    # Pages 2 to 5.
+    # Pages 2 to 5, each with the reminder of the sign.
     for group in GROUP_IDS[1:]:
         url = f"/intake/page/{group}/"
-        assert_spanish(client.get(url), *PAGE_TEXT[group])
+        assert_spanish(
+            client.get(url),
+            *PAGE_TEXT[group],
+            "Nos dijo que tiene: Una convulsión o crisis epiléptica. Si todavía no ha recibido "
+            "atención, llame al 911 ahora.",
+        )
         assert client.post(url, page_data(group, answers)).status_code == 302
 
     # The review: Spanish labels, free text as typed.
@@ -319,7 +331,7 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
         client.get("/intake/review/"),
         "Revise sus respuestas",
         "Último paso: revisar y enviar",
-        "Una convulsión (ataque)",
+        "Una convulsión o crisis epiléptica",
         "Párpado",
         "Sertralina 50 mg",
         "Empezó después de un trabajo nuevo.",
@@ -331,6 +343,7 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
         client.get("/intake/thanks/"),
         "Gracias: sus respuestas se enviaron",
         "Su médico leerá sus respuestas antes de su cita.",
+        "No espere a que se pongan en contacto con usted",
         "En una emergencia, llame al 911.",
     )
 
@@ -383,17 +396,22 @@ def test_a_walk_in_patient_starts_in_spanish():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("language", "call", "clinic"),
+    ("language", "call", "advice"),
     [
-        ("en", "Call 112 now", "If you are not sure, call the clinic at 020 7946 0000."),
-        ("es", "Llame al 112 ahora", "Si tiene dudas, llame a la clínica al 020 7946 0000."),
+        ("en", "Call 112 now", "For advice at any hour, day or night, call 0800 111 222."),
+        (
+            "es",
+            "Llame al 112 ahora",
+            "Para pedir consejo a cualquier hora, de día o de noche, llame al 0800 111 222.",
+        ),
     ],
 )
-def test_the_emergency_number_and_clinic_phone_come_from_settings(settings, language, call, clinic):
+def test_the_emergency_number_and_advice_line_come_from_settings(settings, language, call, advice):
     settings.TWITCH_INTAKE = {
         **settings.TWITCH_INTAKE,
         "EMERGENCY_NUMBER": "112",
         "CLINIC_PHONE": "020 7946 0000",
+        "ADVICE_PHONE": "0800 111 222",
     }
     encounter = make_encounter(
         answers={"emergency-signs": ["seizure"]}, completed_groups=["emergency"]
@@ -402,9 +420,11 @@ def test_the_emergency_number_and_clinic_phone_come_from_settings(settings, lang
     client.post(f"/intake/link/{issue(encounter)}/", {"date_of_birth": DOB})
     response = client.get("/intake/get-care-now/")
     text = words(response)
-    assert call in text and clinic in text
+    assert call in text and advice in text
     assert 'href="tel:112"' in response.content.decode()
     assert "911" not in text and "555-0100" not in text
+    # Never "if you are not sure, call the clinic" (CLINICAL.md 1.1.0).
+    assert "not sure" not in text and "dudas" not in text
 
 
 # --- The clinic, in its own language --------------------------------------------------------

@@ -23,6 +23,7 @@ from django.test import Client
 from tests.factories import make_encounter, make_submitted, routine_answers, staff_group
 from tests.security.patient import bound_client
 from twitch_intake import fhir, questionnaire, summary, triage
+from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import Group, ItemType, Option, Question, Questionnaire
 
 APP = Path(questionnaire.__file__).parent
@@ -302,3 +303,100 @@ def test_every_rule_reads_questions_of_the_intake() -> None:
     for rule in triage.rules():
         for link_id in rule.reads:
             assert questionnaire.TWITCH_INTAKE.has_question(link_id), (rule.code, link_id)
+
+
+# --- What an outside review of the refactor found -------------------------------------------
+
+CHEST_PAIN = "proof-chest-pain"
+
+
+def _chest_pain(answers: Any, intake: Questionnaire) -> triage.Finding | None:
+    """A yes to a yes/no emergency question: it quotes no ticked option."""
+    if answers.get(CHEST_PAIN) is not True:
+        return None
+    return triage.Finding("answered yes to chest pain now")
+
+
+@pytest.mark.django_db
+def test_an_emergency_rule_that_quotes_no_ticked_answer_is_named_everywhere(
+    monkeypatch: pytest.MonkeyPatch, clinician_client: Client
+) -> None:
+    intake = questionnaire.TWITCH_INTAKE
+    extra = Question(CHEST_PAIN, "Do you have chest pain now?", ItemType.BOOLEAN)
+    home = intake.group_of("other-symptoms")
+    groups = tuple(
+        dataclasses.replace(g, questions=(*g.questions, extra)) if g is home else g
+        for g in intake.groups
+    )
+    monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", dataclasses.replace(intake, groups=groups))
+    rule = triage.Rule(
+        "proof-chest-pain-now",
+        triage.Kind.RED,
+        "Chest pain now (proof)",
+        "Proof test source",
+        reads=(CHEST_PAIN,),
+        test=_chest_pain,
+        level=triage.Level.EMERGENCY,
+    )
+    monkeypatch.setattr(triage, "RULES", (*triage.RULES, rule))
+
+    assessment = triage.assess({**routine_answers(), CHEST_PAIN: True})
+    assert assessment.is_emergency
+    assert [str(sign) for sign in assessment.emergency_signs] == ["Chest pain now (proof)"]
+
+    encounter = make_submitted({**routine_answers(), CHEST_PAIN: True})
+    base = f"/admin/twitch_intake/encounter/{encounter.pk}"
+    for url in (f"{base}/change/", f"{base}/text/"):
+        body = clinician_client.get(url).content.decode()
+        banner = body[: body.index("Chest pain now (proof)") + 200]
+        assert "Proof test source" in body, url
+        assert "Chest pain now (proof)" in banner, url
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "odd",
+    [{"locations": "eyelid"}, {"severity": ["severe"]}, {"locations": ["eyelid", ["x"]]}],
+    ids=["one place, not a list", "a list for a single choice", "a list inside the list"],
+)
+def test_a_summary_of_answers_in_an_odd_shape_still_renders(
+    odd: dict[str, Any], clinician_client: Client
+) -> None:
+    """Answers changed after submission (the integrity warning's case), or stored under a
+    version where the question repeated or did not: the summary shows them, never a 500."""
+    encounter = make_submitted()
+    Encounter.objects.filter(pk=encounter.pk).update(answers={**encounter.answers, **odd})
+    base = f"/admin/twitch_intake/encounter/{encounter.pk}"
+    for url in (f"{base}/change/", f"{base}/print/", f"{base}/text/"):
+        response = clinician_client.get(url)
+        assert response.status_code == 200, url
+        assert "changed after the patient submitted" in response.content.decode(), url
+
+
+@pytest.mark.django_db
+def test_submit_after_a_version_dropped_an_answered_question(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A patient part way through when a content version drops a question they answered can
+    still send; the dropped answer is let go."""
+    encounter = make_encounter(answers=routine_answers())
+    encounter.completed_groups = [g.link_id for g in questionnaire.TWITCH_INTAKE.groups]
+    encounter.save()
+    patient = bound_client(encounter)
+    intake = questionnaire.TWITCH_INTAKE
+    closing = intake.group_of("notes")
+    groups = tuple(
+        dataclasses.replace(g, questions=tuple(q for q in g.questions if q.link_id != "notes"))
+        if g is closing
+        else g
+        for g in intake.groups
+    )
+    monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", dataclasses.replace(intake, groups=groups))
+
+    response = patient.post("/intake/submit/")
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("/intake/thanks/")
+    encounter.refresh_from_db()
+    assert encounter.is_submitted
+    assert "notes" not in encounter.answers

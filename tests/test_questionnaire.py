@@ -33,6 +33,8 @@ class Spec(NamedTuple):
     max_length: int | None = None
     #: (linkId, code): shown only when that answer is, or includes, that code.
     show_when: tuple[str, str] | None = None
+    #: With show_when: shown when that question is answered with anything but that code.
+    other_than: bool = False
 
 
 CHOICE, BOOLEAN, STRING, TEXT = ItemType.CHOICE, ItemType.BOOLEAN, ItemType.STRING, ItemType.TEXT
@@ -58,8 +60,18 @@ CONTRACT = [
             "speech-difficulty",
             "vision-change",
             "vomiting",
+            "breathing-difficulty",
             "none",
         ),
+    ),
+    Spec(
+        "emergency",
+        "emergency-action",
+        CHOICE,
+        required=True,
+        codes=("getting-care-now", "already-seen", "long-standing"),
+        show_when=("emergency-signs", "none"),
+        other_than=True,
     ),
     Spec(
         "history", "duration", CHOICE, required=True, codes=("days", "weeks", "months", "long-term")
@@ -226,6 +238,7 @@ def test_question_matches_the_contract(spec: Spec) -> None:
     assert question.max_length == spec.max_length
     show_when = question.show_when and (question.show_when.question, question.show_when.code)
     assert show_when == spec.show_when
+    assert bool(question.show_when and question.show_when.other_than) is spec.other_than
 
 
 @pytest.mark.parametrize("spec", CONTRACT, ids=[spec.link_id for spec in CONTRACT])
@@ -593,3 +606,103 @@ def test_a_follow_up_must_name_a_question_and_code_that_exist(
     )
     with pytest.raises(ValueError, match="child"):
         Questionnaire("0", "Test", (Group("g", "G", "", (parent, child)),))
+
+
+# --- The get-care page's question and what the patient is told (CLINICAL.md 1.1.0) -----------
+
+#: "What the patient is told": call the emergency number now for these ...
+CALL_NOW_SIGNS = {
+    "diminished-pulse",
+    "consciousness-change",
+    "mental-status-change",
+    "paralysis",
+    "seizure",
+    "speech-difficulty",
+    "vision-change",
+    "severe-headache",
+    "breathing-difficulty",
+    "coordination-loss",
+}
+#: ... and for these alone: get emergency care now, call if you cannot get there safely.
+GET_THERE_SIGNS = {"high-fever", "vomiting", "thinking-difficulty"}
+
+
+def test_every_sign_declares_what_the_get_care_page_says() -> None:
+    signs = TWITCH_INTAKE.question("emergency-signs")
+    declared = {o.code: o.urgency for o in signs.options}
+    assert declared == {
+        **dict.fromkeys(CALL_NOW_SIGNS, questionnaire.Urgency.CALL_NOW),
+        **dict.fromkeys(GET_THERE_SIGNS, questionnaire.Urgency.GET_CARE_NOW),
+        "none": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("signs", "expected"),
+    [
+        (["vomiting"], questionnaire.Urgency.GET_CARE_NOW),
+        (["high-fever", "thinking-difficulty"], questionnaire.Urgency.GET_CARE_NOW),
+        (["vomiting", "seizure"], questionnaire.Urgency.CALL_NOW),
+        (["breathing-difficulty"], questionnaire.Urgency.CALL_NOW),
+        (["none"], None),
+    ],
+)
+def test_the_most_urgent_sign_decides(signs: list[str], expected: Any) -> None:
+    got = TWITCH_INTAKE.urgency({"emergency-signs": signs}, {"emergency-signs"})
+    assert got is expected
+    # Only the questions named are read.
+    assert TWITCH_INTAKE.urgency({"emergency-signs": signs}, set()) is None
+
+
+def test_the_get_care_question_is_the_emergency_response() -> None:
+    assert [q.link_id for q in TWITCH_INTAKE.emergency_responses()] == ["emergency-action"]
+    assert [q.link_id for q in TWITCH_INTAKE.questions() if q.emergency_response] == [
+        "emergency-action"
+    ]
+
+
+def test_the_emergency_page_says_why_it_comes_first() -> None:
+    assert "need care now" in str(group("emergency").intro)
+
+
+@pytest.mark.parametrize(
+    ("signs", "shown"),
+    [(["seizure"], True), (["none"], False), ([], False), (None, False), ("   ", False)],
+)
+def test_other_than_holds_for_any_answer_but_the_code(signs: Any, shown: bool) -> None:
+    given = {} if signs is None else {"emergency-signs": signs}
+    assert TWITCH_INTAKE.question("emergency-action").is_enabled(given) is shown
+
+
+def test_a_sign_needs_what_the_patient_is_doing_about_it() -> None:
+    given = routine_answers(**{"emergency-signs": ["seizure"]})
+    assert problems_of(given) == [("emergency-action", "required")]
+    given["emergency-action"] = "not-a-code"
+    assert problems_of(given) == [("emergency-action", "unknown_code")]
+    given["emergency-action"] = "already-seen"
+    assert cleaned_of(given)["emergency-action"] == "already-seen"
+
+
+def test_the_action_is_cleared_when_no_sign_is_left() -> None:
+    given = routine_answers(**{"emergency-action": "already-seen"})
+    assert "emergency-action" not in cleaned_of(given)
+    assert problems_of(given) == []
+
+
+def test_benzodiazepine_withdrawal_declares_the_thanks_page_advice() -> None:
+    flags = TWITCH_INTAKE.question("medication-flags")
+    advised = [o.code for o in flags.options if o.after_advice]
+    assert advised == ["benzodiazepine-withdrawal"]
+    advice = TWITCH_INTAKE.after_advice(
+        routine_answers(**{"medication-flags": ["benzodiazepine-withdrawal"]})
+    )
+    assert len(advice) == 1
+    assert "Do not stop, restart or change" in str(advice[0])
+    assert TWITCH_INTAKE.after_advice(routine_answers()) == []
+
+
+def test_the_page_tells_intake_js_about_an_other_than_condition() -> None:
+    from twitch_intake.forms import _show_when_attribute
+
+    assert _show_when_attribute(questionnaire.ShowWhen("q", "none", other_than=True)) == "q:!none"
+    assert _show_when_attribute(questionnaire.ShowWhen("q", "other")) == "q:other"

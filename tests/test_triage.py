@@ -36,6 +36,7 @@ EMERGENCY_SIGNS = [
     "speech-difficulty",
     "vision-change",
     "vomiting",
+    "breathing-difficulty",
 ]
 LIFESTYLE = ["caffeine", "exertion", "stress-anxiety", "poor-sleep"]
 MEDICATIONS = ["stimulant", "corticosteroid", "estrogen", "diuretic", "benzodiazepine-withdrawal"]
@@ -61,8 +62,12 @@ QUIET_SYMPTOMS = [
 
 
 def answers(**overrides: Any) -> dict[str, Any]:
-    """A routine intake with answers replaced; keys use the linkIds' own spelling."""
-    return routine_answers(**{key.replace("_", "-"): value for key, value in overrides.items()})
+    """A routine intake with answers replaced; keys use the linkIds' own spelling. With a sign
+    ticked, the patient's answer on the get-care page too (required then)."""
+    given = routine_answers(**{key.replace("_", "-"): value for key, value in overrides.items()})
+    if given["emergency-signs"] != ["none"]:
+        given.setdefault("emergency-action", "getting-care-now")
+    return given
 
 
 def label(link_id: str, code: str) -> str:
@@ -112,6 +117,14 @@ def test_emergency_questions_are_those_the_emergency_rule_reads() -> None:
 
 def test_levels_sort_in_clinical_order() -> None:
     assert sorted(Level) == [Level.EMERGENCY, Level.PRIORITY, Level.ROUTINE]
+
+
+@pytest.mark.parametrize("action", ["getting-care-now", "already-seen", "long-standing"])
+def test_what_the_patient_is_doing_never_lowers_the_level(action: str) -> None:
+    given = answers(emergency_signs=["vomiting"], emergency_action=action)
+    assert validate(given)[1] == []
+    assert assess(given).level is Level.EMERGENCY
+    assert "emergency-action" not in triage.emergency_questions()
 
 
 # --- Each rule, both sides of each boundary --------------------------------------------------

@@ -15,6 +15,7 @@ from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from tests.factories import (
+    answer_get_care,
     emergency_answers,
     issue,
     make_encounter,
@@ -200,6 +201,7 @@ def answer_pages(
         response = client.post(PAGE_URL.format(group), page_data(group, answers))
         assert response.status_code == 302, (group, response.status_code)
         locations.append(response["Location"])
+        answer_get_care(client, response, answers)
     return locations
 
 
@@ -349,6 +351,7 @@ def test_emergency_patient_is_told_at_once_and_the_clinic_emailed_once(
         assert ProcrastinateJob.objects.count() == 1
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(PAGE_URL.format("emergency"), page_data("emergency", answers))
+        answer_get_care(client, response, answers)
     assert len(mail.outbox) == 1
 
     # "Continue the form" goes on to page 2.

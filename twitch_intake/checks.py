@@ -136,6 +136,26 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return errors
 
 
+@register(Tags.compatibility)
+def check_advice_phone(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``ADVICE_PHONE``: empty (no advice line offered) or a phone number, as a string."""
+    given = getattr(settings, "TWITCH_INTAKE", {})
+    if not isinstance(given, dict):
+        return []  # check_settings reports it (E000)
+    phone = given.get("ADVICE_PHONE", DEFAULTS["ADVICE_PHONE"])
+    if isinstance(phone, str) and (phone == "" or _PHONE.match(phone)):
+        return []
+    return [
+        Error(
+            f"TWITCH_INTAKE['ADVICE_PHONE'] must be '' or a phone number as a string; it is "
+            f"{phone!r}.",
+            hint="The get-care page offers it to patients with an emergency sign: set it only "
+            "to a line that answers at all hours, or leave it empty.",
+            id="twitch_intake.E040",
+        )
+    ]
+
+
 def _check_alert_emails(alerts: Any) -> list[CheckMessage]:
     # A single string would be read one character at a time: say so instead.
     if not isinstance(alerts, list | tuple) or not all(isinstance(a, str) for a in alerts):

@@ -15,6 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "CLINIC_NAME": "",
     "CLINIC_PHONE": "",
     "EMERGENCY_NUMBER": "911",
+    "ADVICE_PHONE": "",
     "ALERT_EMAILS": [],
     "SITE_URL": "",
     "LINK_LIFETIME": timedelta(days=14),
@@ -50,6 +51,14 @@ class Settings:
     def EMERGENCY_NUMBER(self) -> str:
         """The emergency number shown on the emergency page (911 in the US, 112 in the EU)."""
         value: str = self._get("EMERGENCY_NUMBER")
+        return value
+
+    @property
+    def ADVICE_PHONE(self) -> str:
+        """An advice line that answers at all hours (a nurse line, the health service's own),
+        offered on the get-care page; empty: none is offered. Never the clinic's office number:
+        a patient with an emergency sign must not be told to wait for office hours."""
+        value: str = self._get("ADVICE_PHONE")
         return value
 
     @property
@@ -120,6 +129,7 @@ class Settings:
             "clinic_name": self.CLINIC_NAME,
             "clinic_phone": self.CLINIC_PHONE,
             "emergency_number": self.EMERGENCY_NUMBER,
+            "advice_phone": self.ADVICE_PHONE,
         }
 
 

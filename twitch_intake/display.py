@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils.translation import gettext
 
-from . import questionnaire, validation
+from . import questionnaire, triage, validation
 from .questionnaire import ItemType, Question
 
 
@@ -17,7 +17,7 @@ def display_answer(question: Question, value: Any) -> str:
     if question.type is ItemType.BOOLEAN:
         return gettext("Yes") if value else gettext("No")
     if question.type is ItemType.CHOICE:
-        codes = value if isinstance(value, list) else [value]
+        codes = triage.ticked_codes({question.link_id: value}, question.link_id)
         return ", ".join(str(question.label(c)) for c in codes)
     return str(value)
 

@@ -9,7 +9,7 @@ FHIR import goes through, so the two can never disagree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from crispy_forms.helper import FormHelper
@@ -45,9 +45,11 @@ def _field_for(question: Question) -> forms.Field:
             "invalid_list": _("Choose only from the answers shown."),
         }
         if question.repeats:
-            return forms.MultipleChoiceField(
+            several = forms.MultipleChoiceField(
                 choices=choices, widget=forms.CheckboxSelectMultiple, **common
             )
+            several.exclusive = question.exclusive  # type: ignore[attr-defined]
+            return several
         return forms.ChoiceField(choices=choices, widget=forms.RadioSelect, **common)
     if question.type is ItemType.BOOLEAN:
         common["error_messages"] = {"invalid_choice": _("Answer yes or no.")}
@@ -92,13 +94,29 @@ class RevealedField(forms.CharField):
         return self.to_python(data)
 
 
+def _show_when_attribute(when: questionnaire.ShowWhen) -> str:
+    """``question:code`` for intake.js; ``question:!code`` for "answered, with anything but"."""
+    return f"{when.question}:{'!' if when.other_than else ''}{when.code}"
+
+
+def _on_page(group: Group) -> tuple[Question, ...]:
+    """The questions a group's page asks: not those asked on the get-care page."""
+    return tuple(q for q in group.questions if not q.emergency_response)
+
+
 class GroupForm(forms.Form):
-    """One page of the intake. Subclasses are made by :func:`form_class` for each group."""
+    """One page of the intake. Subclasses are made by :func:`form_class` for each group.
+
+    ``stored``: the answers saved so far. A question of the group asked elsewhere (on the
+    get-care page) keeps its stored answer while it still applies, and is cleared when it no
+    longer does, as a follow-up question is; its own page reports it missing, not this one.
+    """
 
     group: Group
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, stored: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.stored: Mapping[str, Any] = stored or {}
         self.answers: dict[str, Any] = {}
         current = self._current_values()
         if self.is_bound:
@@ -112,7 +130,7 @@ class GroupForm(forms.Form):
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         items: list[Any] = []
-        for question in self.group.questions:
+        for question in _on_page(self.group):
             field: Any = question.link_id
             if question.type in (ItemType.CHOICE, ItemType.BOOLEAN):
                 field = Field(question.link_id, template=CHOICES_TEMPLATE)
@@ -122,7 +140,7 @@ class GroupForm(forms.Form):
                     Div(
                         field,
                         css_class="show-when" + ("" if shown else " d-none"),
-                        data_show_when=f"{question.show_when.question}:{question.show_when.code}",
+                        data_show_when=_show_when_attribute(question.show_when),
                         data_question=question.link_id,
                     )
                 )
@@ -136,7 +154,7 @@ class GroupForm(forms.Form):
         if not self.is_bound:
             return {k: _from_stored(v) for k, v in self.initial.items()}
         values: dict[str, Any] = {}
-        for question in self.group.questions:
+        for question in _on_page(self.group):
             if question.repeats:
                 # A GroupForm is only ever bound to request.POST (views.page): a QueryDict.
                 values[question.link_id] = cast("QueryDict", self.data).getlist(question.link_id)
@@ -149,6 +167,9 @@ class GroupForm(forms.Form):
         cleaned = self.cleaned_data
         values: dict[str, Any] = {}
         for question in self.group.questions:
+            if question.link_id not in self.fields:
+                values[question.link_id] = self.stored.get(question.link_id)
+                continue
             if question.link_id in self.errors:
                 continue
             value = cleaned.get(question.link_id)
@@ -157,7 +178,7 @@ class GroupForm(forms.Form):
             values[question.link_id] = value
         stored, problems = validation.validate_group(self.group, values)
         for problem in problems:
-            if problem.link_id not in self.errors:
+            if problem.link_id in self.fields and problem.link_id not in self.errors:
                 self.add_error(problem.link_id, ValidationError(problem.message, code=problem.code))
         self.answers = stored
         return cleaned
@@ -166,7 +187,7 @@ class GroupForm(forms.Form):
         """Optional show-when questions that now apply but the patient has not been shown."""
         return [
             q.link_id
-            for q in self.group.questions
+            for q in _on_page(self.group)
             if q.show_when
             and q.link_id not in self.revealed
             and q.is_enabled(self.answers)
@@ -200,11 +221,63 @@ def form_class(group_link_id: str) -> type[GroupForm]:
     kept = _form_classes.get(id(group))
     if kept is not None and kept[0] is group:
         return kept[1]
-    fields: dict[str, forms.Field] = {q.link_id: _field_for(q) for q in group.questions}
-    fields[REVEALED] = RevealedField(q.link_id for q in group.questions if q.show_when)
+    asked = _on_page(group)
+    fields: dict[str, forms.Field] = {q.link_id: _field_for(q) for q in asked}
+    fields[REVEALED] = RevealedField(q.link_id for q in asked if q.show_when)
     made = type(f"{group_link_id.title()}Form", (GroupForm,), {"group": group, **fields})
     _form_classes[id(group)] = (group, made)
     return made
+
+
+class EmergencyResponseForm(forms.Form):
+    """The get-care page's question(s): what the patient is doing about the signs they ticked.
+
+    Checked with the rest of its group's stored answers by :func:`validation.validate_group`,
+    like any page, so that ``answers`` is what a save of the group stores: the answers already
+    saved with this one added.
+    """
+
+    def __init__(self, group: Group, stored: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+        self.group = group
+        self.stored = stored
+        self.questions = questionnaire.TWITCH_INTAKE.emergency_responses(group)
+        kwargs.setdefault(
+            "initial", {q.link_id: stored[q.link_id] for q in self.questions if q.link_id in stored}
+        )
+        super().__init__(*args, **kwargs)
+        for question in self.questions:
+            self.fields[question.link_id] = _field_for(question)
+        self.answers: dict[str, Any] = {}
+        self.helper = FormHelper(self)
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            *(Field(q.link_id, template=CHOICES_TEMPLATE) for q in self.questions)
+        )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        values = {q.link_id: self.stored.get(q.link_id) for q in self.group.questions}
+        for question in self.questions:
+            if question.link_id not in self.errors:
+                values[question.link_id] = cleaned.get(question.link_id)
+        stored, problems = validation.validate_group(self.group, values)
+        for problem in problems:
+            if problem.link_id in self.fields and problem.link_id not in self.errors:
+                self.add_error(problem.link_id, ValidationError(problem.message, code=problem.code))
+        if any(problem.link_id not in self.fields for problem in problems):
+            # An answer of the page itself is not valid as stored: saving the group now would
+            # drop it. Nothing is saved; the group's own page is the place to put it right.
+            self.add_error(
+                None,
+                ValidationError(
+                    _("Please go back to the first page and check your answers there."),
+                    code="page_incomplete",
+                ),
+            )
+        self.answers = stored
+        return cleaned
 
 
 class DateInput(forms.DateInput):

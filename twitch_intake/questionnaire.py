@@ -16,7 +16,7 @@ question is absent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -41,21 +41,49 @@ class ItemType(StrEnum):
     TEXT = "text"
 
 
+class Urgency(StrEnum):
+    """What the get-care page tells a patient who ticked an emergency sign (CLINICAL.md, "What
+    the patient is told"). The most urgent of the signs ticked decides."""
+
+    #: Call the emergency number now.
+    CALL_NOW = "call-now"
+    #: Get emergency care now; call the emergency number if you cannot get there safely.
+    GET_CARE_NOW = "get-care-now"
+
+    @property
+    def rank(self) -> int:
+        return (Urgency.GET_CARE_NOW, Urgency.CALL_NOW).index(self)
+
+
 @dataclass(frozen=True)
 class Option:
     code: str
     label: str | Promise
+    #: For an emergency sign: what the get-care page must tell the patient who ticked it.
+    urgency: Urgency | None = None
+    #: Advice the thanks page adds when this option was ticked (what to do, and not do, until
+    #: the visit); empty: none.
+    after_advice: str | Promise = ""
 
 
 @dataclass(frozen=True)
 class ShowWhen:
-    """Shown only when ``question``'s answer is, or (for a repeating choice) includes, ``code``."""
+    """Shown only when ``question``'s answer is, or (for a repeating choice) includes, ``code``;
+    with ``other_than``, when it is answered with anything but ``code`` ("holds any sign other
+    than 'None of these'")."""
 
     question: str
     code: str
+    other_than: bool = False
 
     def holds(self, answers: Answers) -> bool:
         value = answers.get(self.question)
+        if self.other_than:
+            if value is None or value == [] or value == () or str(value).strip() == "":
+                return False
+            if isinstance(value, list | tuple):
+                return any(item != self.code for item in value)
+            return bool(value != self.code)
         if isinstance(value, list | tuple):
             return self.code in value
         return value == self.code
@@ -93,7 +121,7 @@ class Question:
     #: The answers are places on the body: the summary draws them on the body diagram.
     body_sites: bool = False
     #: The patient's answer on the get-care page: shown beside the emergency in the queue and
-    #: summary header.
+    #: summary header. Asked there, after the warning, never on the page of its group.
     emergency_response: bool = False
 
     @property
@@ -127,6 +155,15 @@ class Question:
 
     def is_enabled(self, answers: Answers) -> bool:
         return self.show_when is None or self.show_when.holds(answers)
+
+    def option(self, code: str) -> Option | None:
+        return next((option for option in self.options if option.code == code), None)
+
+    def ticked(self, answers: Answers) -> tuple[Option, ...]:
+        """The options of this question that ``answers`` holds, in the question's order."""
+        value = answers.get(self.link_id)
+        chosen = set(value) if isinstance(value, list | tuple) else {value}
+        return tuple(option for option in self.options if option.code in chosen)
 
 
 @dataclass(frozen=True)
@@ -202,6 +239,34 @@ class Questionnaire:
             key=lambda q: q.history_order,  # sorted() is stable: the patient's order within
         )
 
+    def urgency(self, answers: Answers, link_ids: Iterable[str]) -> Urgency | None:
+        """The most urgent message the options ticked in ``link_ids`` call for; ``None`` when
+        none of them declares one."""
+        wanted = set(link_ids)
+        found = [
+            option.urgency
+            for question in self.questions()
+            if question.link_id in wanted
+            for option in question.ticked(answers)
+            if option.urgency is not None
+        ]
+        return max(found, key=lambda urgency: urgency.rank, default=None)
+
+    def after_advice(self, answers: Answers) -> list[str | Promise]:
+        """The advice the thanks page adds for the options ticked in ``answers``."""
+        return [
+            option.after_advice
+            for question in self.questions()
+            if question.is_enabled(answers)
+            for option in question.ticked(answers)
+            if option.after_advice
+        ]
+
+    def emergency_responses(self, group: Group | None = None) -> tuple[Question, ...]:
+        """The questions asked on the get-care page (of ``group``, or of every group)."""
+        groups = (group,) if group is not None else self.groups
+        return tuple(q for g in groups for q in g.questions if q.emergency_response)
+
     def details_of(self, question: Question, code: str) -> Question | None:
         """The question whose answer says more about ``code`` of ``question`` (the place typed
         for "somewhere else"), if there is one."""
@@ -220,6 +285,13 @@ def _options(*pairs: tuple[str, str | Promise]) -> tuple[Option, ...]:
     return tuple(Option(code, label) for code, label in pairs)
 
 
+def _signs(*signs: tuple[str, str | Promise, Urgency]) -> tuple[Option, ...]:
+    return tuple(Option(code, label, urgency=urgency) for code, label, urgency in signs)
+
+
+CALL_NOW, GET_CARE_NOW = Urgency.CALL_NOW, Urgency.GET_CARE_NOW
+
+
 TWITCH_INTAKE = Questionnaire(
     version=VERSION,
     title=_("Muscle twitching: before your visit"),
@@ -227,7 +299,7 @@ TWITCH_INTAKE = Questionnaire(
         Group(
             "emergency",
             _("Signs that need care now"),
-            _("We ask this first so that we can tell you straight away if you need care today."),
+            _("We ask this first so that we can tell you straight away if you need care now."),
             (
                 Question(
                     "emergency-signs",
@@ -235,39 +307,88 @@ TWITCH_INTAKE = Questionnaire(
                     ItemType.CHOICE,
                     required=True,
                     repeats=True,
-                    options=_options(
-                        ("diminished-pulse", _("A weak pulse, or a pulse that is hard to find")),
-                        (
-                            "consciousness-change",
-                            _("Fainting, or being very drowsy or hard to wake"),
+                    options=(
+                        *_signs(
+                            (
+                                "diminished-pulse",
+                                _("A weak pulse, or a pulse that is hard to find"),
+                                CALL_NOW,
+                            ),
+                            (
+                                "consciousness-change",
+                                _("Fainting, or being very drowsy or hard to wake"),
+                                CALL_NOW,
+                            ),
+                            (
+                                "mental-status-change",
+                                _("Confusion, or a sudden change in behavior"),
+                                CALL_NOW,
+                            ),
+                            (
+                                "thinking-difficulty",
+                                _("Trouble with memory, thinking or understanding"),
+                                GET_CARE_NOW,
+                            ),
+                            ("high-fever", _("A high fever"), GET_CARE_NOW),
+                            (
+                                "coordination-loss",
+                                _("Losing control of your movements (clumsy, unsteady)"),
+                                CALL_NOW,
+                            ),
+                            (
+                                "paralysis",
+                                _("Not being able to move a part of your body"),
+                                CALL_NOW,
+                            ),
+                            ("seizure", _("A seizure (fit)"), CALL_NOW),
+                            ("severe-headache", _("A severe headache"), CALL_NOW),
+                            (
+                                "speech-difficulty",
+                                _("Slurred or mixed-up speech, or not being able to speak"),
+                                CALL_NOW,
+                            ),
+                            (
+                                "vision-change",
+                                _("A sudden change in your vision, losing vision, or eye pain"),
+                                CALL_NOW,
+                            ),
+                            ("vomiting", _("Vomiting (throwing up)"), GET_CARE_NOW),
+                            (
+                                "breathing-difficulty",
+                                _("Trouble breathing, or choking"),
+                                CALL_NOW,
+                            ),
                         ),
-                        ("mental-status-change", _("Confusion, or a sudden change in behavior")),
-                        (
-                            "thinking-difficulty",
-                            _("Trouble with memory, thinking or understanding"),
-                        ),
-                        ("high-fever", _("A high fever")),
-                        (
-                            "coordination-loss",
-                            _("Losing control of your movements (clumsy, unsteady)"),
-                        ),
-                        ("paralysis", _("Not being able to move a part of your body")),
-                        ("seizure", _("A seizure (fit)")),
-                        ("severe-headache", _("A severe headache")),
-                        (
-                            "speech-difficulty",
-                            _("Slurred or mixed-up speech, or not being able to speak"),
-                        ),
-                        (
-                            "vision-change",
-                            _("A sudden change in your vision, losing vision, or eye pain"),
-                        ),
-                        ("vomiting", _("Vomiting (throwing up)")),
-                        (NONE, _("None of these")),
+                        Option(NONE, _("None of these")),
                     ),
                     help=_("Tick every one that applies, or “None of these”."),
                     in_history=False,
                     none_means=_("patient ticked none of these"),
+                ),
+                Question(
+                    "emergency-action",
+                    _("What are you doing about this?"),
+                    ItemType.CHOICE,
+                    required=True,
+                    options=_options(
+                        (
+                            "getting-care-now",
+                            _("I am calling the emergency number or going to get care now"),
+                        ),
+                        ("already-seen", _("A doctor has already seen me for this")),
+                        (
+                            "long-standing",
+                            _("This is a long-standing problem my doctor knows about"),
+                        ),
+                    ),
+                    # "Holds a sign": any answer but "None of these". The answer is for the
+                    # clinician; it never lowers the level (no rule reads it).
+                    show_when=ShowWhen("emergency-signs", NONE, other_than=True),
+                    heading=_("What the patient is doing about it"),
+                    # The summary's header shows it beside the emergency (CLINICAL.md).
+                    in_history=False,
+                    required_message=_("Choose what you are doing about this."),
+                    emergency_response=True,
                 ),
             ),
         ),
@@ -438,21 +559,33 @@ TWITCH_INTAKE = Questionnaire(
                     ItemType.CHOICE,
                     required=True,
                     repeats=True,
-                    options=_options(
-                        (
-                            "stimulant",
-                            _("A stimulant medicine, for example for ADHD, or diet pills"),
+                    options=(
+                        *_options(
+                            (
+                                "stimulant",
+                                _("A stimulant medicine, for example for ADHD, or diet pills"),
+                            ),
+                            ("corticosteroid", _("A steroid medicine, such as prednisone")),
+                            (
+                                "estrogen",
+                                _("Estrogen, including birth control or hormone therapy"),
+                            ),
+                            ("diuretic", _("A diuretic (“water pill”)")),
                         ),
-                        ("corticosteroid", _("A steroid medicine, such as prednisone")),
-                        ("estrogen", _("Estrogen, including birth control or hormone therapy")),
-                        ("diuretic", _("A diuretic (“water pill”)")),
-                        (
+                        Option(
                             "benzodiazepine-withdrawal",
                             _(
                                 "I recently stopped or cut down a benzodiazepine, such as diazepam, lorazepam or alprazolam"
                             ),
+                            after_advice=_(
+                                "You told us you recently stopped or cut down a benzodiazepine. "
+                                "Do not stop, restart or change this medicine on your own. Talk "
+                                "soon to the doctor who prescribes it. If you have a seizure, "
+                                "become confused, or see or hear things that are not there, call "
+                                "the emergency number."
+                            ),
                         ),
-                        (NONE, _("None of these")),
+                        Option(NONE, _("None of these")),
                     ),
                     heading=_("Medicines linked to twitching"),
                 ),

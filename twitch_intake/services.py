@@ -250,7 +250,11 @@ def submit(encounter_id: int, *, session_key: str | None = None) -> SubmitResult
         encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
         if encounter.is_submitted:
             return SubmitResult(encounter)
-        cleaned, problems = validation.validate(encounter.answers)
+        # An answer to a question the questionnaire no longer asks (a content version dropped
+        # it while the patient was part way through) is let go, not a page they cannot leave.
+        intake = questionnaire.TWITCH_INTAKE
+        asked = {k: v for k, v in encounter.answers.items() if intake.has_question(k)}
+        cleaned, problems = validation.validate(asked)
         if problems:
             return SubmitResult(encounter, problems)
         assessment = triage.assess(cleaned, earlier=history.earlier_answers(encounter.pk))

@@ -419,8 +419,7 @@ def _labels(
     if not question.options:
         return (str(value),)
     labels: list[Text] = []
-    for code in value if isinstance(value, list | tuple) else [value]:
-        code = str(code)
+    for code in triage.ticked_codes(answers, question.link_id):
         label = question.label(code)
         details = intake.details_of(question, code)
         said = answers.get(details.link_id) if details is not None else None
@@ -481,11 +480,9 @@ def _diagram(answers: Mapping[str, Any], intake: Questionnaire) -> body_diagram.
     question = next((q for q in intake.questions() if q.body_sites), None)
     if question is None:
         return None
-    value = answers.get(question.link_id)
     # One code where a list belongs (answers edited after submission, or a version that made
     # the question repeat) is drawn as the one place, never a 500.
-    codes = value if isinstance(value, list | tuple) else [value]
-    ticked = [] if validation.is_blank(value) else [str(code) for code in codes]
+    ticked = triage.ticked_codes(answers, question.link_id)
     return body_diagram.draw(question, ticked, _labels(answers, question, intake))
 
 

@@ -284,6 +284,18 @@ def _joined(labels: Sequence[Text]) -> str:
     return ", ".join(str(label) for label in labels)
 
 
+def ticked_codes(answers: Answers, link_id: str) -> list[str]:
+    """The codes ticked for a repeating choice, as a list of codes whatever was stored: one code
+    stands for itself and anything else is dropped (answers edited after submission, or stored
+    under a version where the question did not repeat, must not take a summary down)."""
+    value = answers.get(link_id)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [code for code in value if isinstance(code, str)]
+    return []
+
+
 def _ticked(
     answers: Answers, intake: Questionnaire, link_id: str, codes: Sequence[str] | None = None
 ) -> Finding | None:
@@ -291,7 +303,7 @@ def _ticked(
     as the patient read them: "ticked: Calf (lower leg), Thigh"."""
     chosen = [
         code
-        for code in answers.get(link_id) or []
+        for code in ticked_codes(answers, link_id)
         if (code != NONE if codes is None else code in codes)
     ]
     if not chosen:
@@ -344,7 +356,7 @@ def multifocal(answers: Answers, intake: Questionnaire) -> Finding | None:
     place however many its free text names. When the two answers disagree the flag stands and a
     note asks the clinician which is right: under-calling it is the worse mistake.
     """
-    locations = answers.get("locations") or []
+    locations = ticked_codes(answers, "locations")
     said = answers.get("more-than-one-location")
     if said is not True and len(locations) < 2:
         return None

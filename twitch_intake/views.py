@@ -24,7 +24,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import display, questionnaire, ratelimit, services, triage
 from .conf import app_settings
-from .forms import ConfirmBirthDateForm, SelfStartForm, form_class, initial_for
+from .forms import (
+    ConfirmBirthDateForm,
+    EmergencyResponseForm,
+    SelfStartForm,
+    form_class,
+    initial_for,
+)
 from .models import Encounter
 from .steps import Steps
 
@@ -225,7 +231,7 @@ def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse
     group_def = questionnaire.TWITCH_INTAKE.group(group)
     Form = form_class(group)
     if request.method == "POST":
-        form = Form(request.POST)
+        form = Form(request.POST, stored=encounter.answers)
         if form.is_valid():
             result = services.save_page(
                 encounter.pk,
@@ -270,9 +276,34 @@ def _render_page(
             previous_url=reverse("twitch_intake:page", args=[previous]) if previous else None,
             revealed_more=revealed_more,
             encounter=encounter,
+            # Not on the page that asks about the signs: there the patient may be changing them.
+            reminder=None if _asks_about_emergencies(group) else _reminder(encounter),
         ),
         status=status,
     )
+
+
+def _reminder(encounter: Encounter) -> tuple[Any, ...] | None:
+    """The signs the patient reported, for the one-line reminder on every later page; ``None``
+    when the answers hold none."""
+    assessment = triage.assess(encounter.answers)
+    if not assessment.is_emergency:
+        return None
+    return assessment.emergency_signs
+
+
+def _clinic_was_told(encounter: Encounter) -> bool:
+    """Only when an alert was really queued, to someone: never a promise the clinic cannot keep."""
+    return encounter.alerted_at is not None and bool(app_settings.ALERT_EMAILS)
+
+
+def _response_group(encounter: Encounter) -> questionnaire.Group | None:
+    """The group whose get-care question(s) apply to the stored answers, if any."""
+    intake = questionnaire.TWITCH_INTAKE
+    for group in intake.groups:
+        if any(q.is_enabled(encounter.answers) for q in intake.emergency_responses(group)):
+            return group
+    return None
 
 
 def _asks_about_emergencies(group: questionnaire.Group) -> bool:
@@ -282,15 +313,57 @@ def _asks_about_emergencies(group: questionnaire.Group) -> bool:
 
 
 @patient_view
+@require_http_methods(["GET", "POST"])
 def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
-    """Get care now: shown the moment an emergency sign is saved, before anything else."""
+    """Get care now: shown the moment an emergency sign is saved, before anything else.
+
+    Below the warning, the patient says what they are doing about it: a small form of its own,
+    saved with the rest of its group's answers (redirect after POST; no JavaScript needed).
+    """
     assessment = triage.assess(encounter.answers)
     if not assessment.is_emergency:
         return redirect(_resume_url(encounter))
+    group = None if encounter.is_submitted else _response_group(encounter)
+    form = None
+    status = 200
+    if group is not None:
+        if request.method == "POST":
+            form = EmergencyResponseForm(group, encounter.answers, request.POST)
+            if form.is_valid():
+                result = services.save_page(
+                    encounter.pk, group, form.answers, language=get_language() or ""
+                )
+                if result.already_submitted:
+                    return redirect("twitch_intake:thanks")
+                return redirect("twitch_intake:get_care")
+            status = 400
+        elif _steps(encounter).is_complete:
+            # Every page is done (sent back here by Submit, say): say at once what is missing.
+            form = EmergencyResponseForm(group, encounter.answers, {})
+            form.is_valid()
+        else:
+            form = EmergencyResponseForm(group, encounter.answers)
+    elif request.method == "POST":
+        return redirect("twitch_intake:get_care")
+    intake = questionnaire.TWITCH_INTAKE
+    responses = intake.emergency_responses(group) if group is not None else ()
+    answered = [
+        q.label(encounter.answers[q.link_id]) for q in responses if q.link_id in encounter.answers
+    ]
+    urgency = intake.urgency(encounter.answers, triage.emergency_questions())
     return render(
         request,
         "twitch_intake/emergency.html",
-        _context(signs=assessment.emergency_signs, continue_url=_resume_url(encounter)),
+        _context(
+            signs=assessment.emergency_signs,
+            # A sign that declares no urgency is told the most urgent message.
+            get_there=urgency is questionnaire.Urgency.GET_CARE_NOW,
+            clinic_told=_clinic_was_told(encounter),
+            form=form,
+            answered=answered,
+            continue_url=_resume_url(encounter),
+        ),
+        status=status,
     )
 
 
@@ -306,12 +379,23 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
         "twitch_intake/review.html",
         _context(
             sections=[
-                {**section, "url": reverse("twitch_intake:page", args=[section["group"].link_id])}
+                {
+                    **section,
+                    "url": reverse("twitch_intake:page", args=[section["group"].link_id]),
+                    "rows": [_review_row(row) for row in section["rows"]],
+                }
                 for section in display.answer_sections(encounter.answers)
             ],
             steps=steps.count,
+            reminder=_reminder(encounter),
         ),
     )
+
+
+def _review_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A question asked on the get-care page is changed there, not on its group's page."""
+    question = questionnaire.TWITCH_INTAKE.question(row["link_id"])
+    return {**row, "url": reverse("twitch_intake:get_care") if question.emergency_response else ""}
 
 
 @patient_view
@@ -319,8 +403,13 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     result = services.submit(encounter.pk, session_key=request.session.session_key)
     if not result.ok:
-        group = questionnaire.TWITCH_INTAKE.group_of(result.problems[0].link_id)
-        return redirect("twitch_intake:page", group.link_id)
+        link_id = result.problems[0].link_id
+        intake = questionnaire.TWITCH_INTAKE
+        if intake.has_question(link_id) and intake.question(link_id).emergency_response:
+            return redirect("twitch_intake:get_care")  # the question is asked there
+        if not intake.has_question(link_id):
+            return redirect("twitch_intake:review")
+        return redirect("twitch_intake:page", intake.group_of(link_id).link_id)
     return HttpResponseRedirect(reverse("twitch_intake:thanks"))
 
 
@@ -328,7 +417,17 @@ def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 def thanks(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     if not encounter.is_submitted:
         return redirect(_resume_url(encounter))
-    return render(request, "twitch_intake/thanks.html", _context())
+    reminder = _reminder(encounter)
+    return render(
+        request,
+        "twitch_intake/thanks.html",
+        _context(
+            reminder=reminder,
+            # An emergency intake is never promised a call back.
+            emergency=reminder is not None or encounter.level == triage.Level.EMERGENCY,
+            advice=questionnaire.TWITCH_INTAKE.after_advice(encounter.answers),
+        ),
+    )
 
 
 @intake_view

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.utils.translation import gettext
 from playwright.sync_api import Locator, Page, expect
 
 from twitch_intake.questionnaire import TWITCH_INTAKE, ItemType
@@ -43,17 +44,18 @@ def confirm(page: Page, date_of_birth: str = DATE_OF_BIRTH) -> None:
     page.get_by_role("button", name="Start").click()
 
 
-def fill(page: Page, answers: dict[str, Any]) -> None:
-    """Answer the questions the current page shows, by their labels."""
+def fill(page: Page, answers: dict[str, Any], next_button: str = "Next") -> None:
+    """Answer the questions the current page shows, by their labels (in the active language:
+    ``next_button`` is its word for Next)."""
     page.wait_for_load_state("domcontentloaded")
-    expect(page.get_by_role("button", name="Next")).to_be_visible()  # the whole form is there
+    expect(page.get_by_role("button", name=next_button)).to_be_visible()  # the whole form is there
     for question in TWITCH_INTAKE.group(current_group(page)).questions:
         block = page.locator(f"#div_id_{question.link_id}")
         if question.link_id not in answers or not block.is_visible():
             continue
         value = answers[question.link_id]
         if question.type is ItemType.BOOLEAN:
-            block.get_by_label("Yes" if value else "No", exact=True).check()
+            block.get_by_label(gettext("Yes") if value else gettext("No"), exact=True).check()
         elif question.type is ItemType.CHOICE:
             for code in value if question.repeats else [value]:
                 block.get_by_label(str(question.label(code)), exact=True).check()
@@ -73,6 +75,16 @@ def answer_pages(page: Page, answers: dict[str, Any]) -> None:
         next_page(page)
         expect(page).not_to_have_url(page_url(group))
     expect(heading(page)).to_have_text("Check your answers")
+
+
+def answer_get_care(page: Page, code: str) -> None:
+    """On the get-care page: say what you are doing about the signs, and save it."""
+    expect(page).to_have_url(at("/intake/get-care-now/"))
+    [question] = TWITCH_INTAKE.emergency_responses()
+    page.get_by_label(str(question.label(code)), exact=True).check()
+    page.get_by_role("button", name="Save my answer").click()
+    expect(page).to_have_url(at("/intake/get-care-now/"))
+    expect(page.get_by_role("status")).to_contain_text("Your answer is saved")
 
 
 def send(page: Page) -> None:

@@ -13,6 +13,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.browser.steps import (
+    answer_get_care,
     answer_pages,
     at,
     confirm,
@@ -93,6 +94,11 @@ def test_axe_finds_nothing_serious_on_any_patient_page(new_page, invite):
     next_page(page)
     expect(page).to_have_url(at("/intake/get-care-now/"))
     scan(page, "get care now")
+    page.get_by_role("button", name="Save my answer").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    scan(page, "get care now, nothing chosen")
+    answer_get_care(page, "already-seen")
+    scan(page, "get care now, answer saved")
     page.get_by_role("link", name="Continue the form").click()
 
     answers = rich_answers()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
 from tests.alerting import run_workers
 from tests.browser.steps import (
+    answer_get_care,
     answer_pages,
     at,
     confirm,
@@ -74,16 +77,33 @@ def test_an_emergency_sign_shows_get_care_now_at_once(new_page, invite, viewport
     expect(alert).to_contain_text("Get medical care now")
     expect(alert).to_contain_text("A seizure (fit)")
     expect(alert.get_by_role("link", name="Call 911 now")).to_have_attribute("href", "tel:911")
+    expect(alert).to_contain_text("Do not drive yourself.")
+    expect(alert).to_contain_text("We have told the clinic. They may not see it straight away")
     run_workers()  # the alert was queued when the page was saved; a worker sends it
     assert len(mail.outbox) == 1
 
+    # What the patient is doing: a missing answer is said on the page, then saved.
+    page.get_by_role("button", name="Save my answer").click()
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator("#id_emergency-action_error")).to_have_text(
+        "Choose what you are doing about this."
+    )
+    expect(page.locator("section.get-care")).to_contain_text("Call 911 now")
+    answer_get_care(page, "getting-care-now")
+
     page.get_by_role("link", name="Continue the form").click()
     expect(page).to_have_url(page_url("history"))
+    reminder = "You told us about: A seizure (fit). If you have not got care yet, call 911 now."
+    expect(page.locator(".emergency-reminder")).to_have_text(re.compile(re.escape(reminder)))
     answer_pages(page, routine_answers(**{"emergency-signs": ["seizure"]}))
+    expect(page.locator(".emergency-reminder")).to_contain_text(reminder)
     send(page)
+    expect(page.locator(".emergency-reminder")).to_contain_text(reminder)
+    expect(page.locator("main")).not_to_contain_text("will contact you")
     encounter.refresh_from_db()
     assert encounter.level == "emergency"
     assert encounter.answers["emergency-signs"] == ["seizure"]
+    assert encounter.answers["emergency-action"] == "getting-care-now"
     assert len(mail.outbox) == 1  # once, not again on submit
 
 
@@ -155,3 +175,38 @@ def test_without_javascript_the_whole_intake_completes(new_page, invite, viewpor
     assert encounter.answers["locations-other"] == "left big toe"
     assert encounter.answers["episode-length"] == "seconds"
     assert encounter.status == Encounter.Status.SUBMITTED
+
+
+@on_a_phone
+def test_intake_js_shows_an_other_than_question_once_any_sign_but_none_is_ticked(
+    new_page, invite, viewport, monkeypatch
+):
+    """``ShowWhen(other_than=True)`` in the browser: a questionnaire that asks what the patient
+    is doing on the first page itself (no such page today) shows it for a sign, not for none."""
+    import dataclasses
+
+    from twitch_intake import questionnaire
+
+    intake = questionnaire.TWITCH_INTAKE
+    action = dataclasses.replace(
+        intake.question("emergency-action"), emergency_response=False, required=False
+    )
+    groups = tuple(
+        dataclasses.replace(
+            g,
+            questions=tuple(action if q.link_id == action.link_id else q for q in g.questions),
+        )
+        for g in intake.groups
+    )
+    monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", dataclasses.replace(intake, groups=groups))
+
+    _, link = invite()
+    page = new_page(viewport)
+    page.goto(link)
+    confirm(page)
+    block = page.locator("#div_id_emergency-action")
+    expect(block).to_be_hidden()
+    page.get_by_label("A seizure (fit)").check()
+    expect(block).to_be_visible()
+    page.get_by_label("None of these").check()  # clears the sign: exclusive
+    expect(block).to_be_hidden()

@@ -10,10 +10,23 @@ import os
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 from playwright.sync_api import Page, expect
 
-from tests.browser.steps import at, confirm, fill, heading, log_in, next_page, page_url, send
+from tests.browser.steps import (
+    DATE_OF_BIRTH,
+    answer_get_care,
+    at,
+    confirm,
+    fill,
+    heading,
+    log_in,
+    next_page,
+    page_url,
+    send,
+)
 from tests.factories import make_submitted, rich_answers, routine_answers
+from twitch_intake.questionnaire import TWITCH_INTAKE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,6 +52,8 @@ def test_screenshots_of_every_page(new_page, invite, clinician):
     next_page(page)
     expect(heading(page)).to_have_text("Get medical care now")
     shoot(page, "get-care-now")
+    answer_get_care(page, "getting-care-now")
+    shoot(page, "get-care-now-answered")
     page.get_by_role("link", name="Continue the form").click()
 
     answers = {**rich_answers(), "emergency-signs": ["severe-headache"]}
@@ -54,7 +69,8 @@ def test_screenshots_of_every_page(new_page, invite, clinician):
     expect(page).to_have_url(at("/intake/review/"))
     shoot(page, "review")
     send(page)
-    shoot(page, "thanks")
+    expect(page.locator(".emergency-reminder")).to_be_visible()
+    shoot(page, "thanks-emergency")
 
     walk_in = new_page("phone")
     walk_in.goto("/intake/start/")
@@ -70,3 +86,40 @@ def test_screenshots_of_every_page(new_page, invite, clinician):
         admin.goto(f"/admin/twitch_intake/encounter/{encounter.pk}/change/")
         expect(admin.locator(".ti-summary")).to_contain_text(encounter.patient_name)
         shoot(admin, name)
+
+
+def test_screenshots_of_an_emergency_in_spanish(new_page, invite):
+    """The get-care page (fever, vomiting or thinking alone: the "get there" message), a later
+    page with the reminder line, and the emergency thanks page, in Spanish."""
+    _, link = invite()
+    page = new_page("phone")
+    page.goto(link)
+    page.get_by_role("button", name="Español").click()
+    expect(heading(page)).to_have_text("Su formulario antes de la cita")
+    page.get_by_label("Su fecha de nacimiento").fill(DATE_OF_BIRTH)
+    page.get_by_role("button", name="Empezar").click()
+    expect(page).to_have_url(page_url("emergency"))
+    answers = {**rich_answers(), "emergency-signs": ["vomiting"]}
+    with translation.override("es"):
+        fill(page, answers, next_button="Siguiente")
+        page.get_by_role("button", name="Siguiente").click()
+        expect(heading(page)).to_have_text("Busque atención médica ahora")
+        expect(page.locator("section.get-care")).to_contain_text("servicio de urgencias")
+        shoot(page, "es-get-care-now")
+        [question] = TWITCH_INTAKE.emergency_responses()
+        page.get_by_label(str(question.label("getting-care-now"))).check()
+        page.get_by_role("button", name="Guardar mi respuesta").click()
+        expect(page.get_by_role("status")).to_contain_text("Su respuesta quedó guardada")
+        page.get_by_role("link", name="Seguir con el formulario").click()
+        for group in ["history", "symptoms", "background", "closing"]:
+            expect(page).to_have_url(page_url(group))
+            fill(page, answers, next_button="Siguiente")
+            expect(page.locator(".emergency-reminder")).to_contain_text("Nos dijo que tiene")
+            if group == "history":
+                shoot(page, "es-page-2-history-reminder")
+            page.get_by_role("button", name="Siguiente").click()
+        expect(page).to_have_url(at("/intake/review/"))
+        page.get_by_role("button", name="Enviar mis respuestas").click()
+        expect(page).to_have_url(at("/intake/thanks/"))
+        expect(page.locator(".emergency-reminder")).to_contain_text("llame al 911 ahora")
+        shoot(page, "es-thanks-emergency")

@@ -11,7 +11,7 @@ import pytest
 from django.test import override_settings
 
 from tests.alerting import SMTPServer, make_retries_due, run_workers
-from tests.factories import emergency_answers, issue, make_encounter, page_data
+from tests.factories import answer_get_care, emergency_answers, issue, make_encounter, page_data
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
 pytestmark = pytest.mark.usefixtures("queue")  # the worker reads committed rows
@@ -30,6 +30,7 @@ def test_an_emergency_submitted_while_mail_is_down_reaches_the_clinic_when_it_is
                 f"/intake/page/{group.link_id}/", page_data(group.link_id, answers)
             )
             assert response.status_code == 302, group.link_id
+            answer_get_care(client, response, answers)
         assert client.post("/intake/submit/")["Location"] == "/intake/thanks/"
         assert client.get("/intake/thanks/").status_code == 200
         run_workers()  # the workers try now, and are refused too

@@ -215,9 +215,25 @@ def test_the_self_start_page(settings, field):
 # --- The other patient pages ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "url", ["/intake/get-care-now/", "/intake/review/", "/intake/thanks/", "/intake/"]
-)
+@pytest.mark.parametrize("field", ["emergency-action", "emergency-signs", *EXTRA_FIELDS])
+def test_the_get_care_pages_form(patient, field):
+    """Its one question takes only a code it offers; nothing else posted there is stored."""
+    encounter, client = patient
+    for name, payload in PAYLOADS.items():
+        reset(encounter)
+        response = client.post(
+            "/intake/get-care-now/", {"emergency-action": "already-seen", field: payload()}
+        )
+        assert_inert(response)
+        after = answers_of(encounter)
+        if response.status_code != 302:
+            assert after == SAVED, name
+            continue
+        assert after == {**SAVED, "emergency-action": "already-seen"}, name
+        assert_inert(client.get("/intake/get-care-now/"))
+
+
+@pytest.mark.parametrize("url", ["/intake/review/", "/intake/thanks/", "/intake/"])
 def test_pages_that_take_no_form(patient, url):
     encounter, client = patient
     Encounter.objects.filter(pk=encounter.pk).update(answers=SAVED)

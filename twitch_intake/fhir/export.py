@@ -50,14 +50,20 @@ def _question_item(question: Question) -> dict[str, Any]:
         "required": question.required,
         "repeats": question.repeats,
     }
-    if question.show_when is not None:
-        item["enableWhen"] = [
-            {
-                "question": question.show_when.question,
-                "operator": "=",
-                "answerCoding": {"system": CODE_SYSTEM, "code": question.show_when.code},
-            }
-        ]
+    when = question.show_when
+    if when is not None:
+        coding = {"system": CODE_SYSTEM, "code": when.code}
+        if when.other_than:
+            # Answered, and with something other than the code: both must hold.
+            item["enableWhen"] = [
+                {"question": when.question, "operator": "exists", "answerBoolean": True},
+                {"question": when.question, "operator": "!=", "answerCoding": coding},
+            ]
+            item["enableBehavior"] = "all"
+        else:
+            item["enableWhen"] = [
+                {"question": when.question, "operator": "=", "answerCoding": coding}
+            ]
     if question.max_length is not None:
         item["maxLength"] = question.max_length
     if question.options:

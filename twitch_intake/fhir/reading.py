@@ -486,7 +486,10 @@ def _validation_message(
         show_when = intake.question(problem.link_id).show_when
         assert show_when is not None  # only a show-when question can not apply
         parent = intake.question(show_when.question)
-        verb = "includes" if parent.repeats else "is"
+        if show_when.other_than:
+            verb = "holds an answer other than" if parent.repeats else "is answered, and not"
+        else:
+            verb = "includes" if parent.repeats else "is"
         condition = f"asked only when {parent.link_id!r} {verb} {show_when.code!r}"
         message = f"{message.removesuffix('.')} ({condition})."
     if problem.code == "unknown_code":

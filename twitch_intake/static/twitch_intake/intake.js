@@ -13,11 +13,22 @@
     return false;
   }
 
+  // "question:!code": answered, with anything but code.
+  function answerHoldsOther(form, question, code) {
+    var inputs = form.querySelectorAll('[name="' + question + '"]');
+    for (var i = 0; i < inputs.length; i++) {
+      var input = inputs[i];
+      var given = (input.type === "checkbox" || input.type === "radio") ? (input.checked ? input.value : "") : input.value.trim();
+      if (given !== "" && given !== code) { return true; }
+    }
+    return false;
+  }
+
   function update(form) {
     var revealed = [];
     form.querySelectorAll("[data-show-when]").forEach(function (block) {
       var parts = block.getAttribute("data-show-when").split(":");
-      var shown = answerHolds(form, parts[0], parts[1]);
+      var shown = parts[1].charAt(0) === "!" ? answerHoldsOther(form, parts[0], parts[1].slice(1)) : answerHolds(form, parts[0], parts[1]);
       block.classList.toggle("d-none", !shown);
       if (shown) { revealed.push(block.getAttribute("data-question")); }
     });
@@ -25,12 +36,13 @@
     if (field) { field.value = revealed.join(" "); }
   }
 
-  // "None of these" cannot be ticked with anything else: ticking one side clears the other.
+  // "None of these" (marked data-exclusive from the questionnaire) cannot be ticked with
+  // anything else: ticking one side clears the other.
   function exclusive(event) {
     var box = event.target;
     if (box.type !== "checkbox" || !box.checked) { return; }
     box.form.querySelectorAll('input[type="checkbox"][name="' + box.name + '"]').forEach(function (other) {
-      if (other !== box && (box.value === "none" || other.value === "none")) { other.checked = false; }
+      if (other !== box && (box.hasAttribute("data-exclusive") || other.hasAttribute("data-exclusive"))) { other.checked = false; }
     });
   }
 

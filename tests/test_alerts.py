@@ -73,8 +73,8 @@ def test_the_save_that_stores_a_sign_queues_the_alert_and_nothing_is_sent_in_the
     assert stored.alerted_at is not None
     assert stored.alert_sent_at is None and stored.alert_attempts == 0
 
-    # Saving the page again, with the same or other signs, and submitting queue nothing more.
-    services.save_page(encounter.pk, EMERGENCY, {"emergency-signs": ["paralysis"]})
+    # Saving the page again with the same sign, and submitting, queue nothing more.
+    services.save_page(encounter.pk, EMERGENCY, {"emergency-signs": ["seizure"]})
     Encounter.objects.filter(pk=encounter.pk).update(answers=emergency_answers())
     assert services.submit(encounter.pk).ok
     assert len(alert_jobs(encounter)) == 1

@@ -340,15 +340,26 @@ def test_emergency_patient_is_told_at_once_and_the_clinic_emailed_once(
     alerted_at = Encounter.objects.get(pk=encounter.pk).alerted_at
     assert alerted_at is not None
 
-    # Saving page 1 again, with the same or other signs, does not send another email.
-    for signs in (answers["emergency-signs"], ["paralysis"]):
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            response = client.post(
-                PAGE_URL.format("emergency"), page_data("emergency", {"emergency-signs": signs})
-            )
-        assert response["Location"] == EMERGENCY_URL
-        assert callbacks == []
-        assert ProcrastinateJob.objects.count() == 1
+    # Saving page 1 again with the same signs is no new report: nothing more is queued.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(
+            PAGE_URL.format("emergency"),
+            page_data("emergency", {"emergency-signs": answers["emergency-signs"]}),
+        )
+    assert response["Location"] == EMERGENCY_URL
+    assert callbacks == []
+    assert ProcrastinateJob.objects.count() == 1
+    assert Encounter.objects.get(pk=encounter.pk).alerted_at == alerted_at
+    # A sign never reported before is a new report: the clinic is alerted again (the job
+    # still waiting to be sent covers it, so still one job).
+    response = client.post(
+        PAGE_URL.format("emergency"), page_data("emergency", {"emergency-signs": ["paralysis"]})
+    )
+    assert response["Location"] == EMERGENCY_URL
+    assert ProcrastinateJob.objects.count() == 1
+    realerted = Encounter.objects.get(pk=encounter.pk)
+    assert realerted.alerted_at > alerted_at and realerted.alert_sent_at is None
+    alerted_at = realerted.alerted_at
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(PAGE_URL.format("emergency"), page_data("emergency", answers))
         answer_get_care(client, response, answers)

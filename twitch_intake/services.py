@@ -178,6 +178,49 @@ class PageResult:
     is_emergency: bool = False
 
 
+#: What an acknowledgement sets, cleared when the patient reports a sign after it.
+ACKNOWLEDGEMENT_FIELDS = (
+    "emergency_acknowledged_at",
+    "emergency_acknowledged_by",
+    "emergency_acknowledgement",
+    "emergency_acknowledgement_note",
+)
+
+
+def _signs(answers: Mapping[str, Any]) -> set[str]:
+    """The codes ticked for the questions an emergency rule reads, "None of these" aside."""
+    return {
+        code
+        for link_id in triage.emergency_questions()
+        for code in triage.ticked_codes(answers, link_id)
+    } - {questionnaire.NONE}
+
+
+def _reports_a_new_sign(
+    encounter_id: int, previous: Mapping[str, Any], answers: Mapping[str, Any]
+) -> bool:
+    """Whether ``answers`` tick a sign this intake never held before (its history and its
+    stored answers): a new report, which the clinic must hear of even after it was alerted or
+    the emergency was acknowledged. A sign taken back and ticked again is not new."""
+    before = _signs(previous)
+    held = history.earlier_answers(encounter_id, triage.emergency_questions())
+    for link_id, values in held.items():
+        for _at, value in values:
+            before |= _signs({link_id: value})
+    return bool(_signs(answers) - before)
+
+
+def _reopen_emergency(encounter: Encounter) -> None:
+    """A new sign after the clinic was alerted or a clinician acknowledged: alert again, and
+    back into the banner's count, so that a worse sign never arrives silently."""
+    encounter.alerted_at = None
+    encounter.alert_sent_at = None
+    encounter.emergency_acknowledged_at = None
+    encounter.emergency_acknowledged_by = None
+    encounter.emergency_acknowledgement = ""
+    encounter.emergency_acknowledgement_note = ""
+
+
 def save_page(
     encounter_id: int,
     group: questionnaire.Group,
@@ -196,6 +239,7 @@ def save_page(
         encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
         if encounter.is_submitted:
             return PageResult(encounter, already_submitted=True)
+        previous = encounter.answers
         own = {q.link_id for q in group.questions}
         answers = {k: v for k, v in encounter.answers.items() if k not in own}
         answers.update(cleaned)
@@ -210,6 +254,10 @@ def save_page(
         # whichever page asked about it, not at submit.
         assessment = triage.assess(answers)
         is_emergency = assessment.is_emergency
+        # Signs change only on a page that asks about them: other saves cost no history read.
+        asks = own & triage.emergency_questions()
+        if is_emergency and asks and _reports_a_new_sign(encounter.pk, previous, answers):
+            _reopen_emergency(encounter)
         apply_provisional(encounter, assessment, now)
         if is_emergency:
             _queue_alert(encounter, now)
@@ -219,7 +267,9 @@ def save_page(
                 "completed_groups",
                 "status",
                 "alerted_at",
+                "alert_sent_at",
                 "emergency_reported_at",
+                *ACKNOWLEDGEMENT_FIELDS,
                 *RESULT_FIELDS,
                 "language",
                 "updated_at",
@@ -417,10 +467,23 @@ def retriage(*, dry_run: bool = False) -> RetriageReport:
                     continue
                 encounter = locked
                 before = _result(encounter)
-                apply_assessment(encounter, _assess_with_history(encounter))
+                assessment = _assess_with_history(encounter)
+                apply_assessment(encounter, assessment)
                 if _result(encounter) == before:
                     continue
-                encounter.save(update_fields=[*RESULT_FIELDS, "updated_at"])
+                if assessment.is_emergency:
+                    # Newer rules make it an emergency: the clinic is told, as at a save.
+                    now = timezone.now()
+                    encounter.emergency_reported_at = encounter.emergency_reported_at or now
+                    _queue_alert(encounter, now)
+                encounter.save(
+                    update_fields=[
+                        *RESULT_FIELDS,
+                        "emergency_reported_at",
+                        "alerted_at",
+                        "updated_at",
+                    ]
+                )
         old_level, old_flags, *_counts = before
         report.changed.append(
             Retriaged(

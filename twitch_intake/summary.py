@@ -217,7 +217,25 @@ class EmergencyReport:
         return "; ".join(str(label) for label in self.response)
 
 
-def emergency_report(encounter: Encounter, intake: Questionnaire | None = None) -> EmergencyReport:
+def _earlier_response(encounter: Encounter, question: Question | None) -> tuple[Text, ...]:
+    """What the patient answered on the get-care page before the sign was taken back (which
+    clears the answer): the clinician reconciling the emergency needs it, marked as earlier."""
+    if question is None or encounter.pk is None or encounter.emergency_reported_at is None:
+        return ()
+    held = history.earlier_answers(encounter.pk, [question.link_id]).get(question.link_id, [])
+    answered = [value for _, value in held if not validation.is_blank(value)]
+    if not answered:
+        return ()
+    label = question.label(str(answered[-1]))
+    return (format_lazy(_("{answer} (answered before the sign was taken back)"), answer=label),)
+
+
+def emergency_report(
+    encounter: Encounter, intake: Questionnaire | None = None, *, with_history: bool = False
+) -> EmergencyReport:
+    """The emergency's part of the header; ``with_history`` (the summary, one encounter) also
+    reads what the patient answered on the get-care page before a sign was taken back, which
+    the queue's rows leave out (one query each)."""
     intake = intake or questionnaire.TWITCH_INTAKE
     question = emergency_response_question(intake)
     by = encounter.emergency_acknowledged_by
@@ -228,7 +246,8 @@ def emergency_report(encounter: Encounter, intake: Questionnaire | None = None) 
         alert_sent_at=encounter.alert_sent_at,
         alert_attempts=encounter.alert_attempts,
         response_question=question.clinician_heading if question is not None else "",
-        response=emergency_response(encounter.answers or {}, intake),
+        response=emergency_response(encounter.answers or {}, intake)
+        or (_earlier_response(encounter, question) if with_history else ()),
         acknowledged_at=encounter.emergency_acknowledged_at,
         acknowledged_by=by.get_username() if by is not None else "",
         acknowledgement=encounter.get_emergency_acknowledgement_display()
@@ -574,7 +593,7 @@ def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
             level=assessment.level,
             level_label=LevelChoice(assessment.level.value).label,
             flag_count=len(assessment.flags),
-            emergency=emergency_report(encounter, intake)
+            emergency=emergency_report(encounter, intake, with_history=True)
             if encounter.is_emergency or assessment.is_emergency
             else None,
         ),

@@ -331,7 +331,11 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             form = EmergencyResponseForm(group, encounter.answers, request.POST)
             if form.is_valid():
                 result = services.save_page(
-                    encounter.pk, group, form.answers, language=get_language() or ""
+                    encounter.pk,
+                    group,
+                    form.answers,
+                    language=get_language() or "",
+                    session_key=request.session.session_key,
                 )
                 if result.already_submitted:
                     return redirect("twitch_intake:thanks")

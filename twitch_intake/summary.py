@@ -217,12 +217,16 @@ class EmergencyReport:
         return "; ".join(str(label) for label in self.response)
 
 
-def _earlier_response(encounter: Encounter, question: Question | None) -> tuple[Text, ...]:
+def _earlier_response(
+    encounter: Encounter,
+    question: Question | None,
+    earlier: triage.Earlier | None,
+) -> tuple[Text, ...]:
     """What the patient answered on the get-care page before the sign was taken back (which
     clears the answer): the clinician reconciling the emergency needs it, marked as earlier."""
-    if question is None or encounter.pk is None or encounter.emergency_reported_at is None:
+    if question is None or earlier is None or encounter.emergency_reported_at is None:
         return ()
-    held = history.earlier_answers(encounter.pk, [question.link_id]).get(question.link_id, [])
+    held = earlier.get(question.link_id, [])
     answered = [value for _, value in held if not validation.is_blank(value)]
     if not answered:
         return ()
@@ -231,11 +235,14 @@ def _earlier_response(encounter: Encounter, question: Question | None) -> tuple[
 
 
 def emergency_report(
-    encounter: Encounter, intake: Questionnaire | None = None, *, with_history: bool = False
+    encounter: Encounter,
+    intake: Questionnaire | None = None,
+    *,
+    earlier: triage.Earlier | None = None,
 ) -> EmergencyReport:
-    """The emergency's part of the header; ``with_history`` (the summary, one encounter) also
-    reads what the patient answered on the get-care page before a sign was taken back, which
-    the queue's rows leave out (one query each)."""
+    """The emergency's part of the header. Given the answer history the summary has already
+    read (``earlier``), it also shows what the patient answered on the get-care page before a
+    sign was taken back; the queue's rows pass none and read nothing more."""
     intake = intake or questionnaire.TWITCH_INTAKE
     question = emergency_response_question(intake)
     by = encounter.emergency_acknowledged_by
@@ -247,7 +254,7 @@ def emergency_report(
         alert_attempts=encounter.alert_attempts,
         response_question=question.clinician_heading if question is not None else "",
         response=emergency_response(encounter.answers or {}, intake)
-        or (_earlier_response(encounter, question) if with_history else ()),
+        or _earlier_response(encounter, question, earlier),
         acknowledged_at=encounter.emergency_acknowledged_at,
         acknowledged_by=by.get_username() if by is not None else "",
         acknowledgement=encounter.get_emergency_acknowledgement_display()
@@ -576,7 +583,10 @@ def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
     changes and link openings)."""
     intake = intake or questionnaire.TWITCH_INTAKE
     answers: Mapping[str, Any] = encounter.answers or {}
-    earlier = history.earlier_answers(encounter.pk) if encounter.pk is not None else None
+    # One read of the history: what triage needs, and the get-care answer for the header.
+    response = emergency_response_question(intake)
+    wanted = {*triage.history_questions(), *([response.link_id] if response else [])}
+    earlier = history.earlier_answers(encounter.pk, wanted) if encounter.pk is not None else None
     assessment = triage.assess(answers, intake, earlier=earlier)
     identity_changes, link_openings = _access_history(encounter)
     visit_day = timezone.localdate(encounter.visit_at)
@@ -593,7 +603,7 @@ def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
             level=assessment.level,
             level_label=LevelChoice(assessment.level.value).label,
             flag_count=len(assessment.flags),
-            emergency=emergency_report(encounter, intake, with_history=True)
+            emergency=emergency_report(encounter, intake, earlier=earlier)
             if encounter.is_emergency or assessment.is_emergency
             else None,
         ),

@@ -17,21 +17,37 @@ def routine_answers(**overrides: Any) -> dict[str, Any]:
     answers: dict[str, Any] = {
         "emergency-signs": ["none"],
         "duration": "days",
+        "onset": "sudden",
+        "course": "better",
         "severity": "mild",
+        "frequency": "daily",
+        "movement": ["flicker"],
         "locations": ["eyelid"],
+        "side": "left",
         "more-than-one-location": False,
         "pattern": "comes-and-goes",
         "episode-length": "seconds",
         "other-symptoms": ["none"],
+        "recent-emergency": False,
+        "family-history": "no",
         "medications": "",
         "medication-flags": ["none"],
         "conditions": "",
         "condition-flags": ["none"],
+        "pregnancy": "not-applicable",
         "triggers": ["none"],
         "notes": "",
+        "answered-by": "patient",
     }
     answers.update(overrides)
     return {k: v for k, v in answers.items() if v is not None and v != ""}
+
+
+def answers_1_0_0(**overrides: Any) -> dict[str, Any]:
+    """A complete routine intake as questionnaire 1.0.0 asked it: none of 1.1.0's questions."""
+    current = routine_answers(**overrides)
+    old = TWITCH_INTAKE.as_of("1.0.0")
+    return {link_id: value for link_id, value in current.items() if old.has_question(link_id)}
 
 
 def emergency_answers(**overrides: Any) -> dict[str, Any]:

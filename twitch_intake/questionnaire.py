@@ -17,7 +17,7 @@ question is absent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -26,7 +26,10 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
+
+#: The first version: what a question or option declares when it was always there.
+FIRST_VERSION = "1.0.0"
 
 #: The exclusive answer of a repeating choice: it cannot be ticked with anything else.
 NONE = "none"
@@ -55,6 +58,36 @@ class Urgency(StrEnum):
         return (Urgency.GET_CARE_NOW, Urgency.CALL_NOW).index(self)
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """``"1.10.0"`` after ``"1.9.0"``: versions compare as numbers, never as text. A ``ValueError``
+    for anything that is not dotted numbers."""
+    parts = version.split(".")
+    if not all(part.isdigit() and part.isascii() for part in parts):
+        raise ValueError(f"not a questionnaire version: {version!r}")
+    return tuple(int(part) for part in parts)
+
+
+class Region(StrEnum):
+    """The body regions of the summary's one-line story ("4 places in 2 body regions")."""
+
+    HEAD = "head"
+    NECK_AND_ARMS = "neck-and-arms"
+    TRUNK = "trunk"
+    LEGS = "legs"
+    #: A place the patient typed: a region of its own.
+    OTHER = "other"
+
+
+class Side(StrEnum):
+    """A side of the body, as the body diagram marks it."""
+
+    LEFT = "left"
+    RIGHT = "right"
+
+
+BOTH_SIDES = frozenset(Side)
+
+
 @dataclass(frozen=True)
 class Option:
     code: str
@@ -64,6 +97,23 @@ class Option:
     #: Advice the thanks page adds when this option was ticked (what to do, and not do, until
     #: the visit); empty: none.
     after_advice: str | Promise = ""
+    #: The version that first offered it: an intake stored under an earlier one never saw it.
+    since: str = FIRST_VERSION
+    #: Cannot be ticked together with any other option ("None of these", "Not sure").
+    exclusive: bool = False
+    #: For a place on the body: its region, for the one-line story.
+    region: Region | None = None
+    #: For an answer about which side: the sides the body diagram marks for it.
+    sides: frozenset[Side] = frozenset()
+    #: When ticked, the summary's one-line story names it (the red-flag symptoms).
+    in_story: bool = False
+    #: When ticked, the summary shows it in the top block beside the red flags, as context that
+    #: changes no level (benzodiazepine withdrawal: stopping it can itself be dangerous).
+    shown_first: bool = False
+
+    def since_in(self, version: str) -> bool:
+        """Whether an intake of ``version`` was offered this option."""
+        return version_key(self.since) <= version_key(version)
 
 
 @dataclass(frozen=True)
@@ -73,11 +123,14 @@ class ShowWhen:
     than 'None of these'")."""
 
     question: str
-    code: str
+    #: An answer code, or ``True`` / ``False`` for a yes/no question.
+    code: str | bool
     other_than: bool = False
 
     def holds(self, answers: Answers) -> bool:
         value = answers.get(self.question)
+        if isinstance(self.code, bool):
+            return value is self.code
         if self.other_than:
             if value is None or value == [] or value == () or str(value).strip() == "":
                 return False
@@ -109,9 +162,6 @@ class Question:
     #: The history lists questions by this number, then in the order the patient saw them; a
     #: question may be asked late on a page yet belong early in the clinician's story.
     history_order: int = 0
-    #: What an answer of only "None of these" tells the clinician about a red flag this question
-    #: rules out ("patient ticked none of these"); empty: "not reported".
-    none_means: str | Promise = ""
     #: The message when a required answer is missing, where the generic one would not say why
     #: the question is there ("You ticked “Somewhere else”. Tell us where.").
     required_message: str | Promise = ""
@@ -123,6 +173,17 @@ class Question:
     #: The patient's answer on the get-care page: shown beside the emergency in the queue and
     #: summary header. Asked there, after the warning, never on the page of its group.
     emergency_response: bool = False
+    #: The version that first asked it: an intake stored under an earlier version was never
+    #: asked, which the summary says rather than "not answered".
+    since: str = FIRST_VERSION
+    #: This question starts a new page of the patient form, within its group: a group may be
+    #: more than one page, so that every page is short on a phone.
+    starts_page: bool = False
+    #: Its answer says which side of the body the places are on (the options' ``sides``).
+    body_side: bool = False
+    #: Its place in the summary's one-line story; ``None``: not in it. A repeating choice puts
+    #: only the ticked options declared ``in_story`` there.
+    story: int | None = None
 
     @property
     def clinician_heading(self) -> str | Promise:
@@ -137,9 +198,16 @@ class Question:
         return tuple(option.code for option in self.options)
 
     @property
-    def exclusive(self) -> str | None:
-        """The code that cannot be combined with others, if this question has one."""
-        return NONE if self.repeats and NONE in self.codes else None
+    def exclusive(self) -> frozenset[str]:
+        """The codes that cannot be ticked with any other: "None of these" of every repeating
+        choice, and the options declared ``exclusive`` ("Not sure")."""
+        if not self.repeats:
+            return frozenset()
+        return frozenset(o.code for o in self.options if o.exclusive or o.code == NONE)
+
+    def asked_in(self, version: str) -> bool:
+        """Whether an intake of ``version`` was asked this question."""
+        return version_key(self.since) <= version_key(version)
 
     def label(self, code: str) -> str | Promise:
         """The option's label; a code without an option (stored by an older version) is its
@@ -167,11 +235,48 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Page:
+    """One page of the patient form: a group, or a part of one (``Question.starts_page``).
+
+    Pages are how the form is shown, not what is stored: answers, FHIR and the summary know
+    only groups and questions. The first page of a group is named after the group, any later
+    one after its first question, so page names are linkIds and never collide.
+    """
+
+    slug: str
+    group: Group
+    questions: tuple[Question, ...]
+    #: Its place among its group's pages, from 0.
+    part: int = 0
+
+    @property
+    def title(self) -> str | Promise:
+        return self.group.title
+
+    @property
+    def intro(self) -> str | Promise:
+        """The group's introduction, on its first page only."""
+        return self.group.intro if self.part == 0 else ""
+
+
+@dataclass(frozen=True)
 class Group:
     link_id: str
     title: str | Promise
     intro: str | Promise
     questions: tuple[Question, ...]
+
+    @cached_property
+    def pages(self) -> tuple[Page, ...]:
+        parts: list[list[Question]] = []
+        for question in self.questions:
+            if not parts or question.starts_page:
+                parts.append([])
+            parts[-1].append(question)
+        return tuple(
+            Page(self.link_id if i == 0 else part[0].link_id, self, tuple(part), i)
+            for i, part in enumerate(parts)
+        )
 
 
 @dataclass(frozen=True)
@@ -180,6 +285,7 @@ class Questionnaire:
     title: str | Promise
     groups: tuple[Group, ...]
     _index: dict[str, Question] = field(init=False, repr=False, compare=False)
+    _as_of: dict[str, Questionnaire] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {q.link_id: q for g in self.groups for q in g.questions}
@@ -195,12 +301,77 @@ class Questionnaire:
                     raise ValueError(f"{question.link_id}: details_option needs a show_when")
                 continue
             parent = index.get(when.question)
-            if parent is None or when.code not in parent.codes:
+            offered = (
+                parent is not None
+                and (parent.type is ItemType.BOOLEAN) == isinstance(when.code, bool)
+                and (isinstance(when.code, bool) or when.code in parent.codes)
+            )
+            if not offered:
                 raise ValueError(
                     f"{question.link_id}: shown when {when.question!r} is {when.code!r}, "
                     "which no question of this questionnaire offers"
                 )
+        for question in index.values():
+            version_key(question.since)
+            for option in question.options:
+                version_key(option.since)
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_as_of", {})
+
+    # --- versions -----------------------------------------------------------------------------
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """Every version this definition can read, oldest first: the versions its questions and
+        options were added in, and its own."""
+        found = {self.version}
+        for question in self.questions():
+            found.add(question.since)
+            found.update(option.since for option in question.options)
+        return tuple(sorted(found, key=version_key))
+
+    def as_of(self, version: str) -> Questionnaire:
+        """This questionnaire as an intake of ``version`` was asked it: without the questions
+        and options added later. Labels are today's (they are ours to reword; codes never change
+        meaning). A ``ValueError`` for a version this definition does not know."""
+        if version == self.version:
+            return self
+        if version not in self.versions:
+            raise ValueError(f"questionnaire version {version!r} is not known")
+        cache: dict[str, Questionnaire] = self._as_of
+        if version not in cache:
+            cache[version] = Questionnaire(
+                version,
+                self.title,
+                tuple(
+                    replace(
+                        group,
+                        questions=tuple(
+                            replace(q, options=tuple(o for o in q.options if o.since_in(version)))
+                            for q in group.questions
+                            if q.asked_in(version)
+                        ),
+                    )
+                    for group in self.groups
+                ),
+            )
+        return cache[version]
+
+    def asked(self, link_id: str) -> bool:
+        """Whether an intake of this questionnaire's version was asked ``link_id``."""
+        return link_id in self._index
+
+    # --- pages --------------------------------------------------------------------------------
+
+    def pages(self) -> tuple[Page, ...]:
+        """Every page of the patient form, in order."""
+        return tuple(page for group in self.groups for page in group.pages)
+
+    def page(self, slug: str) -> Page:
+        for page in self.pages():
+            if page.slug == slug:
+                return page
+        raise KeyError(slug)
 
     def questions(self) -> Iterator[Question]:
         for group in self.groups:
@@ -289,7 +460,66 @@ def _signs(*signs: tuple[str, str | Promise, Urgency]) -> tuple[Option, ...]:
     return tuple(Option(code, label, urgency=urgency) for code, label, urgency in signs)
 
 
+def _places(region: Region, *pairs: tuple[str, str | Promise]) -> tuple[Option, ...]:
+    return tuple(Option(code, label, region=region) for code, label in pairs)
+
+
 CALL_NOW, GET_CARE_NOW = Urgency.CALL_NOW, Urgency.GET_CARE_NOW
+V1_1 = "1.1.0"
+
+#: The signs that need care now. Asked first (``emergency-signs``), and asked again, without
+#: the get-care message, about the time since the twitching started (``recent-emergency-signs``).
+EMERGENCY_SIGNS: tuple[Option, ...] = (
+    *_signs(
+        ("diminished-pulse", _("A weak pulse, or a pulse that is hard to find"), CALL_NOW),
+        (
+            "consciousness-change",
+            _("Fainting, or being very drowsy or hard to wake"),
+            CALL_NOW,
+        ),
+        ("mental-status-change", _("Confusion, or a sudden change in behavior"), CALL_NOW),
+        (
+            "thinking-difficulty",
+            _("Trouble with memory, thinking or understanding"),
+            GET_CARE_NOW,
+        ),
+        (
+            "high-fever",
+            _("A high fever: 38 °C (100.4 °F) or higher, or feeling hot and shivery"),
+            GET_CARE_NOW,
+        ),
+        (
+            "coordination-loss",
+            _("Losing control of your movements (clumsy, unsteady)"),
+            CALL_NOW,
+        ),
+        ("paralysis", _("Not being able to move a part of your body"), CALL_NOW),
+        (
+            "seizure",
+            _("A seizure: the body shakes and you cannot stop it, or you pass out"),
+            CALL_NOW,
+        ),
+        (
+            "severe-headache",
+            _("A sudden, very bad headache, or the worst headache you have ever had"),
+            CALL_NOW,
+        ),
+        (
+            "speech-difficulty",
+            _("Slurred or mixed-up speech, or not being able to speak"),
+            CALL_NOW,
+        ),
+        (
+            "vision-change",
+            _("A sudden change in your vision, losing vision, or eye pain"),
+            CALL_NOW,
+        ),
+        ("vomiting", _("Vomiting (throwing up)"), GET_CARE_NOW),
+    ),
+    Option("breathing-difficulty", _("Trouble breathing, or choking"), CALL_NOW, since=V1_1),
+)
+
+YES_NO_NOT_SURE = _options(("yes", _("Yes")), ("no", _("No")), ("not-sure", _("Not sure")))
 
 
 TWITCH_INTAKE = Questionnaire(
@@ -307,63 +537,10 @@ TWITCH_INTAKE = Questionnaire(
                     ItemType.CHOICE,
                     required=True,
                     repeats=True,
-                    options=(
-                        *_signs(
-                            (
-                                "diminished-pulse",
-                                _("A weak pulse, or a pulse that is hard to find"),
-                                CALL_NOW,
-                            ),
-                            (
-                                "consciousness-change",
-                                _("Fainting, or being very drowsy or hard to wake"),
-                                CALL_NOW,
-                            ),
-                            (
-                                "mental-status-change",
-                                _("Confusion, or a sudden change in behavior"),
-                                CALL_NOW,
-                            ),
-                            (
-                                "thinking-difficulty",
-                                _("Trouble with memory, thinking or understanding"),
-                                GET_CARE_NOW,
-                            ),
-                            ("high-fever", _("A high fever"), GET_CARE_NOW),
-                            (
-                                "coordination-loss",
-                                _("Losing control of your movements (clumsy, unsteady)"),
-                                CALL_NOW,
-                            ),
-                            (
-                                "paralysis",
-                                _("Not being able to move a part of your body"),
-                                CALL_NOW,
-                            ),
-                            ("seizure", _("A seizure (fit)"), CALL_NOW),
-                            ("severe-headache", _("A severe headache"), CALL_NOW),
-                            (
-                                "speech-difficulty",
-                                _("Slurred or mixed-up speech, or not being able to speak"),
-                                CALL_NOW,
-                            ),
-                            (
-                                "vision-change",
-                                _("A sudden change in your vision, losing vision, or eye pain"),
-                                CALL_NOW,
-                            ),
-                            ("vomiting", _("Vomiting (throwing up)"), GET_CARE_NOW),
-                            (
-                                "breathing-difficulty",
-                                _("Trouble breathing, or choking"),
-                                CALL_NOW,
-                            ),
-                        ),
-                        Option(NONE, _("None of these")),
-                    ),
+                    options=(*EMERGENCY_SIGNS, Option(NONE, _("None of these"))),
                     help=_("Tick every one that applies, or “None of these”."),
                     in_history=False,
-                    none_means=_("patient ticked none of these"),
+                    story=90,
                 ),
                 Question(
                     "emergency-action",
@@ -389,13 +566,17 @@ TWITCH_INTAKE = Questionnaire(
                     in_history=False,
                     required_message=_("Choose what you are doing about this."),
                     emergency_response=True,
+                    since=V1_1,
                 ),
             ),
         ),
         Group(
             "history",
             _("About your twitching"),
-            _("A twitch is a small movement of a muscle that you do not control."),
+            _(
+                "We mean involuntary muscle twitches (fasciculations): small movements of a "
+                "muscle that you do not control."
+            ),
             (
                 Question(
                     "duration",
@@ -409,6 +590,37 @@ TWITCH_INTAKE = Questionnaire(
                         ("long-term", _("More than 6 months")),
                     ),
                     heading=_("Duration"),
+                    story=10,
+                ),
+                Question(
+                    "onset",
+                    _("How did it start?"),
+                    ItemType.CHOICE,
+                    required=True,
+                    options=_options(
+                        ("sudden", _("Suddenly, within minutes or hours")),
+                        ("over-days", _("Over a few days")),
+                        ("gradual", _("Slowly, over weeks or months")),
+                        ("not-sure", _("Not sure")),
+                    ),
+                    heading=_("Onset"),
+                    since=V1_1,
+                    story=20,
+                ),
+                Question(
+                    "course",
+                    _("Since it started, has it…"),
+                    ItemType.CHOICE,
+                    required=True,
+                    options=_options(
+                        ("better", _("Got better")),
+                        ("same", _("Stayed about the same")),
+                        ("worse", _("Got worse")),
+                        ("spreading", _("Spread to new places")),
+                    ),
+                    heading=_("Course"),
+                    since=V1_1,
+                    story=21,
                 ),
                 Question(
                     "severity",
@@ -421,11 +633,57 @@ TWITCH_INTAKE = Questionnaire(
                         (
                             "severe",
                             _(
-                                "Severe: the body part moves so others can see, or they get in the way of daily life or sleep"
+                                "Severe: strong enough to move a joint (the eye closes or a "
+                                "finger jerks), or they stop me doing daily things or sleeping"
                             ),
                         ),
                     ),
                     heading=_("Severity"),
+                    story=60,
+                ),
+                Question(
+                    "frequency",
+                    _("How often do you notice them?"),
+                    ItemType.CHOICE,
+                    required=True,
+                    options=_options(
+                        ("many-times-a-day", _("Many times a day")),
+                        ("daily", _("About once a day")),
+                        ("weekly", _("A few times a week")),
+                        ("rarely", _("Less than once a week")),
+                    ),
+                    heading=_("How often"),
+                    since=V1_1,
+                    starts_page=True,
+                ),
+                Question(
+                    "movement",
+                    _("What does it look or feel like?"),
+                    ItemType.CHOICE,
+                    required=True,
+                    repeats=True,
+                    options=(
+                        *_options(
+                            ("flicker", _("A flicker or ripple under the skin")),
+                            ("jerk", _("A quick jerk that moves a body part")),
+                            ("shaking", _("Shaking back and forth")),
+                            (
+                                "tightening",
+                                _("A tightening that hurts and lasts, like a cramp"),
+                            ),
+                            (
+                                "urge",
+                                _(
+                                    "A movement or sound you feel an urge to make and can "
+                                    "hold back for a while"
+                                ),
+                            ),
+                        ),
+                        Option("not-sure", _("Not sure"), exclusive=True),
+                    ),
+                    help=_("Tick every one that applies, or “Not sure”."),
+                    heading=_("What it looks or feels like"),
+                    since=V1_1,
                 ),
                 Question(
                     "locations",
@@ -433,26 +691,44 @@ TWITCH_INTAKE = Questionnaire(
                     ItemType.CHOICE,
                     required=True,
                     repeats=True,
-                    options=_options(
-                        ("eyelid", _("Eyelid")),
-                        ("face", _("Face")),
-                        ("tongue", _("Tongue")),
-                        ("neck", _("Neck")),
-                        ("shoulder", _("Shoulder")),
-                        ("upper-arm", _("Upper arm")),
-                        ("forearm", _("Forearm")),
-                        ("hand", _("Hand")),
-                        ("chest", _("Chest")),
-                        ("abdomen", _("Belly")),
-                        ("back", _("Back")),
-                        ("thigh", _("Thigh")),
-                        ("calf", _("Calf (lower leg)")),
-                        ("foot", _("Foot")),
-                        ("other", pgettext_lazy("body location", "Somewhere else")),
+                    options=(
+                        *_places(
+                            Region.HEAD,
+                            ("eyelid", _("Eyelid")),
+                            ("face", _("Face")),
+                            ("tongue", _("Tongue")),
+                        ),
+                        *_places(
+                            Region.NECK_AND_ARMS,
+                            ("neck", _("Neck")),
+                            ("shoulder", _("Shoulder")),
+                            ("upper-arm", _("Upper arm")),
+                            ("forearm", _("Forearm")),
+                            ("hand", _("Hand")),
+                        ),
+                        *_places(
+                            Region.TRUNK,
+                            ("chest", _("Chest")),
+                            ("abdomen", _("Belly")),
+                            ("back", _("Back")),
+                        ),
+                        *_places(
+                            Region.LEGS,
+                            ("thigh", _("Thigh")),
+                            ("calf", _("Calf (the back of the lower leg)")),
+                            ("foot", _("Foot")),
+                        ),
+                        Option(
+                            "other",
+                            pgettext_lazy("body location", "Somewhere else"),
+                            region=Region.OTHER,
+                        ),
                     ),
                     help=_("Tick every place you have noticed them."),
                     heading=_("Locations"),
                     body_sites=True,
+                    starts_page=True,
+                    story=30,
                 ),
                 Question(
                     "locations-other",
@@ -463,6 +739,22 @@ TWITCH_INTAKE = Questionnaire(
                     show_when=ShowWhen("locations", "other"),
                     required_message=_("You ticked “Somewhere else”. Tell us where."),
                     details_option=True,
+                ),
+                Question(
+                    "side",
+                    _("Which side of your body are the twitches on?"),
+                    ItemType.CHOICE,
+                    required=True,
+                    options=(
+                        Option("left", _("Left"), sides=frozenset({Side.LEFT})),
+                        Option("right", _("Right"), sides=frozenset({Side.RIGHT})),
+                        Option("both", _("Both sides"), sides=BOTH_SIDES),
+                        Option("not-sure", _("Not sure"), sides=BOTH_SIDES),
+                    ),
+                    heading=_("Side"),
+                    since=V1_1,
+                    body_side=True,
+                    story=31,
                 ),
                 Question(
                     "more-than-one-location",
@@ -481,6 +773,8 @@ TWITCH_INTAKE = Questionnaire(
                         ("comes-and-goes", _("It comes and goes")),
                     ),
                     heading=_("Pattern"),
+                    starts_page=True,
+                    story=50,
                 ),
                 Question(
                     "episode-length",
@@ -509,23 +803,54 @@ TWITCH_INTAKE = Questionnaire(
                     ItemType.CHOICE,
                     required=True,
                     repeats=True,
-                    options=_options(
-                        ("weakness", _("Weakness")),
-                        ("muscle-loss", _("A muscle looks smaller or thinner")),
-                        ("cramps", _("Cramps")),
-                        ("stiffness", _("Stiffness")),
-                        ("numbness-tingling", _("Numbness or tingling")),
-                        ("pain", _("Pain")),
-                        ("fatigue", _("Feeling very tired")),
-                        ("trouble-swallowing", _("Trouble swallowing")),
-                        (
-                            "tics-or-vocal-outbursts",
-                            _("Tics, or sounds or words you can't hold back"),
+                    options=(
+                        Option(
+                            "weakness",
+                            _(
+                                "Weakness: a muscle is not as strong as before (you drop "
+                                "things, can't open jars or lift your arm, trip, or find "
+                                "stairs hard). Not tiredness."
+                            ),
+                            in_story=True,
                         ),
-                        (NONE, _("None of these")),
+                        Option(
+                            "muscle-loss", _("A muscle looks smaller or thinner"), in_story=True
+                        ),
+                        *_options(
+                            ("cramps", _("Cramps")),
+                            ("stiffness", _("Stiffness")),
+                            ("numbness-tingling", _("Numbness or tingling")),
+                            ("pain", _("Pain")),
+                            ("fatigue", _("Feeling very tired")),
+                        ),
+                        Option("trouble-swallowing", _("Trouble swallowing"), in_story=True),
+                        Option(
+                            "speech-change",
+                            _(
+                                "Your speech has changed over weeks or months: slurred, "
+                                "nasal or slower"
+                            ),
+                            since=V1_1,
+                            in_story=True,
+                        ),
+                        Option(
+                            "breathless",
+                            _("Short of breath when you lie flat or do light activity"),
+                            since=V1_1,
+                            in_story=True,
+                        ),
+                        Option(
+                            "tics-or-vocal-outbursts",
+                            _(
+                                "Movements or sounds you feel an urge to make and can hold "
+                                "back only for a while (tics)"
+                            ),
+                        ),
+                        Option(NONE, _("None of these")),
                     ),
                     help=_("Tick every one that applies, or “None of these”."),
                     heading=_("Other symptoms"),
+                    story=70,
                 ),
                 Question(
                     "weakness-where",
@@ -535,6 +860,47 @@ TWITCH_INTAKE = Questionnaire(
                     help=_("For example: right hand, both legs."),
                     show_when=ShowWhen("other-symptoms", "weakness"),
                     heading=_("Where weak"),
+                    details_option=True,
+                ),
+                Question(
+                    "recent-emergency",
+                    _(
+                        "Since your twitching started, have you had any of the signs from the "
+                        "first page, even if they went away?"
+                    ),
+                    ItemType.BOOLEAN,
+                    required=True,
+                    heading=_("Emergency signs since the twitching started"),
+                    since=V1_1,
+                    starts_page=True,
+                ),
+                Question(
+                    "recent-emergency-signs",
+                    _("Which ones?"),
+                    ItemType.CHOICE,
+                    required=True,
+                    repeats=True,
+                    options=tuple(
+                        Option(sign.code, sign.label, since=sign.since) for sign in EMERGENCY_SIGNS
+                    ),
+                    help=_("Tick every one you have had."),
+                    show_when=ShowWhen("recent-emergency", True),
+                    heading=_("Which signs"),
+                    since=V1_1,
+                    story=91,
+                ),
+                Question(
+                    "family-history",
+                    _(
+                        "Has anyone in your family (parents, brothers, sisters, children) had "
+                        "ALS (motor neurone disease), muscular dystrophy, or another nerve or "
+                        "muscle disease?"
+                    ),
+                    ItemType.CHOICE,
+                    required=True,
+                    options=YES_NO_NOT_SURE,
+                    heading=_("Family history of nerve or muscle disease"),
+                    since=V1_1,
                 ),
             ),
         ),
@@ -563,19 +929,27 @@ TWITCH_INTAKE = Questionnaire(
                         *_options(
                             (
                                 "stimulant",
-                                _("A stimulant medicine, for example for ADHD, or diet pills"),
+                                _(
+                                    "A stimulant medicine, for example for ADHD, or diet pills, "
+                                    "or stimulant drugs such as amphetamines or cocaine"
+                                ),
                             ),
                             ("corticosteroid", _("A steroid medicine, such as prednisone")),
                             (
                                 "estrogen",
-                                _("Estrogen, including birth control or hormone therapy"),
+                                _(
+                                    "A hormone medicine with estrogen: the combined pill, patch "
+                                    "or ring, or hormone therapy for the menopause"
+                                ),
                             ),
                             ("diuretic", _("A diuretic (“water pill”)")),
                         ),
                         Option(
                             "benzodiazepine-withdrawal",
                             _(
-                                "I recently stopped or cut down a benzodiazepine, such as diazepam, lorazepam or alprazolam"
+                                "I recently stopped or cut down a benzodiazepine, such as Valium "
+                                "(diazepam), Ativan (lorazepam), Xanax (alprazolam) or Klonopin "
+                                "(clonazepam)"
                             ),
                             after_advice=_(
                                 "You told us you recently stopped or cut down a benzodiazepine. "
@@ -584,6 +958,7 @@ TWITCH_INTAKE = Questionnaire(
                                 "become confused, or see or hear things that are not there, call "
                                 "the emergency number."
                             ),
+                            shown_first=True,
                         ),
                         Option(NONE, _("None of these")),
                     ),
@@ -595,6 +970,7 @@ TWITCH_INTAKE = Questionnaire(
                     ItemType.TEXT,
                     max_length=2000,
                     heading=_("Conditions (as typed)"),
+                    starts_page=True,
                 ),
                 Question(
                     "condition-flags",
@@ -610,7 +986,8 @@ TWITCH_INTAKE = Questionnaire(
                         (
                             "nerve-damage",
                             _(
-                                "Nerve damage, or a trapped or pinched nerve (including the nerves to the arm)"
+                                "Nerve damage, a trapped or pinched nerve, or an injury to the "
+                                "nerves of the shoulder and arm (brachial plexus)"
                             ),
                         ),
                         ("kidney-disease", _("Kidney disease")),
@@ -619,6 +996,19 @@ TWITCH_INTAKE = Questionnaire(
                         (NONE, _("None of these")),
                     ),
                     heading=_("Conditions diagnosed"),
+                ),
+                Question(
+                    "pregnancy",
+                    _("Are you pregnant, or have you given birth in the past 6 weeks?"),
+                    ItemType.CHOICE,
+                    options=_options(
+                        ("yes", _("Yes")),
+                        ("no", _("No")),
+                        ("not-applicable", _("This does not apply to me")),
+                    ),
+                    heading=_("Pregnant or gave birth in the past 6 weeks"),
+                    since=V1_1,
+                    starts_page=True,
                 ),
                 Question(
                     "triggers",
@@ -640,7 +1030,9 @@ TWITCH_INTAKE = Questionnaire(
         Group(
             "closing",
             _("Anything else"),
-            _("This is the last question. Next you can check your answers before you send them."),
+            _(
+                "These are the last questions. Next you can check your answers before you send them."
+            ),
             (
                 Question(
                     "notes",
@@ -649,10 +1041,31 @@ TWITCH_INTAKE = Questionnaire(
                     max_length=2000,
                     heading=_("Anything else"),
                 ),
+                Question(
+                    "answered-by",
+                    _("Who filled in this form?"),
+                    ItemType.CHOICE,
+                    required=True,
+                    options=_options(
+                        ("patient", _("The patient")),
+                        ("with-help", _("The patient, with someone's help")),
+                        ("parent-or-carer", _("A parent or carer, for the patient")),
+                    ),
+                    heading=_("Filled in by"),
+                    # The summary's header says who answered; the history is the patient's story.
+                    in_history=False,
+                    since=V1_1,
+                ),
             ),
         ),
     ),
 )
+
+
+def for_version(version: str | None) -> Questionnaire:
+    """The questionnaire as an intake of ``version`` was asked it; the current one for ``None``
+    or an empty version. A ``ValueError`` for a version this definition does not know."""
+    return TWITCH_INTAKE.as_of(version) if version else TWITCH_INTAKE
 
 
 def current_version() -> str:

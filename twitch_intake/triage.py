@@ -24,6 +24,7 @@ answer the patient took back, and says when it was given and when it was changed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +40,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import questionnaire, validation
-from .questionnaire import NONE, Answers, Question, Questionnaire
+from .questionnaire import NONE, Answers, ItemType, Question, Questionnaire
 
 Text = str | Promise
 
@@ -106,6 +107,9 @@ class Rule:
     #: An answer that made this rule fire at an earlier save still raises it after the patient
     #: took it back (``assess(..., earlier=...)``): the clinician reconciles it, not the form.
     counts_withdrawn: bool = False
+    #: How a negative of this rule is worded, when the answers it reads say it better together
+    #: than one by one ("no (one place: Eyelid)"); ``None``: each answer given, as given.
+    negative: Callable[[Answers, Questionnaire], Text] | None = None
 
     @property
     def is_red(self) -> bool:
@@ -334,6 +338,18 @@ def _answered(
     )
 
 
+def _together(found: Sequence[Finding]) -> Finding | None:
+    """Findings of one rule from several questions, as one: evidence joined, answers in order."""
+    if not found:
+        return None
+    if len(found) == 1:
+        return found[0]
+    return Finding(
+        _words(lambda: "; ".join(str(f.evidence) for f in found)),
+        tuple(answer for f in found for answer in f.answers),
+    )
+
+
 # --- The rules ----------------------------------------------------------------------------
 
 
@@ -379,9 +395,48 @@ def multifocal(answers: Answers, intake: Questionnaire) -> Finding | None:
     )
 
 
+def one_place(answers: Answers, intake: Questionnaire) -> Text:
+    """The negative of :func:`multifocal`: the one place ticked, as the patient read it."""
+    ticked = _ticked(answers, intake, "locations")
+    if ticked is None:
+        return NOT_ANSWERED
+    return format_lazy(_("no (one place: {place})"), place=ticked.answers[0])
+
+
 def muscle_loss(answers: Answers, intake: Questionnaire) -> Finding | None:
-    """A muscle that looks smaller: atrophy with twitching is how the article describes ALS."""
+    """A muscle that looks smaller: wasting with twitching is the article's sign of a
+    neurological condition, never part of harmless twitching."""
     return _ticked(answers, intake, "other-symptoms", ["muscle-loss"])
+
+
+def bulbar(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Swallowing or speech problems, or twitching of the tongue: the muscles of the mouth and
+    throat. NICE NG42 asks for assessment without delay of these, and the article of weakness
+    with twitching; a patient who cannot swallow safely cannot wait for a routine slot."""
+    found = [
+        f
+        for f in (
+            _ticked(answers, intake, "other-symptoms", ["trouble-swallowing", "speech-change"]),
+            _ticked(answers, intake, "locations", ["tongue"]),
+        )
+        if f is not None
+    ]
+    return _together(found)
+
+
+def breathing(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Short of breath lying flat or with light activity: NICE NG42 names breathlessness on
+    lying or exertion, the sign that the breathing muscles are weak."""
+    return _ticked(answers, intake, "other-symptoms", ["breathless"])
+
+
+def recent_emergency_signs(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """An emergency sign since the twitching started that has passed. Not an emergency now
+    (the first page asks about now), but NHS advice is to seek advice about such a sign even when
+    it has gone: a seizure three days ago must not leave the intake routine."""
+    if answers.get("recent-emergency") is not True:
+        return None
+    return _ticked(answers, intake, "recent-emergency-signs")
 
 
 def severe(answers: Answers, intake: Questionnaire) -> Finding | None:
@@ -432,6 +487,138 @@ def metabolic_history(answers: Answers, intake: Questionnaire) -> Finding | None
     return _ticked(answers, intake, "condition-flags", ["kidney-disease", "thyroid-disease"])
 
 
+def sensory_change(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Numbness or tingling: MedlinePlus counts a change in sensation among the signs of a
+    nervous system disorder; twitching with it points to a nerve, not the muscle."""
+    return _ticked(answers, intake, "other-symptoms", ["numbness-tingling"])
+
+
+def progressing(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Worse, or spreading to new places: NICE NG42 names progressive symptoms. Context, not a
+    red flag: it says how to read the rest, and weakness or many places already raise the level."""
+    return _answered(answers, intake, "course", ["worse", "spreading"])
+
+
+def family_history(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """A parent, sibling or child with a nerve or muscle disease: muscular dystrophy is
+    inherited (the article), and NICE NG42 counts a family history of motor neurone disease."""
+    return _answered(answers, intake, "family-history", ["yes"])
+
+
+def pregnancy(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """Pregnant or recently gave birth: it changes which tests and medicines may be used (NHS)."""
+    return _answered(answers, intake, "pregnancy", ["yes"])
+
+
+@dataclass(frozen=True)
+class MedicineKind:
+    """Medicines the checklist asks about by kind, and the words a patient may type for them."""
+
+    #: The ``medication-flags`` code of this kind.
+    code: str
+    #: What it is, for the evidence: "a benzodiazepine".
+    name: Text
+    words: tuple[str, ...]
+    #: The question to ask when the word is typed but the code is not ticked.
+    ask: Text
+
+
+_NOT_TICKED = _("not ticked in the checklist: ask")
+
+#: The contract's medicine words (CLINICAL.md, ``medicine-mentioned``), generic and brand names.
+MEDICINE_WORDS: tuple[MedicineKind, ...] = (
+    MedicineKind(
+        "benzodiazepine-withdrawal",
+        _("a benzodiazepine"),
+        (
+            "diazepam",
+            "valium",
+            "lorazepam",
+            "ativan",
+            "alprazolam",
+            "xanax",
+            "clonazepam",
+            "klonopin",
+            "rivotril",
+            "orfidal",
+            "trankimazin",
+            "tafil",
+        ),
+        _("the checklist does not say it was stopped or cut down: ask"),
+    ),
+    MedicineKind(
+        "stimulant",
+        _("a stimulant"),
+        (
+            "methylphenidate",
+            "ritalin",
+            "concerta",
+            "amphetamine",
+            "adderall",
+            "lisdexamfetamine",
+            "vyvanse",
+            "dexamfetamine",
+        ),
+        _NOT_TICKED,
+    ),
+    MedicineKind(
+        "corticosteroid",
+        _("a corticosteroid"),
+        ("prednisone", "prednisolone", "dexamethasone", "methylprednisolone", "hydrocortisone"),
+        _NOT_TICKED,
+    ),
+    MedicineKind(
+        "diuretic",
+        _("a diuretic"),
+        (
+            "furosemide",
+            "lasix",
+            "hydrochlorothiazide",
+            "chlorthalidone",
+            "bumetanide",
+            "torsemide",
+            "spironolactone",
+        ),
+        _NOT_TICKED,
+    ),
+    MedicineKind("estrogen", _("an estrogen"), ("estradiol", "premarin"), _NOT_TICKED),
+)
+
+
+def _mentions(text: str, word: str) -> bool:
+    """``word`` as a whole word of ``text``, in any case ("Xanax 0.5 mg", not "xanaxine")."""
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def medicine_mentioned(answers: Answers, intake: Questionnaire) -> Finding | None:
+    """A medicine typed in the medicines box whose kind the checklist did not tick. Patients
+    know their medicines by name, not by class: "Xanax" typed and "benzodiazepine" left
+    unticked is a question to ask, never a conclusion (the word may be in "I stopped Xanax
+    years ago")."""
+    text = answers.get("medications")
+    if not isinstance(text, str) or not text:
+        return None
+    ticked = set(ticked_codes(answers, "medication-flags"))
+    found = [
+        (word, kind)
+        for kind in MEDICINE_WORDS
+        if kind.code not in ticked
+        for word in kind.words
+        if _mentions(text, word)
+    ]
+    if not found:
+        return None
+
+    def evidence() -> str:
+        return "; ".join(
+            gettext("typed “%(word)s”, %(kind)s; %(ask)s")
+            % {"word": word, "kind": kind.name, "ask": kind.ask}
+            for word, kind in found
+        )
+
+    return Finding(_words(evidence))
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "emergency-signs",
@@ -462,6 +649,7 @@ RULES: tuple[Rule, ...] = (
         _("Source article: make an appointment when twitching occurs in more than one area"),
         reads=("locations", "more-than-one-location"),
         test=multifocal,
+        negative=one_place,
         level=Level.PRIORITY,
         highlight=2,
     ),
@@ -469,9 +657,44 @@ RULES: tuple[Rule, ...] = (
         "muscle-loss",
         Kind.RED,
         _("Muscle looks smaller or thinner"),
-        _("Source article, neurological conditions: ALS leads to twitching and atrophy"),
+        _("Source article, neurological conditions: twitching with muscle wasting"),
         reads=("other-symptoms",),
         test=muscle_loss,
+        level=Level.PRIORITY,
+    ),
+    Rule(
+        "bulbar",
+        Kind.RED,
+        _("Swallowing or speech problems, or tongue twitching"),
+        _(
+            "NICE NG42: speech or swallowing problems, or tongue twitching, need assessment "
+            "without delay; source article: weakness with the twitching"
+        ),
+        reads=("other-symptoms", "locations"),
+        test=bulbar,
+        level=Level.PRIORITY,
+        highlight=3,
+    ),
+    Rule(
+        "breathing",
+        Kind.RED,
+        _("Short of breath lying flat or with light activity"),
+        _("NICE NG42: breathlessness lying flat or on exertion"),
+        reads=("other-symptoms",),
+        test=breathing,
+        level=Level.PRIORITY,
+        highlight=4,
+    ),
+    Rule(
+        "recent-emergency-signs",
+        Kind.RED,
+        _("Emergency signs since the twitching started, now passed"),
+        _(
+            "Source article's emergency signs; NHS: seek advice about such a sign even if it "
+            "has passed"
+        ),
+        reads=("recent-emergency", "recent-emergency-signs"),
+        test=recent_emergency_signs,
         level=Level.PRIORITY,
     ),
     Rule(
@@ -499,7 +722,7 @@ RULES: tuple[Rule, ...] = (
         "lifestyle-triggers",
         Kind.CONTEXT,
         _("Lifestyle triggers"),
-        _("Source article, common causes; self-care: rest and less caffeine"),
+        _("Source article, common causes"),
         reads=("triggers",),
         test=lifestyle_triggers,
     ),
@@ -513,6 +736,17 @@ RULES: tuple[Rule, ...] = (
         ),
         reads=("medication-flags",),
         test=medication_link,
+    ),
+    Rule(
+        "medicine-mentioned",
+        Kind.CONTEXT,
+        _("A medicine typed that the checklist did not mention"),
+        _(
+            "Source article: benzodiazepine withdrawal; MedlinePlus: diuretics, corticosteroids, "
+            "estrogens, stimulants"
+        ),
+        reads=("medications", "medication-flags"),
+        test=medicine_mentioned,
     ),
     Rule(
         "neuro-history",
@@ -529,6 +763,38 @@ RULES: tuple[Rule, ...] = (
         _("Source article: kidney disease; blood tests check thyroid hormone levels"),
         reads=("condition-flags",),
         test=metabolic_history,
+    ),
+    Rule(
+        "sensory-change",
+        Kind.CONTEXT,
+        _("Numbness or tingling"),
+        _("MedlinePlus: a change in sensation is a sign of a nervous system disorder"),
+        reads=("other-symptoms",),
+        test=sensory_change,
+    ),
+    Rule(
+        "progressing",
+        Kind.CONTEXT,
+        _("Getting worse or spreading"),
+        _("NICE NG42: progressive symptoms"),
+        reads=("course",),
+        test=progressing,
+    ),
+    Rule(
+        "family-history",
+        Kind.CONTEXT,
+        _("Family history of nerve or muscle disease"),
+        _("Source article: muscular dystrophy is inherited; NICE NG42: family history of MND"),
+        reads=("family-history",),
+        test=family_history,
+    ),
+    Rule(
+        "pregnancy",
+        Kind.CONTEXT,
+        _("Pregnant or recently gave birth"),
+        _("NHS: pregnancy changes which tests and medicines are used"),
+        reads=("pregnancy",),
+        test=pregnancy,
     ),
 )
 
@@ -566,28 +832,47 @@ def history_questions() -> frozenset[str]:
 # --- Negatives ------------------------------------------------------------------------------
 
 NOT_ANSWERED = _("not answered")
-NOT_REPORTED = _("not reported")
+
+
+def not_asked(version: str) -> Text:
+    """What the summary says of a question the intake's version never asked."""
+    return format_lazy(_("not asked (form version {version})"), version=version)
 
 
 def _shows(rule: Rule, answers: Answers, intake: Questionnaire) -> Text:
-    """What the answers show for a red rule that did not fire: unanswered beats "not reported",
-    "None of these" says what the question declares it means, and a single choice names the
-    answer given ("not reported (answered: Mild…)") so the clinician sees how near it came."""
+    """What the answers show for a red rule that did not fire, worded as the answers: "no
+    (answered “None of these”)", "no (one place: Eyelid)". Unanswered stays distinct from no, and
+    a question the intake's version never asked is neither, so the clinician knows which."""
     read = [intake.question(link_id) for link_id in rule.reads if intake.has_question(link_id)]
-    if any(validation.is_blank(answers.get(q.link_id)) for q in read if q.is_enabled(answers)):
+    if not read:
+        return not_asked(intake.version)
+    shown = [q for q in read if q.is_enabled(answers)]
+    if any(validation.is_blank(answers.get(q.link_id)) for q in shown):
         return NOT_ANSWERED
-    if len(read) == 1:
-        question = read[0]
-        value = answers.get(question.link_id)
-        if question.none_means and value == [NONE]:
-            return question.none_means
-        if _is_single_choice(question) and isinstance(value, str):
-            return format_lazy(_("not reported (answered: {answer})"), answer=question.label(value))
-    return NOT_REPORTED
+    if rule.negative is not None:
+        return rule.negative(answers, intake)
+    given = [_given(q, answers.get(q.link_id)) for q in shown]
+    if len(given) == 1:
+        return format_lazy(_("no (answered {answer})"), answer=given[0])
+    return _words(
+        lambda: (
+            gettext("no (%(answers)s)")
+            % {
+                "answers": "; ".join(
+                    f"{question.clinician_heading}: {answer}"
+                    for question, answer in zip(shown, given, strict=True)
+                )
+            }
+        )
+    )
 
 
-def _is_single_choice(question: Question) -> bool:
-    return bool(question.options) and not question.repeats
+def _given(question: Question, value: Any) -> Text:
+    """One answer as the patient gave it, for a negative: “None of these”, “Mild: …”, “no”."""
+    if question.type is ItemType.BOOLEAN:
+        return _("yes") if value is True else _("no")
+    codes = _codes(value)
+    return _words(lambda: f"“{_joined([question.label(code) for code in codes])}”")
 
 
 # --- Answers taken back ---------------------------------------------------------------------

@@ -11,10 +11,11 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import questionnaire
-from .questionnaire import Answers, Group, ItemType, Question, Questionnaire
+from .questionnaire import Answers, Group, ItemType, Page, Question, Questionnaire
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -77,12 +78,16 @@ def _check(question: Question, value: Any) -> tuple[Any, list[Problem]]:
         unknown = [v for v in value if v not in question.codes]
         if unknown:
             return None, [Problem(link_id, "unknown_code", _("Choose only from the list."))]
-        if question.exclusive and question.exclusive in value and len(set(value)) > 1:
+        alone = [code for code in question.codes if code in question.exclusive and code in value]
+        if alone and len(set(value)) > 1:
             return None, [
                 Problem(
                     link_id,
                     "none_exclusive",
-                    _("You ticked “None of these” and something else. Untick one of them."),
+                    format_lazy(
+                        _("You ticked “{answer}” and something else. Untick one of them."),
+                        answer=question.label(alone[0]),
+                    ),
                 )
             ]
         chosen = set(value)
@@ -124,10 +129,11 @@ def _required_message(question: Question) -> str | StrPromise:
         # A gettext_lazy label, typed as the Promise it is declared as.
         return cast("StrPromise", question.required_message)
     if question.repeats:
-        return (
-            _("Tick at least one answer, or “None of these”.")
-            if question.exclusive
-            else _("Tick at least one answer.")
+        alone = [code for code in question.codes if code in question.exclusive]
+        if not alone:
+            return _("Tick at least one answer.")
+        return format_lazy(
+            _("Tick at least one answer, or “{answer}”."), answer=question.label(alone[0])
         )
     if question.type is ItemType.CHOICE or question.type is ItemType.BOOLEAN:
         return _("Choose an answer.")
@@ -135,9 +141,10 @@ def _required_message(question: Question) -> str | StrPromise:
 
 
 def validate_group(
-    group: Group, values: Answers, *, refuse_inapplicable: bool = False
+    group: Group | Page, values: Answers, *, refuse_inapplicable: bool = False
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """Check one page of answers; return what to store for it and every problem found.
+    """Check the answers of a group, or of one page of it; return what to store for them and
+    every problem found.
 
     Questions whose show-when condition does not hold are dropped, so that changing
     ``pattern`` to ``constant`` clears a stored ``episode-length``. Blank text is not stored.
@@ -185,9 +192,7 @@ def validate(
     """
     intake = intake or questionnaire.TWITCH_INTAKE
     problems = [
-        Problem(link_id, "unknown_question", _("This question is not part of the intake."))
-        for link_id in answers
-        if not intake.has_question(link_id)
+        _unknown(link_id, intake) for link_id in answers if not intake.has_question(link_id)
     ]
     cleaned: dict[str, Any] = {}
     for group in intake.groups:
@@ -197,6 +202,27 @@ def validate(
         cleaned.update(group_cleaned)
         problems.extend(group_problems)
     return cleaned, problems
+
+
+def _unknown(link_id: str, intake: Questionnaire) -> Problem:
+    """An answer to no question of ``intake``; when a later version asks it, saying so (the
+    sender named the wrong version, or answered a question that version never asked)."""
+    current = questionnaire.TWITCH_INTAKE
+    if intake.version != current.version and current.has_question(link_id):
+        since = current.question(link_id).since
+        return Problem(
+            link_id,
+            "not_in_version",
+            f"This question was added in questionnaire version {since}; a version "
+            f"{intake.version} response cannot answer it.",
+        )
+    return Problem(link_id, "unknown_question", _("This question is not part of the intake."))
+
+
+def answered_pages(answers: Answers, intake: Questionnaire | None = None) -> list[str]:
+    """The pages whose answers, as stored, are complete and valid."""
+    pages = (intake or questionnaire.TWITCH_INTAKE).pages()
+    return [page.slug for page in pages if not validate_group(page, answers)[1]]
 
 
 def answered_groups(answers: Answers, intake: Questionnaire | None = None) -> list[str]:

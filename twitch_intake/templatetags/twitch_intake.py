@@ -24,15 +24,15 @@ def choice_options(field: BoundField) -> list[dict[str, Any]]:
     # ChoiceField given a list of (code, label) pairs, which Django keeps as such a list
     # (django-stubs types the getter as everything the setter accepts).
     choices = cast("list[tuple[str, Any]]", cast(ChoiceField, field.field).choices)
-    # The answer that cannot be ticked with others ("None of these"), marked for intake.js.
-    exclusive = getattr(field.field, "exclusive", None)
+    # The answers that cannot be ticked with others ("None of these"), marked for intake.js.
+    exclusive: frozenset[str] = getattr(field.field, "exclusive", frozenset())
     return [
         {
             "value": code,
             "label": label,
             "id": f"{base}_{index}",
             "checked": str(code) in chosen,
-            "exclusive": exclusive is not None and code == exclusive,
+            "exclusive": code in exclusive,
         }
         for index, (code, label) in enumerate(choices)
     ]

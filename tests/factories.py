@@ -87,6 +87,31 @@ def rich_answers() -> dict[str, Any]:
     )
 
 
+def every_flag_answers() -> dict[str, Any]:
+    """A complete intake that raises every flag of the contract, red and context."""
+    return routine_answers(
+        **{
+            **rich_answers(),
+            "course": "worse",
+            "locations": ["eyelid", "tongue", "thigh", "calf", "other"],
+            "other-symptoms": [
+                "weakness",
+                "muscle-loss",
+                "cramps",
+                "numbness-tingling",
+                "trouble-swallowing",
+                "speech-change",
+                "breathless",
+            ],
+            "recent-emergency": True,
+            "recent-emergency-signs": ["seizure"],
+            "family-history": "yes",
+            "medications": "Sertraline 50 mg\nXanax 0.5 mg",
+            "pregnancy": "yes",
+        }
+    )
+
+
 def make_encounter(**fields: Any) -> Encounter:
     defaults: dict[str, Any] = {
         "patient_name": "Ada Example",

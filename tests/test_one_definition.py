@@ -167,7 +167,7 @@ def test_a_new_question_and_rule_reach_every_view(
 
     # Not raised, the red rule is a pertinent negative naming the answer given.
     negatives = {line.code: str(line.negative) for line in summary.build(other).negatives}
-    assert negatives[FLAG] == "not reported (answered: No, they are still)"
+    assert negatives[FLAG] == "no (answered “No, they are still”)"
 
 
 def _answer_codes(resource: dict[str, Any], link_id: str) -> list[str]:
@@ -194,6 +194,10 @@ DOMAIN = {"questionnaire.py", "validation.py", "triage.py", "body_diagram.py", "
 #: A string that equals a contract code but means something else, with why.
 NOT_CODES = {
     ("tasks.py", "seconds"): "procrastinate's unit of a retry delay, not an episode length",
+    ("forms.py", "yes"): "the radio value of every yes/no question, not the family-history answer",
+    ("forms.py", "no"): "the radio value of every yes/no question, not the family-history answer",
+    ("export.py", "patient"): "the contained FHIR Patient's id, not the answered-by answer",
+    ("models.py", "patient"): "the access log's patient action, not the answered-by answer",
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.factories import rich_answers, routine_answers
+from tests.factories import answers_1_0_0, rich_answers, routine_answers
 from twitch_intake import questionnaire, validation
 from twitch_intake.questionnaire import (
     TWITCH_INTAKE,
@@ -32,9 +32,13 @@ class Spec(NamedTuple):
     codes: tuple[str, ...] = ()
     max_length: int | None = None
     #: (linkId, code): shown only when that answer is, or includes, that code.
-    show_when: tuple[str, str] | None = None
+    show_when: tuple[str, str | bool] | None = None
     #: With show_when: shown when that question is answered with anything but that code.
     other_than: bool = False
+    #: The version that added it (CLINICAL.md marks them "(1.1.0)").
+    since: str = "1.0.0"
+    #: The codes that cannot be ticked with anything else.
+    exclusive: frozenset[str] = frozenset()
 
 
 CHOICE, BOOLEAN, STRING, TEXT = ItemType.CHOICE, ItemType.BOOLEAN, ItemType.STRING, ItemType.TEXT
@@ -63,6 +67,7 @@ CONTRACT = [
             "breathing-difficulty",
             "none",
         ),
+        exclusive=frozenset({"none"}),
     ),
     Spec(
         "emergency",
@@ -72,11 +77,46 @@ CONTRACT = [
         codes=("getting-care-now", "already-seen", "long-standing"),
         show_when=("emergency-signs", "none"),
         other_than=True,
+        since="1.1.0",
     ),
     Spec(
         "history", "duration", CHOICE, required=True, codes=("days", "weeks", "months", "long-term")
     ),
+    Spec(
+        "history",
+        "onset",
+        CHOICE,
+        required=True,
+        codes=("sudden", "over-days", "gradual", "not-sure"),
+        since="1.1.0",
+    ),
+    Spec(
+        "history",
+        "course",
+        CHOICE,
+        required=True,
+        codes=("better", "same", "worse", "spreading"),
+        since="1.1.0",
+    ),
     Spec("history", "severity", CHOICE, required=True, codes=("mild", "moderate", "severe")),
+    Spec(
+        "history",
+        "frequency",
+        CHOICE,
+        required=True,
+        codes=("many-times-a-day", "daily", "weekly", "rarely"),
+        since="1.1.0",
+    ),
+    Spec(
+        "history",
+        "movement",
+        CHOICE,
+        required=True,
+        repeats=True,
+        codes=("flicker", "jerk", "shaking", "tightening", "urge", "not-sure"),
+        since="1.1.0",
+        exclusive=frozenset({"not-sure"}),
+    ),
     Spec(
         "history",
         "locations",
@@ -109,6 +149,14 @@ CONTRACT = [
         max_length=200,
         show_when=("locations", "other"),
     ),
+    Spec(
+        "history",
+        "side",
+        CHOICE,
+        required=True,
+        codes=("left", "right", "both", "not-sure"),
+        since="1.1.0",
+    ),
     Spec("history", "more-than-one-location", BOOLEAN, required=True),
     Spec("history", "pattern", CHOICE, required=True, codes=("constant", "comes-and-goes")),
     Spec(
@@ -134,9 +182,12 @@ CONTRACT = [
             "pain",
             "fatigue",
             "trouble-swallowing",
+            "speech-change",
+            "breathless",
             "tics-or-vocal-outbursts",
             "none",
         ),
+        exclusive=frozenset({"none"}),
     ),
     Spec(
         "symptoms",
@@ -145,6 +196,39 @@ CONTRACT = [
         required=False,
         max_length=200,
         show_when=("other-symptoms", "weakness"),
+    ),
+    Spec("symptoms", "recent-emergency", BOOLEAN, required=True, since="1.1.0"),
+    Spec(
+        "symptoms",
+        "recent-emergency-signs",
+        CHOICE,
+        required=True,
+        repeats=True,
+        codes=(
+            "diminished-pulse",
+            "consciousness-change",
+            "mental-status-change",
+            "thinking-difficulty",
+            "high-fever",
+            "coordination-loss",
+            "paralysis",
+            "seizure",
+            "severe-headache",
+            "speech-difficulty",
+            "vision-change",
+            "vomiting",
+            "breathing-difficulty",
+        ),
+        show_when=("recent-emergency", True),
+        since="1.1.0",
+    ),
+    Spec(
+        "symptoms",
+        "family-history",
+        CHOICE,
+        required=True,
+        codes=("yes", "no", "not-sure"),
+        since="1.1.0",
     ),
     Spec("background", "medications", TEXT, required=False, max_length=2000),
     Spec(
@@ -161,6 +245,7 @@ CONTRACT = [
             "benzodiazepine-withdrawal",
             "none",
         ),
+        exclusive=frozenset({"none"}),
     ),
     Spec("background", "conditions", TEXT, required=False, max_length=2000),
     Spec(
@@ -180,6 +265,15 @@ CONTRACT = [
             "thyroid-disease",
             "none",
         ),
+        exclusive=frozenset({"none"}),
+    ),
+    Spec(
+        "background",
+        "pregnancy",
+        CHOICE,
+        required=False,
+        codes=("yes", "no", "not-applicable"),
+        since="1.1.0",
     ),
     Spec(
         "background",
@@ -188,8 +282,17 @@ CONTRACT = [
         required=True,
         repeats=True,
         codes=("caffeine", "exertion", "stress-anxiety", "poor-sleep", "none"),
+        exclusive=frozenset({"none"}),
     ),
     Spec("closing", "notes", TEXT, required=False, max_length=2000),
+    Spec(
+        "closing",
+        "answered-by",
+        CHOICE,
+        required=True,
+        codes=("patient", "with-help", "parent-or-carer"),
+        since="1.1.0",
+    ),
 ]
 GROUPS = ["emergency", "history", "symptoms", "background", "closing"]
 BY_ID = {spec.link_id: spec for spec in CONTRACT}
@@ -239,6 +342,7 @@ def test_question_matches_the_contract(spec: Spec) -> None:
     show_when = question.show_when and (question.show_when.question, question.show_when.code)
     assert show_when == spec.show_when
     assert bool(question.show_when and question.show_when.other_than) is spec.other_than
+    assert question.since == spec.since
 
 
 @pytest.mark.parametrize("spec", CONTRACT, ids=[spec.link_id for spec in CONTRACT])
@@ -251,9 +355,34 @@ def test_question_and_its_answers_have_words_for_the_patient(spec: Spec) -> None
 
 
 @pytest.mark.parametrize("spec", CONTRACT, ids=[spec.link_id for spec in CONTRACT])
-def test_only_none_is_exclusive(spec: Spec) -> None:
-    expected = "none" if spec in WITH_NONE else None
-    assert TWITCH_INTAKE.question(spec.link_id).exclusive == expected
+def test_exclusive_codes_are_the_contracts(spec: Spec) -> None:
+    assert TWITCH_INTAKE.question(spec.link_id).exclusive == spec.exclusive
+
+
+#: The options 1.1.0 added to questions 1.0.0 already asked.
+NEW_OPTIONS = {
+    ("emergency-signs", "breathing-difficulty"),
+    ("other-symptoms", "speech-change"),
+    ("other-symptoms", "breathless"),
+    ("recent-emergency-signs", "breathing-difficulty"),
+}
+
+
+def test_options_added_in_1_1_0_say_so_and_no_other() -> None:
+    added = {
+        (question.link_id, option.code)
+        for question in TWITCH_INTAKE.questions()
+        if question.since == "1.0.0" or question.link_id == "recent-emergency-signs"
+        for option in question.options
+        if option.since != "1.0.0"
+    }
+    assert added == NEW_OPTIONS
+    assert all(
+        option.since == "1.1.0"
+        for question in TWITCH_INTAKE.questions()
+        for option in question.options
+        if (question.link_id, option.code) in NEW_OPTIONS
+    )
 
 
 def test_link_ids_are_distinct_across_groups_and_questions() -> None:
@@ -312,8 +441,9 @@ def test_each_code_of_a_single_choice_is_accepted(spec: Spec) -> None:
 
 @pytest.mark.parametrize("spec", [s for s in CONTRACT if s.repeats], ids=lambda s: s.link_id)
 def test_each_code_of_a_repeating_choice_is_accepted_alone(spec: Spec) -> None:
+    shown = {spec.show_when[0]: spec.show_when[1]} if spec.show_when else {}
     for code in spec.codes:
-        given = {**rich_answers(), spec.link_id: [code]}
+        given = {**rich_answers(), **shown, spec.link_id: [code]}
         assert cleaned_of(given)[spec.link_id] == [code]
 
 
@@ -579,7 +709,7 @@ def test_a_refused_question_does_not_also_blame_its_follow_up():
 @pytest.mark.parametrize("text", ["abc\x1f", "\x1cabc", "abc\x85"])
 def test_control_characters_at_the_ends_are_refused_not_stripped(text):
     group = questionnaire.TWITCH_INTAKE.group("closing")
-    cleaned, problems = validation.validate_group(group, {"notes": text})
+    cleaned, problems = validation.validate_group(group, {"notes": text, "answered-by": "patient"})
     assert [p.code for p in problems] == ["control_character"]
     assert "notes" not in cleaned
 
@@ -706,3 +836,171 @@ def test_the_page_tells_intake_js_about_an_other_than_condition() -> None:
 
     assert _show_when_attribute(questionnaire.ShowWhen("q", "none", other_than=True)) == "q:!none"
     assert _show_when_attribute(questionnaire.ShowWhen("q", "other")) == "q:other"
+
+
+# --- Versions (CLINICAL.md, "Versions") ---------------------------------------------------------
+
+V1_0 = TWITCH_INTAKE.as_of("1.0.0")
+
+
+def test_the_current_version_is_the_contracts() -> None:
+    assert TWITCH_INTAKE.version == questionnaire.VERSION == "1.1.0"
+    assert TWITCH_INTAKE.versions == ("1.0.0", "1.1.0")
+    assert questionnaire.current_version() == "1.1.0"
+
+
+def test_version_1_0_0_asks_exactly_the_questions_and_codes_1_0_0_had() -> None:
+    expected = {spec.link_id: spec for spec in CONTRACT if spec.since == "1.0.0"}
+    assert [q.link_id for q in V1_0.questions()] == list(expected)
+    for question in V1_0.questions():
+        added = {code for link_id, code in NEW_OPTIONS if link_id == question.link_id}
+        assert question.codes == tuple(
+            c for c in expected[question.link_id].codes if c not in added
+        )
+    assert V1_0.version == "1.0.0"
+    assert V1_0.asked("duration") and not V1_0.asked("onset")
+
+
+def test_a_version_is_made_once_and_the_current_is_itself() -> None:
+    assert TWITCH_INTAKE.as_of("1.0.0") is V1_0
+    assert TWITCH_INTAKE.as_of("1.1.0") is TWITCH_INTAKE
+    assert questionnaire.for_version("") is questionnaire.for_version(None) is TWITCH_INTAKE
+    assert questionnaire.for_version("1.0.0") is V1_0
+
+
+@pytest.mark.parametrize("version", ["2.0.0", "1.0", "1.0.0.0", "one", "0", "1.0.0 "])
+def test_an_unknown_version_is_refused(version: str) -> None:
+    with pytest.raises(ValueError):
+        TWITCH_INTAKE.as_of(version)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"), [("1.0.0", "1.1.0"), ("1.9.0", "1.10.0"), ("1.1.0", "2.0.0")]
+)
+def test_versions_compare_as_numbers(earlier: str, later: str) -> None:
+    assert questionnaire.version_key(earlier) < questionnaire.version_key(later)
+
+
+def test_a_complete_1_0_0_intake_is_valid_under_1_0_0_and_not_under_1_1_0() -> None:
+    answers = answers_1_0_0()
+    assert "onset" not in answers and "duration" in answers
+    cleaned, problems = validate(answers, V1_0)
+    assert problems == [] and cleaned == answers
+    missing = {p.link_id for p in validate(answers)[1]}
+    assert missing == {
+        spec.link_id
+        for spec in CONTRACT
+        if spec.since == "1.1.0" and spec.required and spec.show_when is None
+    }
+
+
+def test_a_1_0_0_intake_answering_a_1_1_0_question_is_told_which_version_asks_it() -> None:
+    problems = validate({**answers_1_0_0(), "onset": "sudden"}, V1_0)[1]
+    assert [(p.link_id, p.code) for p in problems] == [("onset", "not_in_version")]
+    assert "1.1.0" in str(problems[0].message) and "1.0.0" in str(problems[0].message)
+
+
+def test_a_1_0_0_intake_cannot_tick_an_option_1_1_0_added() -> None:
+    answers = answers_1_0_0(**{"other-symptoms": ["breathless"]})
+    assert [(p.link_id, p.code) for p in validate(answers, V1_0)[1]] == [
+        ("other-symptoms", "unknown_code")
+    ]
+
+
+# --- Pages: a group may be more than one page --------------------------------------------------
+
+
+def test_every_question_is_on_exactly_one_page_in_the_patients_order() -> None:
+    pages = TWITCH_INTAKE.pages()
+    assert [q.link_id for page in pages for q in page.questions] == [
+        q.link_id for q in TWITCH_INTAKE.questions()
+    ]
+    assert [page.slug for page in pages if page.part == 0] == GROUPS
+    slugs = [page.slug for page in pages]
+    assert len(set(slugs)) == len(slugs)
+    assert all(page.slug == page.questions[0].link_id for page in pages if page.part)
+
+
+def test_a_follow_up_is_on_the_page_of_the_question_that_shows_it() -> None:
+    for page in TWITCH_INTAKE.pages():
+        on_page = {q.link_id for q in page.questions}
+        for question in page.questions:
+            if question.show_when is not None:
+                assert question.show_when.question in on_page, question.link_id
+
+
+def test_only_a_groups_first_page_has_its_introduction() -> None:
+    history = TWITCH_INTAKE.group("history").pages
+    assert len(history) > 1
+    assert history[0].intro == TWITCH_INTAKE.group("history").intro
+    assert all(page.intro == "" and page.title == history[0].title for page in history[1:])
+
+
+def test_a_page_is_validated_on_its_own_questions() -> None:
+    page = TWITCH_INTAKE.page("locations")
+    cleaned, problems = validate_group(page, {"locations": ["eyelid"], "duration": "days"})
+    assert "duration" not in cleaned
+    assert {p.link_id for p in problems} == {"side", "more-than-one-location"}
+    assert set(validation.answered_pages(routine_answers())) == {
+        p.slug for p in TWITCH_INTAKE.pages()
+    }
+
+
+# --- 1.1.0's bad answers -------------------------------------------------------------------
+
+
+def test_not_sure_with_another_way_it_looks_is_refused_by_name() -> None:
+    problems = validate(routine_answers(movement=["not-sure", "jerk"]))[1]
+    assert [(p.link_id, p.code) for p in problems] == [("movement", "none_exclusive")]
+    assert "Not sure" in str(problems[0].message)
+    assert "None of these" not in str(problems[0].message)
+
+
+def test_a_missing_way_it_looks_names_not_sure_as_the_way_out() -> None:
+    answers = routine_answers()
+    del answers["movement"]
+    (problem,) = validate(answers)[1]
+    assert problem.link_id == "movement" and "“Not sure”" in str(problem.message)
+
+
+def test_recent_signs_are_asked_only_after_a_yes() -> None:
+    shown = routine_answers(**{"recent-emergency": True, "recent-emergency-signs": ["seizure"]})
+    assert cleaned_of(shown)["recent-emergency-signs"] == ["seizure"]
+    missing = routine_answers(**{"recent-emergency": True})
+    assert problems_of(missing) == [("recent-emergency-signs", "required")]
+    said_no = routine_answers(**{"recent-emergency": False, "recent-emergency-signs": ["seizure"]})
+    assert "recent-emergency-signs" not in cleaned_of(said_no)
+    assert [(p.link_id, p.code) for p in validate(said_no, refuse_inapplicable=True)[1]] == [
+        ("recent-emergency-signs", "not_applicable")
+    ]
+
+
+def test_recent_signs_offer_every_sign_but_none_with_the_same_words() -> None:
+    now = TWITCH_INTAKE.question("emergency-signs")
+    recent = TWITCH_INTAKE.question("recent-emergency-signs")
+    assert recent.codes == tuple(c for c in now.codes if c != "none")
+    assert [str(recent.label(c)) for c in recent.codes] == [str(now.label(c)) for c in recent.codes]
+    assert all(option.urgency is None for option in recent.options)
+
+
+@pytest.mark.parametrize("link_id", ["locations-other", "weakness-where"])
+def test_a_short_answer_is_one_line(link_id: str) -> None:
+    spec = BY_ID[link_id]
+    shown = {spec.show_when[0]: [spec.show_when[1]]} if spec.show_when else {}
+    problems = validate(routine_answers(**shown, **{link_id: "left\nfoot"}))[1]
+    assert [(p.link_id, p.code) for p in problems] == [(link_id, "line_break")]
+
+
+def test_answered_by_is_required_and_pregnancy_is_not() -> None:
+    answers = routine_answers()
+    del answers["answered-by"], answers["pregnancy"]
+    assert problems_of(answers) == [("answered-by", "required")]
+
+
+def test_a_yes_no_follow_up_must_name_a_yes_no_question() -> None:
+    asks = Question("asks", "Shaking?", ItemType.CHOICE, options=questionnaire._options(("a", "A")))
+    follow = Question(
+        "follow", "Which?", ItemType.STRING, show_when=questionnaire.ShowWhen("asks", True)
+    )
+    with pytest.raises(ValueError):
+        Questionnaire("9.9.9", "t", (Group("g", "G", "", (asks, follow)),))

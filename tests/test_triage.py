@@ -14,14 +14,40 @@ import pytest
 from django.utils import translation
 from django.utils.autoreload import file_changed
 
-from tests.factories import emergency_answers, rich_answers, routine_answers
+from tests.factories import (
+    answers_1_0_0,
+    emergency_answers,
+    every_flag_answers,
+    rich_answers,
+    routine_answers,
+)
 from twitch_intake import triage
 from twitch_intake.questionnaire import TWITCH_INTAKE
 from twitch_intake.triage import Kind, Level, assess
 from twitch_intake.validation import validate
 
-RED_FLAGS = ["emergency-signs", "weakness", "multifocal", "muscle-loss", "severe", "persistent"]
-CONTEXT_FLAGS = ["lifestyle-triggers", "medication-link", "neuro-history", "metabolic-history"]
+RED_FLAGS = [
+    "emergency-signs",
+    "weakness",
+    "multifocal",
+    "muscle-loss",
+    "bulbar",
+    "breathing",
+    "recent-emergency-signs",
+    "severe",
+    "persistent",
+]
+CONTEXT_FLAGS = [
+    "lifestyle-triggers",
+    "medication-link",
+    "medicine-mentioned",
+    "neuro-history",
+    "metabolic-history",
+    "sensory-change",
+    "progressing",
+    "family-history",
+    "pregnancy",
+]
 
 EMERGENCY_SIGNS = [
     "diminished-pulse",
@@ -50,15 +76,7 @@ NEURO = [
 ]
 METABOLIC = ["kidney-disease", "thyroid-disease"]
 #: Other symptoms that are worth recording but raise no flag of their own.
-QUIET_SYMPTOMS = [
-    "cramps",
-    "stiffness",
-    "numbness-tingling",
-    "pain",
-    "fatigue",
-    "trouble-swallowing",
-    "tics-or-vocal-outbursts",
-]
+QUIET_SYMPTOMS = ["cramps", "stiffness", "pain", "fatigue", "tics-or-vocal-outbursts"]
 
 
 def answers(**overrides: Any) -> dict[str, Any]:
@@ -99,12 +117,17 @@ def test_red_and_context_rules_are_the_contracts() -> None:
     assert {r.level for r in red} == {Level.EMERGENCY, Level.PRIORITY}
     assert {r.level for r in context} == {Level.ROUTINE}
     assert [r.code for r in triage.rules() if r.is_emergency] == ["emergency-signs"]
-    assert [r.code for r in triage.highlighted_rules()] == ["weakness", "multifocal"]
+    assert [r.code for r in triage.highlighted_rules()] == [
+        "weakness",
+        "multifocal",
+        "bulbar",
+        "breathing",
+    ]
 
 
 def test_each_rule_reads_only_the_questions_it_declares() -> None:
     """The summary trusts ``reads`` to say "not answered"; a rule reading more would lie."""
-    for given in (rich_answers(), routine_answers()):
+    for given in (every_flag_answers(), rich_answers(), routine_answers()):
         for rule in triage.rules():
             own = {k: v for k, v in given.items() if k in rule.reads}
             assert rule.test(own, TWITCH_INTAKE) == rule.test(given, TWITCH_INTAKE), rule.code
@@ -206,6 +229,66 @@ CASES: list[tuple[dict[str, Any], list[str], Level]] = [
         Level.ROUTINE,
     ),
     (answers(condition_flags=["none"]), [], Level.ROUTINE),
+    # bulbar: swallowing or speech, or the tongue.
+    (answers(other_symptoms=["trouble-swallowing"]), ["bulbar"], Level.PRIORITY),
+    (answers(other_symptoms=["speech-change"]), ["bulbar"], Level.PRIORITY),
+    (answers(locations=["tongue"]), ["bulbar"], Level.PRIORITY),
+    (
+        answers(other_symptoms=["trouble-swallowing", "speech-change"], locations=["tongue"]),
+        ["bulbar"],
+        Level.PRIORITY,
+    ),
+    (answers(locations=["face"]), [], Level.ROUTINE),
+    # bulbar with weakness: both raised, each with its own evidence.
+    (
+        answers(other_symptoms=["weakness", "trouble-swallowing"], weakness_where="both hands"),
+        ["weakness", "bulbar"],
+        Level.PRIORITY,
+    ),
+    # breathing: breathless only.
+    (answers(other_symptoms=["breathless"]), ["breathing"], Level.PRIORITY),
+    # recent-emergency-signs: a yes and a sign; a no raises nothing.
+    *[
+        (
+            answers(recent_emergency=True, recent_emergency_signs=[sign]),
+            ["recent-emergency-signs"],
+            Level.PRIORITY,
+        )
+        for sign in EMERGENCY_SIGNS
+    ],
+    (answers(recent_emergency=False), [], Level.ROUTINE),
+    # Recent and current signs together: the current one makes it an emergency.
+    (
+        answers(
+            emergency_signs=["vomiting"], recent_emergency=True, recent_emergency_signs=["seizure"]
+        ),
+        ["emergency-signs", "recent-emergency-signs"],
+        Level.EMERGENCY,
+    ),
+    # 1.1.0's context flags.
+    (answers(other_symptoms=["numbness-tingling"]), ["sensory-change"], Level.ROUTINE),
+    (answers(course="worse"), ["progressing"], Level.ROUTINE),
+    (answers(course="spreading"), ["progressing"], Level.ROUTINE),
+    (answers(course="same"), [], Level.ROUTINE),
+    (answers(course="better"), [], Level.ROUTINE),
+    (answers(family_history="yes"), ["family-history"], Level.ROUTINE),
+    (answers(family_history="not-sure"), [], Level.ROUTINE),
+    (answers(family_history="no"), [], Level.ROUTINE),
+    (answers(pregnancy="yes"), ["pregnancy"], Level.ROUTINE),
+    (answers(pregnancy="no"), [], Level.ROUTINE),
+    (answers(pregnancy="not-applicable"), [], Level.ROUTINE),
+    (answers(medications="Xanax 0.5 mg at night"), ["medicine-mentioned"], Level.ROUTINE),
+    (
+        answers(medications="Xanax", medication_flags=["benzodiazepine-withdrawal"]),
+        ["medication-link"],
+        Level.ROUTINE,
+    ),
+    (
+        answers(medications="Xanax", medication_flags=["stimulant"]),
+        ["medication-link", "medicine-mentioned"],
+        Level.ROUTINE,
+    ),
+    (answers(medications="Vitamin D"), [], Level.ROUTINE),
 ]
 
 
@@ -240,7 +323,7 @@ def test_no_answers_at_all_is_routine_with_nothing_raised() -> None:
 
 
 def test_emergency_beats_every_other_red_flag() -> None:
-    assessment = assess(rich_answers())
+    assessment = assess(every_flag_answers())
     assert set(RED_FLAGS) <= set(assessment.codes)
     assert assessment.level is Level.EMERGENCY
 
@@ -251,7 +334,7 @@ def test_emergency_alone_is_emergency() -> None:
 
 @pytest.mark.parametrize("code", RED_FLAGS[1:])
 def test_any_other_red_flag_without_emergency_signs_is_priority(code: str) -> None:
-    given = {**rich_answers(), "emergency-signs": ["none"]}
+    given = {**every_flag_answers(), "emergency-signs": ["none"]}
     assessment = assess(given)
     assert assessment.level is Level.PRIORITY
     assert code in assessment.codes
@@ -259,8 +342,13 @@ def test_any_other_red_flag_without_emergency_signs_is_priority(code: str) -> No
 
 CONTEXT_ANSWERS = {
     "triggers": LIFESTYLE,
-    "medication-flags": MEDICATIONS,
+    "medication-flags": MEDICATIONS[:-1],
+    "medications": "Valium when needed",
     "condition-flags": NEURO + METABOLIC,
+    "other-symptoms": ["numbness-tingling"],
+    "course": "spreading",
+    "family-history": "yes",
+    "pregnancy": "yes",
 }
 
 
@@ -284,7 +372,7 @@ def test_context_flags_never_change_the_level(red: dict[str, Any], level: Level)
 
 
 def test_every_flag_raised_in_table_order_with_kind_label_and_source() -> None:
-    assessment = assess(rich_answers())
+    assessment = assess(every_flag_answers())
     assert assessment.codes == RED_FLAGS + CONTEXT_FLAGS
     assert [f.code for f in assessment.red_flags] == RED_FLAGS
     assert [f.code for f in assessment.context_flags] == CONTEXT_FLAGS
@@ -304,19 +392,45 @@ def test_every_flag_raised_in_table_order_with_kind_label_and_source() -> None:
         ("emergency-signs", ["When should you see a doctor"]),
         ("weakness", ["weakness"]),
         ("multifocal", ["more than one area"]),
-        ("muscle-loss", ["ALS"]),
+        ("muscle-loss", ["neurological conditions", "muscle wasting"]),
+        ("bulbar", ["NICE NG42", "speech or swallowing", "tongue", "weakness"]),
+        ("breathing", ["NICE NG42", "breathlessness lying flat"]),
+        ("recent-emergency-signs", ["emergency signs", "NHS", "even if it has passed"]),
         ("severe", ["severe"]),
         ("persistent", ["persistent", "MedlinePlus"]),
-        ("lifestyle-triggers", ["caffeine"]),
+        ("lifestyle-triggers", ["common causes"]),
         ("medication-link", ["benzodiazepine", "MedlinePlus"]),
+        ("medicine-mentioned", ["benzodiazepine", "MedlinePlus"]),
         ("neuro-history", ["neurological"]),
         ("metabolic-history", ["kidney", "thyroid"]),
+        ("sensory-change", ["MedlinePlus", "sensation"]),
+        ("progressing", ["NICE NG42", "progressive"]),
+        ("family-history", ["inherited", "NICE NG42", "family history"]),
+        ("pregnancy", ["NHS", "tests and medicines"]),
     ],
 )
 def test_source_cites_the_contracts_section(code: str, cites: list[str]) -> None:
-    source = str(raised(rich_answers(), code).source)
+    source = str(raised(every_flag_answers(), code).source)
     for words in cites:
         assert words in source
+
+
+#: Diseases a patient may not have: a source names a section or guideline, never one of these.
+DISEASES = ["ALS", "amyotrophic", "motor neuron disease", "multiple sclerosis", "dystrophy ", "MND"]
+
+
+@pytest.mark.parametrize("code", RED_FLAGS + CONTEXT_FLAGS)
+def test_a_source_names_no_disease_the_patient_may_not_have_and_gives_no_advice(
+    code: str,
+) -> None:
+    source = str(triage.rule(code).source)
+    allowed = {"family-history": ["MND", "dystrophy "]}.get(
+        code, []
+    )  # the family's, as the contract words it
+    for word in DISEASES:
+        if word not in allowed:
+            assert word not in source, (code, word)
+    assert "self-care" not in source.lower()
 
 
 #: (answers, flag, the (linkId, code) pairs whose labels the evidence names, in this order).
@@ -414,7 +528,7 @@ def test_evidence_names_only_what_raised_the_flag(
 
 def test_evidence_reads_ticked_then_the_labels() -> None:
     given = answers(locations=["thigh", "calf"], more_than_one_location=False)
-    assert raised(given, "multifocal").evidence == "ticked: Thigh, Calf (lower leg)"
+    assert raised(given, "multifocal").evidence == "ticked: Thigh, Calf (the back of the lower leg)"
 
 
 def test_multifocal_evidence_names_the_yes_to_more_than_one_place() -> None:
@@ -475,7 +589,7 @@ def spanish(tmp_path: Path, settings: Any) -> Path:
         {
             "ticked: %(answers)s": "marcó: %(answers)s",
             "Thigh": "Muslo",
-            "Calf (lower leg)": "Pantorrilla",
+            "Calf (the back of the lower leg)": "Pantorrilla",
         },
     )
     settings.LOCALE_PATHS = [str(tmp_path)]
@@ -485,11 +599,17 @@ def spanish(tmp_path: Path, settings: Any) -> Path:
 def test_evidence_is_worded_in_the_active_language(spanish: Path) -> None:
     given = answers(locations=["thigh", "calf"], more_than_one_location=False)
     with translation.override("en"):
-        assert raised(given, "multifocal").evidence == "ticked: Thigh, Calf (lower leg)"
+        assert (
+            raised(given, "multifocal").evidence
+            == "ticked: Thigh, Calf (the back of the lower leg)"
+        )
     with translation.override("es"):
         assert raised(given, "multifocal").evidence == "marcó: Muslo, Pantorrilla"
     with translation.override("en"):
-        assert raised(given, "multifocal").evidence == "ticked: Thigh, Calf (lower leg)"
+        assert (
+            raised(given, "multifocal").evidence
+            == "ticked: Thigh, Calf (the back of the lower leg)"
+        )
 
 
 def test_evidence_is_worded_when_read_even_after_a_recompiled_catalog(spanish: Path) -> None:
@@ -507,7 +627,7 @@ def test_evidence_is_worded_when_read_even_after_a_recompiled_catalog(spanish: P
         {
             "ticked: %(answers)s": "marcado: %(answers)s",
             "Thigh": "Muslo",
-            "Calf (lower leg)": "Gemelo",
+            "Calf (the back of the lower leg)": "Gemelo",
         },
     )
     file_changed.send(sender=None, file_path=spanish)  # what runserver's reloader sends
@@ -516,14 +636,173 @@ def test_evidence_is_worded_when_read_even_after_a_recompiled_catalog(spanish: P
         assert raised_in_spanish.evidence == "marcado: Muslo, Gemelo"
         assert raised(given, "multifocal").evidence == "marcado: Muslo, Gemelo"
     with translation.override("en"):
-        assert raised_in_spanish.evidence == "ticked: Thigh, Calf (lower leg)"
+        assert raised_in_spanish.evidence == "ticked: Thigh, Calf (the back of the lower leg)"
 
 
 def test_a_rules_test_alone_gives_the_same_evidence_as_assess() -> None:
-    given = rich_answers()
+    given = every_flag_answers()
     for rule in triage.rules():
         found = rule.test(given, TWITCH_INTAKE)
         assert found is not None
         assert found.evidence == raised(given, rule.code).evidence
     for rule in triage.rules():
         assert rule.test(routine_answers(), TWITCH_INTAKE) is None
+
+
+# --- 1.1.0's rules: evidence in the patient's terms ----------------------------------------
+
+
+def test_bulbar_evidence_names_the_symptoms_and_the_tongue() -> None:
+    given = answers(other_symptoms=["speech-change"], locations=["tongue", "hand"])
+    flag = raised(given, "bulbar")
+    assert label("other-symptoms", "speech-change") in flag.evidence
+    assert label("locations", "tongue") in flag.evidence
+    assert label("locations", "hand") not in flag.evidence
+    assert flag.answers == (label("other-symptoms", "speech-change"), label("locations", "tongue"))
+
+
+def test_recent_signs_evidence_names_the_signs_and_is_not_an_emergency() -> None:
+    given = answers(recent_emergency=True, recent_emergency_signs=["seizure", "vomiting"])
+    assessment = assess(given)
+    flag = raised(given, "recent-emergency-signs")
+    assert label("recent-emergency-signs", "seizure") in flag.evidence
+    assert label("recent-emergency-signs", "vomiting") in flag.evidence
+    assert not assessment.is_emergency and assessment.emergency_signs == ()
+
+
+def test_recent_signs_left_after_a_no_raise_nothing() -> None:
+    """Stored by an older save or sent by an import that was refused: a "no" is a no."""
+    assert assess({"recent-emergency": False, "recent-emergency-signs": ["seizure"]}).codes == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "ticked", "evidence"),
+    [
+        (
+            "Xanax 0.5 mg",
+            ["none"],
+            "typed “xanax”, a benzodiazepine; the checklist does not say it was stopped or cut "
+            "down: ask",
+        ),
+        ("LORAZEPAM", ["none"], "typed “lorazepam”, a benzodiazepine;"),
+        (
+            "ritalin, lasix",
+            ["none"],
+            "typed “ritalin”, a stimulant; not ticked in the checklist: ask",
+        ),
+        ("ritalin, lasix", ["none"], "typed “lasix”, a diuretic; not ticked in the checklist: ask"),
+        ("Prednisolone 5mg", ["estrogen"], "typed “prednisolone”, a corticosteroid;"),
+        ("estradiol patch", ["none"], "typed “estradiol”, an estrogen;"),
+        ("Rivotril (clonazepam)", ["none"], "typed “clonazepam”, a benzodiazepine;"),
+    ],
+)
+def test_a_medicine_typed_but_not_ticked_is_a_question_to_ask(
+    typed: str, ticked: list[str], evidence: str
+) -> None:
+    flag = raised(answers(medications=typed, medication_flags=ticked), "medicine-mentioned")
+    assert evidence in flag.evidence
+    assert flag.rule.kind is Kind.CONTEXT
+
+
+@pytest.mark.parametrize(
+    "typed", ["xanaxine", "prednisone-free diet", "Vitamin D", "valiumx", "my ativan2 pills"]
+)
+def test_a_medicine_word_counts_only_as_a_whole_word(typed: str) -> None:
+    flag = assess(answers(medications=typed)).flag("medicine-mentioned")
+    if typed == "prednisone-free diet":
+        assert flag is not None  # "prednisone" is a whole word there: ask, do not conclude
+    else:
+        assert flag is None, typed
+
+
+def test_a_medicine_of_a_kind_ticked_is_not_asked_again() -> None:
+    given = answers(medications="Lasix and Adderall", medication_flags=["diuretic"])
+    evidence = str(raised(given, "medicine-mentioned").evidence)
+    assert "adderall" in evidence and "lasix" not in evidence
+
+
+@pytest.mark.parametrize(
+    ("given", "code", "named"),
+    [
+        (
+            answers(other_symptoms=["numbness-tingling"]),
+            "sensory-change",
+            ("other-symptoms", "numbness-tingling"),
+        ),
+        (answers(course="spreading"), "progressing", ("course", "spreading")),
+        (answers(family_history="yes"), "family-history", ("family-history", "yes")),
+        (answers(pregnancy="yes"), "pregnancy", ("pregnancy", "yes")),
+        (answers(other_symptoms=["breathless"]), "breathing", ("other-symptoms", "breathless")),
+    ],
+)
+def test_new_flags_quote_the_answer(
+    given: dict[str, Any], code: str, named: tuple[str, str]
+) -> None:
+    assert label(*named) in raised(given, code).evidence
+
+
+# --- Versions: the current rules on a 1.0.0 intake -----------------------------------------
+
+V1_0 = TWITCH_INTAKE.as_of("1.0.0")
+#: The red rules that read only questions 1.0.0 never asked.
+ONLY_NEW = ["recent-emergency-signs"]
+
+
+def test_a_1_0_0_intake_gets_the_current_rules_on_the_answers_it_has() -> None:
+    given = answers_1_0_0(**{"other-symptoms": ["trouble-swallowing"], "locations": ["tongue"]})
+    assessment = assess(given, V1_0)
+    assert assessment.codes == ["bulbar"]
+    assert assessment.level is Level.PRIORITY
+
+
+def test_rules_that_read_only_new_questions_are_silent_and_say_not_asked() -> None:
+    assessment = assess(answers_1_0_0(), V1_0)
+    assert assessment.codes == []
+    negatives = {n.code: str(n.shows) for n in assessment.negatives}
+    for code in ONLY_NEW:
+        assert negatives[code] == "not asked (form version 1.0.0)"
+    assert negatives["weakness"] == "no (answered “None of these”)"
+
+
+def test_the_same_blank_in_1_1_0_is_not_answered() -> None:
+    given = answers()
+    del given["recent-emergency"]
+    negatives = {n.code: str(n.shows) for n in assess(given).negatives}
+    assert negatives["recent-emergency-signs"] == "not answered"
+
+
+# --- Pertinent negatives, worded as answers -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "code", "shows"),
+    [
+        (answers(), "weakness", "no (answered “None of these”)"),
+        (answers(), "emergency-signs", "no (answered “None of these”)"),
+        (answers(other_symptoms=["cramps", "pain"]), "weakness", "no (answered “Cramps, Pain”)"),
+        (answers(locations=["eyelid"]), "multifocal", "no (one place: Eyelid)"),
+        (
+            answers(severity="mild"),
+            "severe",
+            "no (answered “Mild: I notice them, but they don't bother me”)",
+        ),
+        (answers(duration="days"), "persistent", "no (answered “Less than 1 week”)"),
+        (
+            answers(recent_emergency=False),
+            "recent-emergency-signs",
+            "no (answered no)",
+        ),
+        (
+            answers(other_symptoms=["cramps"], locations=["eyelid"]),
+            "bulbar",
+            "no (Other symptoms: “Cramps”; Locations: “Eyelid”)",
+        ),
+        ({}, "weakness", "not answered"),
+        ({}, "multifocal", "not answered"),
+    ],
+)
+def test_a_red_flag_not_raised_says_what_was_answered(
+    given: dict[str, Any], code: str, shows: str
+) -> None:
+    negatives = {n.code: str(n.shows) for n in assess(given).negatives}
+    assert negatives[code] == shows

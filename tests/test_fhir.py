@@ -25,13 +25,14 @@ from fhir.resources.R4B.questionnaireresponse import (
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from tests.factories import (
+    answers_1_0_0,
     emergency_answers,
     make_encounter,
     make_submitted,
     rich_answers,
     routine_answers,
 )
-from twitch_intake import fhir, questionnaire, tasks, triage, validation
+from twitch_intake import fhir, questionnaire, services, tasks, triage, validation
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -85,6 +86,20 @@ def _coding(code: str) -> dict[str, Any]:
     return {"valueCoding": {"system": SYSTEM, "code": code}}
 
 
+def _submitted_1_0_0(answers: dict[str, Any] | None = None, **fields: Any) -> Encounter:
+    """A submitted encounter answered under questionnaire 1.0.0 (stored as an import stores it)."""
+    result = services.create_submitted(
+        patient_name=fields.pop("patient_name", "Ada Example"),
+        date_of_birth=fields.pop("date_of_birth", dt.date(1980, 5, 17)),
+        answers=answers if answers is not None else answers_1_0_0(),
+        authored=dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC),
+        questionnaire_version="1.0.0",
+    )
+    assert result.ok, result.problems
+    assert result.encounter.questionnaire_version == "1.0.0"
+    return result.encounter
+
+
 def _refused(resource: Any) -> list[str]:
     """Import ``resource``, check it was refused and stored nothing; return the messages."""
     before = Encounter.objects.count()
@@ -135,8 +150,23 @@ def test_questionnaire_item_mirrors_the_definition(question):
     assert [o["code"] for o in options] == list(question.codes)
     assert all(o["system"] == SYSTEM for o in options)
     assert [o["display"] for o in options] == [str(question.label(c)) for c in question.codes]
+    exclusive = [
+        o["valueCoding"]["code"]
+        for o in item.get("answerOption", [])
+        if o.get("extension") == [{"url": fhir.export.OPTION_EXCLUSIVE, "valueBoolean": True}]
+    ]
+    assert exclusive == [c for c in question.codes if c in question.exclusive]
+    assert all(set(o) <= {"valueCoding", "extension"} for o in item.get("answerOption", []))
     if question.show_when is None:
         assert "enableWhen" not in item
+    elif isinstance(question.show_when.code, bool):
+        assert item["enableWhen"] == [
+            {
+                "question": question.show_when.question,
+                "operator": "=",
+                "answerBoolean": question.show_when.code,
+            }
+        ]
     elif question.show_when.other_than:
         assert item["enableWhen"] == [
             {"question": question.show_when.question, "operator": "exists", "answerBoolean": True},
@@ -162,20 +192,49 @@ CONTRACT = {
     "emergency-signs": ("choice", True, True),
     "emergency-action": ("choice", False, True),
     "duration": ("choice", False, True),
+    "onset": ("choice", False, True),
+    "course": ("choice", False, True),
     "severity": ("choice", False, True),
+    "frequency": ("choice", False, True),
+    "movement": ("choice", True, True),
     "locations": ("choice", True, True),
     "locations-other": ("string", False, True),
+    "side": ("choice", False, True),
     "more-than-one-location": ("boolean", False, True),
     "pattern": ("choice", False, True),
     "episode-length": ("choice", False, True),
     "other-symptoms": ("choice", True, True),
     "weakness-where": ("string", False, False),
+    "recent-emergency": ("boolean", False, True),
+    "recent-emergency-signs": ("choice", True, True),
+    "family-history": ("choice", False, True),
     "medications": ("text", False, False),
     "medication-flags": ("choice", True, True),
     "conditions": ("text", False, False),
     "condition-flags": ("choice", True, True),
+    "pregnancy": ("choice", False, False),
     "triggers": ("choice", True, True),
     "notes": ("text", False, False),
+    "answered-by": ("choice", False, True),
+}
+#: The questions 1.1.0 added (CLINICAL.md, "What changed in 1.1.0").
+ADDED_IN_1_1_0 = {
+    "emergency-action",
+    "onset",
+    "course",
+    "frequency",
+    "movement",
+    "side",
+    "recent-emergency",
+    "recent-emergency-signs",
+    "family-history",
+    "pregnancy",
+    "answered-by",
+}
+#: The options 1.1.0 added to questions 1.0.0 asked.
+OPTIONS_ADDED_IN_1_1_0 = {
+    "emergency-signs": {"breathing-difficulty"},
+    "other-symptoms": {"speech-change", "breathless"},
 }
 
 
@@ -184,10 +243,14 @@ def test_questionnaire_items_carry_the_contracts_types():
     assert {k: (i["type"], i["repeats"], i["required"]) for k, i in items.items()} == CONTRACT
 
 
-def test_show_when_questions_are_the_contracts_four():
+def test_show_when_questions_are_the_contracts_five():
     conditions = {
         i["linkId"]: tuple(
-            (w["question"], w["operator"], w.get("answerCoding", {}).get("code"))
+            (
+                w["question"],
+                w["operator"],
+                w.get("answerCoding", {}).get("code", w.get("answerBoolean")),
+            )
             for w in i["enableWhen"]
         )
         for g in fhir.questionnaire_json()["item"]
@@ -197,12 +260,14 @@ def test_show_when_questions_are_the_contracts_four():
     assert conditions == {
         # Asked when a sign is ticked: answered, and not "None of these".
         "emergency-action": (
-            ("emergency-signs", "exists", None),
+            ("emergency-signs", "exists", True),
             ("emergency-signs", "!=", "none"),
         ),
         "locations-other": (("locations", "=", "other"),),
         "episode-length": (("pattern", "=", "comes-and-goes"),),
         "weakness-where": (("other-symptoms", "=", "weakness"),),
+        # Asked when the patient answered yes: a boolean, not a coding.
+        "recent-emergency-signs": (("recent-emergency", "=", True),),
     }
 
 
@@ -222,7 +287,9 @@ def test_questionnaire_texts_follow_the_language_and_codes_do_not():
     assert (english["language"], spanish["language"]) == ("en", "es")
     assert codes(spanish) == codes(english)
     assert spanish["title"] != english["title"]
-    spanish_locations = spanish["item"][1]["item"][2]
+    spanish_locations = next(
+        i for g in spanish["item"] for i in g["item"] if i["linkId"] == "locations"
+    )
     assert spanish_locations["answerOption"][0]["valueCoding"]["display"] == eyelid != "Eyelid"
     FhirQuestionnaire.model_validate(spanish)
 
@@ -280,8 +347,11 @@ def test_export_leaves_out_unanswered_questions_and_empty_groups():
     data = fhir.response_json(make_submitted(routine_answers()))
     linked = {i["linkId"] for g in data["item"] for i in g["item"]}
     assert "notes" not in linked and "locations-other" not in linked
-    assert "closing" not in [g["linkId"] for g in data["item"]]
     FhirQuestionnaireResponse.model_validate(data)
+    # 1.0.0 asked nothing in the closing group but the optional notes: none answered, no group.
+    old = fhir.response_json(_submitted_1_0_0())
+    assert "closing" not in [g["linkId"] for g in old["item"]]
+    FhirQuestionnaireResponse.model_validate(old)
 
 
 def test_export_of_an_unfinished_intake_is_in_progress():
@@ -323,7 +393,7 @@ def extended(monkeypatch):
         *TWITCH_INTAKE.groups[:-1],
         dataclasses.replace(last, questions=(*last.questions, *extra)),
     )
-    intake = questionnaire.Questionnaire(version="9.9.9-test", title="Test", groups=groups)
+    intake = questionnaire.Questionnaire(version="9.9.9", title="Test", groups=groups)
     monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", intake)
     return intake
 
@@ -331,7 +401,7 @@ def extended(monkeypatch):
 def test_the_export_follows_the_active_questionnaire(extended):
     data = fhir.questionnaire_json()
     FhirQuestionnaire.model_validate(data)
-    assert data["version"] == "9.9.9-test"
+    assert data["version"] == "9.9.9"
     last = data["item"][-1]
     assert [i["linkId"] for i in last["item"]] == [q.link_id for q in extended.groups[-1].questions]
     added, detail = last["item"][-2:]
@@ -354,15 +424,19 @@ def test_the_export_follows_the_active_questionnaire(extended):
 def test_the_reader_follows_the_active_questionnaire(extended):
     answers = {**routine_answers(), "test-extra": "test-code", "test-extra-detail": "left toe"}
     response = _response(answers)
-    response["questionnaire"] = f"{fhir.QUESTIONNAIRE_URL}|9.9.9-test"
+    response["questionnaire"] = f"{fhir.QUESTIONNAIRE_URL}|9.9.9"
     parsed = fhir.read_response(response)
     assert parsed.ok, parsed.problems
     assert parsed.answers == answers
+    assert parsed.questionnaire_version == "9.9.9"
 
-    response["questionnaire"] = f"{fhir.QUESTIONNAIRE_URL}|{questionnaire.VERSION}"
+    response["questionnaire"] = f"{fhir.QUESTIONNAIRE_URL}|9.9.8"
     _item(response, "test-extra")["answer"] = [_coding("not-a-code")]
     version, code = fhir.read_response(response).problems
-    assert version.startswith(f"questionnaire: must be {fhir.QUESTIONNAIRE_URL!r} (version 9.9.9")
+    assert version == (
+        "questionnaire: version '9.9.8' is not known; "
+        "this server reads versions 1.0.0, 1.1.0, 9.9.9."
+    )
     assert code.startswith("test-extra: ") and code.endswith("(unknown code 'not-a-code')")
     del answers["test-extra"]
     assert fhir.read_response(_response(answers)).problems[-1] == (
@@ -396,18 +470,42 @@ def test_round_trip_keeps_every_answer_and_the_triage(answers):
     assert copy_.submitted_at == original.submitted_at
 
 
+def _every_answer() -> dict[str, Any]:
+    """Every question of the contract answered (every value type, every show-when question)."""
+    return {
+        **rich_answers(),
+        "recent-emergency": True,
+        "recent-emergency-signs": ["seizure", "breathing-difficulty"],
+        "family-history": "yes",
+        "pregnancy": "yes",
+        "course": "worse",
+        "movement": ["flicker", "jerk"],
+        "other-symptoms": ["weakness", "muscle-loss", "numbness-tingling", "breathless"],
+        "answered-by": "with-help",
+    }
+
+
 def test_round_trip_of_the_rich_encounter_raises_its_flags():
-    original = make_submitted(rich_answers())
+    original = make_submitted(_every_answer())
     assert set(original.answers) == set(CONTRACT)  # every question answered, so every value type
     copy_ = fhir.import_response(fhir.response_json(original)).encounter
+    assert copy_.answers == original.answers
+    assert copy_.questionnaire_version == questionnaire.VERSION
     assert copy_.level == triage.Level.EMERGENCY
+    assert copy_.flags == original.flags
     assert {
         "emergency-signs",
         "weakness",
         "multifocal",
         "muscle-loss",
+        "breathing",
+        "recent-emergency-signs",
         "severe",
         "persistent",
+        "sensory-change",
+        "progressing",
+        "family-history",
+        "pregnancy",
     } <= set(copy_.flags)
 
 
@@ -661,7 +759,7 @@ REFUSALS = {
     ),
     "other questionnaire version": (
         _set("questionnaire", fhir.QUESTIONNAIRE_URL + "|0.9"),
-        "questionnaire: must be",
+        "questionnaire: version '0.9' is not known; this server reads versions 1.0.0, 1.1.0.",
     ),
     "not completed": (_set("status", "in-progress"), "status: only a completed response"),
     "authored without a time zone": (

@@ -328,17 +328,20 @@ def create_submitted(
     answers: Mapping[str, Any],
     authored: datetime | None = None,
     visit_at: datetime | None = None,
+    questionnaire_version: str | None = None,
 ) -> SubmitResult:
-    """Store a complete response that arrived whole (a FHIR import) as a submitted encounter.
+    """Store a complete response that arrived whole (a FHIR import) as a submitted encounter,
+    answered under ``questionnaire_version`` (the current one when not given), which it keeps.
 
     The caller has validated it with :func:`validation.validate`; this re-checks, so that no
     path stores answers the web form would refuse.
     """
-    cleaned, problems = validation.validate(answers)
+    intake = questionnaire.for_version(questionnaire_version)
+    cleaned, problems = validation.validate(answers, intake)
     if problems:
         return SubmitResult(Encounter(), problems)
     now = timezone.now()
-    assessment = triage.assess(cleaned)
+    assessment = triage.assess(cleaned, intake)
     with history.acting(None, "create_submitted"), transaction.atomic():
         encounter = Encounter(
             patient_name=patient_name,
@@ -349,6 +352,7 @@ def create_submitted(
             status=Status.SUBMITTED,
             submitted_at=authored or now,
             answers_digest=answers_digest(cleaned),
+            questionnaire_version=intake.version,
         )
         apply_assessment(encounter, assessment)
         emergency = assessment.is_emergency

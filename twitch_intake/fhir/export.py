@@ -7,6 +7,12 @@ drift from the web form: linkIds and answer codes are the contract's, labels bec
 Layout. Groups are the Questionnaire's top-level items, questions sit in their group, and a
 show-when question is a sibling of the question it depends on, with an ``enableWhen``. The
 response uses the same layout (flat in the group).
+
+Versions. The Questionnaire carries its ``version``; a response names the version its encounter
+was answered under (``<url>|1.0.0``) and holds only what that version asked, so a receiver checks
+it against the right definition. An exclusive option ("None of these", "Not sure") carries the
+standard ``questionnaire-optionExclusive`` extension, so that a FHIR form filler enforces what
+our form does.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from django.utils import translation
 
 from .. import questionnaire, validation
 from ..models import Encounter
-from ..questionnaire import ItemType, Question
+from ..questionnaire import ItemType, Question, Questionnaire, ShowWhen
 
 #: Where our FHIR identifiers live; the code system and the Questionnaire hang off it.
 BASE_URL = "https://twitch-intake.example.org/fhir"
@@ -25,6 +31,10 @@ BASE_URL = "https://twitch-intake.example.org/fhir"
 CODE_SYSTEM = f"{BASE_URL}/CodeSystem/twitch-intake"
 #: The Questionnaire's canonical URL; a response names it (optionally ``|version``).
 QUESTIONNAIRE_URL = f"{BASE_URL}/Questionnaire/twitch-intake"
+
+#: The standard extension on an ``answerOption`` that cannot be chosen with any other (FHIR
+#: Extensions Pack, "Questionnaire Option Exclusive"; context ``Questionnaire.item.answerOption``).
+OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
 
 #: The contained Patient's id in an export (``subject`` is ``#patient``).
 PATIENT_ID = "patient"
@@ -42,6 +52,33 @@ def _coding(question: Question, code: str) -> dict[str, str]:
     return {"system": CODE_SYSTEM, "code": code, "display": str(question.label(code))}
 
 
+def _enable_when(when: ShowWhen) -> dict[str, Any]:
+    """A show-when condition as FHIR's ``enableWhen`` (and ``enableBehavior`` when it takes two)."""
+    if isinstance(when.code, bool):
+        # A yes/no parent: asked when it was answered yes (or no).
+        return {
+            "enableWhen": [{"question": when.question, "operator": "=", "answerBoolean": when.code}]
+        }
+    coding = {"system": CODE_SYSTEM, "code": when.code}
+    if when.other_than:
+        # Answered, and with something other than the code: both must hold.
+        return {
+            "enableWhen": [
+                {"question": when.question, "operator": "exists", "answerBoolean": True},
+                {"question": when.question, "operator": "!=", "answerCoding": coding},
+            ],
+            "enableBehavior": "all",
+        }
+    return {"enableWhen": [{"question": when.question, "operator": "=", "answerCoding": coding}]}
+
+
+def _answer_option(question: Question, code: str) -> dict[str, Any]:
+    option: dict[str, Any] = {"valueCoding": _coding(question, code)}
+    if code in question.exclusive:
+        option["extension"] = [{"url": OPTION_EXCLUSIVE, "valueBoolean": True}]
+    return option
+
+
 def _question_item(question: Question) -> dict[str, Any]:
     item: dict[str, Any] = {
         "linkId": question.link_id,
@@ -50,33 +87,33 @@ def _question_item(question: Question) -> dict[str, Any]:
         "required": question.required,
         "repeats": question.repeats,
     }
-    when = question.show_when
-    if when is not None:
-        coding = {"system": CODE_SYSTEM, "code": when.code}
-        if when.other_than:
-            # Answered, and with something other than the code: both must hold.
-            item["enableWhen"] = [
-                {"question": when.question, "operator": "exists", "answerBoolean": True},
-                {"question": when.question, "operator": "!=", "answerCoding": coding},
-            ]
-            item["enableBehavior"] = "all"
-        else:
-            item["enableWhen"] = [
-                {"question": when.question, "operator": "=", "answerCoding": coding}
-            ]
+    if question.show_when is not None:
+        item.update(_enable_when(question.show_when))
     if question.max_length is not None:
         item["maxLength"] = question.max_length
     if question.options:
-        item["answerOption"] = [{"valueCoding": _coding(question, c)} for c in question.codes]
+        item["answerOption"] = [_answer_option(question, c) for c in question.codes]
     return item
 
 
-def questionnaire_json() -> dict[str, Any]:
-    """The intake as an R4 Questionnaire, for other systems to render or to check responses.
+def _answered_under(version: str | None) -> Questionnaire:
+    """The questionnaire an encounter or response of ``version`` was answered under; the current
+    one for an empty version, and for one this definition does not know (a row stored by a
+    newer release): then the export names that version and holds what was stored, honestly."""
+    try:
+        return questionnaire.for_version(version)
+    except ValueError:
+        return questionnaire.TWITCH_INTAKE
+
+
+def questionnaire_json(version: str | None = None) -> dict[str, Any]:
+    """The intake as an R4 Questionnaire, for other systems to render or to check responses:
+    the current version, or an earlier one (as its intakes were asked it; a ``ValueError`` for
+    a version this definition does not know).
 
     Texts are in the active language (which ``language`` names); linkIds and codes never change.
     """
-    intake = questionnaire.TWITCH_INTAKE
+    intake = questionnaire.for_version(version)
     language = translation.get_language()
     return {
         "resourceType": "Questionnaire",
@@ -114,11 +151,12 @@ def response_json(encounter: Encounter) -> dict[str, Any]:
 
     A submitted (or reviewed) encounter is ``completed``; one still being filled in is exported
     honestly as ``in-progress`` with what is saved so far. Unanswered questions and empty
-    groups are left out, as FHIR asks.
+    groups are left out, as FHIR asks. It names, and holds the questions of, the version the
+    encounter was answered under.
     """
     answers = encounter.answers or {}
     groups = []
-    for group in questionnaire.TWITCH_INTAKE.groups:
+    for group in _answered_under(encounter.questionnaire_version).groups:
         items = [
             {
                 "linkId": q.link_id,

@@ -4,6 +4,13 @@ Layout. A response is read in the layout the export writes (see :mod:`.export`),
 show-when question may also sit nested under an answer to the question it depends on, which is
 how some FHIR form fillers write it.
 
+Versions. A response names the questionnaire version it answers (``<url>|1.0.0``; the URL alone
+means the current one) and is checked against that version as its intakes were asked it: a
+1.0.0 response need not answer the questions 1.1.0 added, and may not answer them. Its shape is
+read against the current definition, which holds every version's questions, so an answer to a
+later question is named as such rather than as an unknown linkId. The encounter stores the
+version.
+
 Checks. A response goes through exactly the checks the web form applies
 (:func:`validation.validate`), plus the FHIR shape around them. Any problem refuses the whole
 response and nothing is stored: a half-imported intake could hide a red flag. Every problem is
@@ -44,6 +51,8 @@ class ParsedResponse:
     patient_name: str = ""
     date_of_birth: dt.date | None = None
     authored: dt.datetime | None = None
+    #: The questionnaire version it was checked against: the one it names, or the current.
+    questionnaire_version: str = ""
     #: Cleaned by :func:`validation.validate`: exactly what the web form would store.
     answers: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -168,7 +177,12 @@ def _json_problems(resource: Any) -> list[str]:
 
 
 class _Reader:
-    """Walks one response, collecting answers by linkId and every shape problem on the way."""
+    """Walks one response, collecting answers by linkId and every shape problem on the way.
+
+    ``intake`` is the current definition, whatever version the response names: it knows every
+    question any version asked, so the shape of each answer is checked, and validation then
+    says which questions the named version did not ask.
+    """
 
     def __init__(self, intake: Questionnaire) -> None:
         self.intake = intake
@@ -459,22 +473,51 @@ def _authored(resource: Mapping[str, Any], problems: list[str]) -> dt.datetime |
     return authored
 
 
-def _questionnaire_problems(resource: Mapping[str, Any], intake: Questionnaire) -> list[str]:
-    accepted = {QUESTIONNAIRE_URL, f"{QUESTIONNAIRE_URL}|{intake.version}"}
+def _named_questionnaire(resource: Mapping[str, Any], problems: list[str]) -> Questionnaire:
+    """The questionnaire version the response answers: ``<url>|<version>``, or the URL alone
+    for the current one. When it names no questionnaire we read, a problem, and the current
+    version, so that its answers are still checked and every problem is listed at once."""
+    current = questionnaire.TWITCH_INTAKE
+    versions = ", ".join(current.versions)
     named = resource.get("questionnaire")
-    problems = []
-    # Any JSON type may arrive here: a list or an object is not hashable, so no ``in`` a set.
-    if not isinstance(named, str) or named not in accepted:
+    # Any JSON type may arrive here: only a string can name a questionnaire.
+    url, bar, version = named.partition("|") if isinstance(named, str) else ("", "", "")
+    if url != QUESTIONNAIRE_URL:
         problems.append(
-            f"questionnaire: must be {QUESTIONNAIRE_URL!r} (version {intake.version}); "
+            f"questionnaire: must be {QUESTIONNAIRE_URL!r} (versions {versions}); "
             f"found {_found(named)}."
         )
+        return current
+    if not bar:
+        return current
+    try:
+        if not version:
+            raise ValueError(version)  # "<url>|" names no version; it is not "the current one"
+        return questionnaire.for_version(version)
+    except ValueError:
+        problems.append(
+            f"questionnaire: version {_shown(version)} is not known; "
+            f"this server reads versions {versions}."
+        )
+        return current
+
+
+def _status_problems(resource: Mapping[str, Any]) -> list[str]:
     status = resource.get("status")
     if status != "completed":
-        problems.append(
-            f"status: only a completed response can be imported (found {_found(status)})."
-        )
-    return problems
+        return [f"status: only a completed response can be imported (found {_found(status)})."]
+    return []
+
+
+def _condition(show_when: questionnaire.ShowWhen, parent: Question) -> str:
+    """When a show-when question is asked, in a message: "'pattern' is 'comes-and-goes'"."""
+    if isinstance(show_when.code, bool):
+        return f"{parent.link_id!r} is {json.dumps(show_when.code)}"
+    if show_when.other_than:
+        verb = "holds an answer other than" if parent.repeats else "is answered, and not"
+    else:
+        verb = "includes" if parent.repeats else "is"
+    return f"{parent.link_id!r} {verb} {show_when.code!r}"
 
 
 def _validation_message(
@@ -485,19 +528,23 @@ def _validation_message(
     if problem.code == "not_applicable":
         show_when = intake.question(problem.link_id).show_when
         assert show_when is not None  # only a show-when question can not apply
-        parent = intake.question(show_when.question)
-        if show_when.other_than:
-            verb = "holds an answer other than" if parent.repeats else "is answered, and not"
-        else:
-            verb = "includes" if parent.repeats else "is"
-        condition = f"asked only when {parent.link_id!r} {verb} {show_when.code!r}"
-        message = f"{message.removesuffix('.')} ({condition})."
+        condition = _condition(show_when, intake.question(show_when.question))
+        message = f"{message.removesuffix('.')} (asked only when {condition})."
     if problem.code == "unknown_code":
         value = raw.get(problem.link_id)
         given = value if isinstance(value, list) else [value]
         codes = intake.question(problem.link_id).codes
-        unknown = ", ".join(repr(c) for c in given if c not in codes)
-        message += f" (unknown code {unknown})"
+        # A code a later version offers: the sender named the wrong version, or used a new code.
+        latest = questionnaire.TWITCH_INTAKE.question(problem.link_id)
+        later = {c: o.since for c in given if c not in codes and (o := latest.option(c))}
+        unknown = ", ".join(repr(c) for c in given if c not in codes and c not in later)
+        if unknown:
+            message += f" (unknown code {unknown})"
+        for code, since in later.items():
+            message += (
+                f" (code {code!r} was added in questionnaire version {since}; a version "
+                f"{intake.version} response cannot use it)"
+            )
     return message
 
 
@@ -514,10 +561,9 @@ def read_response(resource: Any) -> ParsedResponse:
     """Check a parsed QuestionnaireResponse and turn it into what an encounter stores.
 
     Touches no database, so it can vet a response before anything is written. The response is
-    checked against the active questionnaire, read once here so that one definition holds for
-    the whole response.
+    checked against the questionnaire version it names, read once here so that one definition
+    holds for the whole response.
     """
-    intake = questionnaire.TWITCH_INTAKE
     if not isinstance(resource, dict):
         return ParsedResponse(
             problems=[f"resource: must be a JSON object (found {_kind(resource)})."]
@@ -529,13 +575,15 @@ def read_response(resource: Any) -> ParsedResponse:
         )
     parsed = ParsedResponse()
     parsed.problems.extend(_json_problems(resource))
-    parsed.problems.extend(_questionnaire_problems(resource, intake))
+    intake = _named_questionnaire(resource, parsed.problems)
+    parsed.questionnaire_version = intake.version
+    parsed.problems.extend(_status_problems(resource))
     parsed.authored = _authored(resource, parsed.problems)
     patient = _patient(resource, parsed.problems)
     if patient is not None:
         parsed.patient_name = _patient_name(patient, parsed.problems)
         parsed.date_of_birth = _birth_date(patient, parsed.problems)
-    reader = _Reader(intake)
+    reader = _Reader(questionnaire.TWITCH_INTAKE)
     reader.top_level(resource)
     parsed.problems.extend(reader.problems)
     # The web form clears an answer to a question it no longer shows; a sender never saw the
@@ -566,6 +614,7 @@ def import_response(resource: Any) -> ImportResult:
             date_of_birth=parsed.date_of_birth,
             answers=parsed.answers,
             authored=parsed.authored,
+            questionnaire_version=parsed.questionnaire_version,
         )
     if not result.ok:  # pragma: no cover - read_response ran the same validation
         return ImportResult(problems=[f"{p.link_id}: {p.message}" for p in result.problems])

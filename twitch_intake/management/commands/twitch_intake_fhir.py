@@ -17,7 +17,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from twitch_intake import fhir
+from twitch_intake import fhir, questionnaire
 from twitch_intake.models import Encounter
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         subcommands = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
-        subcommands.add_parser("questionnaire", help="Print the Questionnaire (R4) as JSON.")
+        definition = subcommands.add_parser(
+            "questionnaire",
+            help="Print the Questionnaire (R4) as JSON: the current version, or VERSION.",
+        )
+        definition.add_argument("version", nargs="?", default=None, metavar="VERSION")
         export = subcommands.add_parser(
             "export", help="Print one encounter's QuestionnaireResponse (R4) as JSON."
         )
@@ -44,7 +48,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         subcommand = options["subcommand"]
         if subcommand == "questionnaire":
-            self._print(fhir.questionnaire_json())
+            self._print(self._questionnaire(options["version"]))
         elif subcommand == "export":
             encounter = Encounter.objects.filter(pk=options["encounter_id"]).first()
             if encounter is None:
@@ -52,6 +56,16 @@ class Command(BaseCommand):
             self._print(fhir.response_json(encounter))
         else:
             self._import(options["paths"], options.get("stdin") or sys.stdin)
+
+    @staticmethod
+    def _questionnaire(version: str | None) -> dict[str, Any]:
+        try:
+            return fhir.questionnaire_json(version)
+        except ValueError:
+            known = ", ".join(questionnaire.TWITCH_INTAKE.versions)
+            raise CommandError(
+                f"No questionnaire version {version!r}; this release knows {known}."
+            ) from None
 
     def _print(self, resource: dict[str, Any]) -> None:
         self.stdout.write(json.dumps(resource, indent=2, ensure_ascii=False))

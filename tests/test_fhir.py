@@ -886,6 +886,274 @@ def test_a_refused_emergency_sends_no_alert(django_capture_on_commit_callbacks):
     assert not ProcrastinateJob.objects.exists()
 
 
+# --- The contract's bad answers (CLINICAL.md, "Bad answers") ------------------------------
+
+#: Each bad answer the contract names, as a sender would make it, and the one problem it must
+#: get: refused whole, that problem listed, nothing stored.
+BAD_ANSWERS = {
+    "exclusive not-sure with another": (
+        _set_answer("movement", _coding("flicker"), _coding("not-sure")),
+        "movement: You ticked “Not sure” and something else. Untick one of them.",
+    ),
+    "exclusive none with another": (
+        _set_answer("other-symptoms", _coding("none"), _coding("breathless")),
+        "other-symptoms: You ticked “None of these” and something else. Untick one of them.",
+    ),
+    "recent signs when recent-emergency is false": (
+        _set_answer("recent-emergency-signs", _coding("seizure")),
+        "recent-emergency-signs: This question does not apply to the answers given "
+        "(asked only when 'recent-emergency' is true).",
+    ),
+    "recent-emergency true without the signs": (
+        _set_answer("recent-emergency", {"valueBoolean": True}),
+        "recent-emergency-signs: Tick at least one answer.",
+    ),
+    "missing emergency-action after a sign": (
+        _set_answer("emergency-signs", _coding("breathing-difficulty")),
+        "emergency-action: Choose what you are doing about this.",
+    ),
+    "emergency-action without a sign": (
+        _set_answer("emergency-action", _coding("getting-care-now")),
+        "emergency-action: This question does not apply to the answers given "
+        "(asked only when 'emergency-signs' holds an answer other than 'none').",
+    ),
+    "a line break in a one-line field": (
+        lambda r: (
+            _set_answer("locations", _coding("eyelid"), _coding("other"))(r),
+            _set_answer("locations-other", {"valueString": "left\nbig toe"})(r),
+        ),
+        "locations-other: Keep this answer to one line.",
+    ),
+    "a Unicode line separator in a one-line field": (
+        lambda r: (
+            _set_answer("other-symptoms", _coding("weakness"))(r),
+            _set_answer("weakness-where", {"valueString": "right\u2028hand"})(r),
+        ),
+        "weakness-where: Keep this answer to one line.",
+    ),
+    "an unknown code": (
+        _set_answer("side", _coding("middle")),
+        "side: Choose one of the answers shown. (unknown code 'middle')",
+    ),
+    "none among the recent signs": (
+        lambda r: (
+            _set_answer("recent-emergency", {"valueBoolean": True})(r),
+            _set_answer("recent-emergency-signs", _coding("none"))(r),
+        ),
+        "recent-emergency-signs: Choose only from the list. (unknown code 'none')",
+    ),
+    "an answer to a question that does not apply": (
+        _set_answer("weakness-where", {"valueString": "right hand"}),
+        "weakness-where: This question does not apply to the answers given "
+        "(asked only when 'other-symptoms' includes 'weakness').",
+    ),
+    "missing answered-by": (
+        lambda r: _remove(r, "answered-by"),
+        "answered-by: Choose an answer.",
+    ),
+}
+
+
+@pytest.mark.parametrize(("mutate", "expected"), BAD_ANSWERS.values(), ids=BAD_ANSWERS.keys())
+def test_each_bad_answer_of_the_contract_is_refused_whole(mutate, expected):
+    resource = _response()
+    mutate(resource)
+    assert _refused(resource) == [expected]
+
+
+def test_every_bad_answer_of_the_contract_is_listed_at_once():
+    resource = _response()
+    for name in [
+        "exclusive not-sure with another",
+        "recent signs when recent-emergency is false",
+        "missing emergency-action after a sign",
+        "a line break in a one-line field",
+        "an unknown code",
+        "an answer to a question that does not apply",
+        "missing answered-by",
+    ]:
+        BAD_ANSWERS[name][0](resource)
+    assert sorted(_refused(resource)) == sorted(
+        BAD_ANSWERS[name][1]
+        for name in [
+            "exclusive not-sure with another",
+            "recent signs when recent-emergency is false",
+            "missing emergency-action after a sign",
+            "a line break in a one-line field",
+            "an unknown code",
+            "an answer to a question that does not apply",
+            "missing answered-by",
+        ]
+    )
+
+
+# --- Versions -------------------------------------------------------------------------------
+
+
+def _response_1_0_0(answers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A 1.0.0 response, as a 1.0.0 encounter's export writes it."""
+    encounter = Encounter(
+        patient_name="Ada Example",
+        date_of_birth=dt.date(1980, 5, 17),
+        answers=answers if answers is not None else answers_1_0_0(),
+        status=Encounter.Status.SUBMITTED,
+        submitted_at=dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC),
+        questionnaire_version="1.0.0",
+    )
+    return fhir.response_json(encounter)
+
+
+def test_the_questionnaire_of_an_earlier_version_asks_only_what_it_asked():
+    data = fhir.questionnaire_json("1.0.0")
+    FhirQuestionnaire.model_validate(data)
+    assert data["version"] == "1.0.0"
+    assert data["url"] == fhir.QUESTIONNAIRE_URL
+    items = {i["linkId"]: i for g in data["item"] for i in g["item"]}
+    assert set(items) == set(CONTRACT) - ADDED_IN_1_1_0
+    for link_id, added in OPTIONS_ADDED_IN_1_1_0.items():
+        codes = {o["valueCoding"]["code"] for o in items[link_id]["answerOption"]}
+        assert codes == set(TWITCH_INTAKE.question(link_id).codes) - added
+    current = {i["linkId"] for g in fhir.questionnaire_json()["item"] for i in g["item"]}
+    assert current == set(CONTRACT)
+    assert fhir.questionnaire_json(None) == fhir.questionnaire_json(questionnaire.VERSION)
+
+
+def test_the_questionnaire_of_an_unknown_version_is_an_error():
+    with pytest.raises(ValueError, match="'0.9'"):
+        fhir.questionnaire_json("0.9")
+
+
+def test_a_1_0_0_encounter_exports_as_1_0_0_and_round_trips():
+    original = _submitted_1_0_0(answers_1_0_0(locations=["tongue"]))
+    data = json.loads(json.dumps(fhir.response_json(original)))
+    FhirQuestionnaireResponse.model_validate(data)
+    assert data["questionnaire"] == f"{fhir.QUESTIONNAIRE_URL}|1.0.0"
+    linked = {i["linkId"] for g in data["item"] for i in g["item"]}
+    assert not linked & ADDED_IN_1_1_0
+    copy_ = fhir.import_response(data).encounter
+    assert copy_.questionnaire_version == "1.0.0"
+    assert copy_.answers == original.answers
+    # Today's rules run on the answers it has: tongue twitching is bulbar, in 1.0.0 too.
+    assert copy_.flags == original.flags == ["bulbar"]
+    assert copy_.level == original.level == triage.Level.PRIORITY
+
+
+VERSIONS_ACCEPTED = {
+    "1.0.0 without the 1.1.0 questions": ("|1.0.0", _response_1_0_0, answers_1_0_0(), "1.0.0"),
+    "1.1.0 named": ("|1.1.0", _response, routine_answers(), "1.1.0"),
+    "no version is the current one": ("", _response, routine_answers(), "1.1.0"),
+}
+
+
+@pytest.mark.parametrize(
+    ("version", "build", "answers", "stored"),
+    VERSIONS_ACCEPTED.values(),
+    ids=VERSIONS_ACCEPTED.keys(),
+)
+def test_a_response_is_stored_with_the_version_it_names(version, build, answers, stored):
+    resource = build(answers)
+    resource["questionnaire"] = fhir.QUESTIONNAIRE_URL + version
+    result = fhir.import_response(resource)
+    assert result.ok, result.problems
+    encounter = Encounter.objects.get(pk=result.encounter.pk)
+    assert encounter.questionnaire_version == stored
+    assert encounter.answers == answers
+    assert (encounter.level, encounter.flags) == ("routine", [])
+
+
+VERSIONS_REFUSED = {
+    "1.0.0 answering a 1.1.0 question": (
+        "|1.0.0",
+        _set_answer("onset", _coding("sudden")),
+        [
+            "onset: This question was added in questionnaire version 1.1.0; a version 1.0.0 "
+            "response cannot answer it."
+        ],
+    ),
+    "1.0.0 answering the 1.1.0 yes/no and its follow-up": (
+        "|1.0.0",
+        lambda r: (
+            _set_answer("recent-emergency", {"valueBoolean": True})(r),
+            _set_answer("recent-emergency-signs", _coding("seizure"))(r),
+        ),
+        [
+            f"{link_id}: This question was added in questionnaire version 1.1.0; a version "
+            "1.0.0 response cannot answer it."
+            for link_id in ("recent-emergency", "recent-emergency-signs")
+        ],
+    ),
+    "1.0.0 using a 1.1.0 code": (
+        "|1.0.0",
+        _set_answer("other-symptoms", _coding("cramps"), _coding("speech-change")),
+        [
+            "other-symptoms: Choose only from the list. (code 'speech-change' was added in "
+            "questionnaire version 1.1.0; a version 1.0.0 response cannot use it)"
+        ],
+    ),
+    "1.0.0 using a 1.1.0 emergency sign": (
+        "|1.0.0",
+        lambda r: (_set_answer("emergency-signs", _coding("breathing-difficulty"))(r),),
+        [
+            "emergency-signs: Choose only from the list. (code 'breathing-difficulty' was "
+            "added in questionnaire version 1.1.0; a version 1.0.0 response cannot use it)"
+        ],
+    ),
+    "1.0.0 answers sent as the current version": (
+        "",
+        lambda r: None,
+        [
+            "onset: Choose an answer.",
+            "course: Choose an answer.",
+            "frequency: Choose an answer.",
+            "movement: Tick at least one answer, or “Not sure”.",
+            "side: Choose an answer.",
+            "recent-emergency: Choose an answer.",
+            "family-history: Choose an answer.",
+            "answered-by: Choose an answer.",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("version", "mutate", "expected"), VERSIONS_REFUSED.values(), ids=VERSIONS_REFUSED.keys()
+)
+def test_a_1_0_0_response_is_checked_against_1_0_0(version, mutate, expected):
+    resource = _response_1_0_0()
+    resource["questionnaire"] = fhir.QUESTIONNAIRE_URL + version
+    mutate(resource)
+    assert _refused(resource) == expected
+
+
+@pytest.mark.parametrize("version", ["2.0.0", "", "1.0", "1.1.0 ", "one"])
+def test_a_response_naming_an_unknown_version_is_refused_clearly(version):
+    resource = _response()
+    resource["questionnaire"] = f"{fhir.QUESTIONNAIRE_URL}|{version}"
+    assert _refused(resource) == [
+        f"questionnaire: version {version!r} is not known; this server reads versions 1.0.0, 1.1.0."
+    ]
+
+
+def test_an_unknown_version_still_lists_the_other_problems():
+    resource = _response()
+    resource["questionnaire"] = f"{fhir.QUESTIONNAIRE_URL}|2.0.0"
+    _remove(resource, "duration")
+    assert _refused(resource) == [
+        "questionnaire: version '2.0.0' is not known; this server reads versions 1.0.0, 1.1.0.",
+        "duration: Choose an answer.",
+    ]
+
+
+def test_command_prints_the_questionnaire_of_a_version():
+    out, error = _run("questionnaire", "1.0.0")
+    assert error is None
+    assert json.loads(out) == fhir.questionnaire_json("1.0.0")
+    out, error = _run("questionnaire", "0.9")
+    assert out == ""
+    assert str(error) == "No questionnaire version '0.9'; this release knows 1.0.0, 1.1.0."
+    assert error.returncode == 1
+
+
 # --- The command ----------------------------------------------------------------------------
 
 

@@ -536,7 +536,11 @@ def _validation_message(
         codes = intake.question(problem.link_id).codes
         # A code a later version offers: the sender named the wrong version, or used a new code.
         latest = questionnaire.TWITCH_INTAKE.question(problem.link_id)
-        later = {c: o.since for c in given if c not in codes and (o := latest.option(c))}
+        later = {
+            c: o.since
+            for c in given
+            if isinstance(c, str) and c not in codes and (o := latest.option(c)) is not None
+        }
         unknown = ", ".join(repr(c) for c in given if c not in codes and c not in later)
         if unknown:
             message += f" (unknown code {unknown})"

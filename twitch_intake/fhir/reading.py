@@ -490,16 +490,16 @@ def _named_questionnaire(resource: Mapping[str, Any], problems: list[str]) -> Qu
         return current
     if not bar:
         return current
-    try:
-        if not version:
-            raise ValueError(version)  # "<url>|" names no version; it is not "the current one"
-        return questionnaire.for_version(version)
-    except ValueError:
-        problems.append(
-            f"questionnaire: version {_shown(version)} is not known; "
-            f"this server reads versions {versions}."
-        )
-        return current
+    if version:  # "<url>|" names no version, which is not "the current one"
+        try:
+            return questionnaire.for_version(version)
+        except ValueError:
+            pass
+    problems.append(
+        f"questionnaire: version {_shown(version)} is not known; "
+        f"this server reads versions {versions}."
+    )
+    return current
 
 
 def _status_problems(resource: Mapping[str, Any]) -> list[str]:

@@ -1,4 +1,5 @@
-"""FHIR from the command line: print the Questionnaire, export an encounter, import responses.
+"""FHIR from the command line: print the Questionnaire (of any version), export an encounter,
+import responses.
 
 ``import`` is built for batches and scripts: each file is its own transaction and its own
 result (one bad file, even one that crashes the import, neither holds back nor undoes the

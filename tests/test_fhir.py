@@ -1011,6 +1011,41 @@ def test_a_1_0_0_encounter_exports_as_1_0_0_and_round_trips():
     assert copy_.level == original.level == triage.Level.PRIORITY
 
 
+def test_a_1_0_0_emergency_needs_no_emergency_action_and_alerts(
+    django_capture_on_commit_callbacks,
+):
+    """1.0.0 never asked what the patient is doing about a sign: its emergency is whole without."""
+    answers = answers_1_0_0(**{"emergency-signs": ["seizure"]})
+    assert "emergency-action" not in answers
+    with django_capture_on_commit_callbacks(execute=True):
+        result = fhir.import_response(_response_1_0_0(answers))
+    assert result.ok, result.problems
+    assert result.encounter.questionnaire_version == "1.0.0"
+    assert result.encounter.level == triage.Level.EMERGENCY
+    assert result.encounter.emergency_reported_at is not None
+    [job] = ProcrastinateJob.objects.filter(task_name="twitch_intake.send_emergency_alert")
+    assert job.args == {"encounter_id": result.encounter.pk}
+
+
+def test_an_encounter_of_a_version_this_release_does_not_know_still_exports():
+    """A row written by a newer release: exported honestly under its own version, never a 500."""
+    encounter = Encounter(
+        patient_name="Ada Example",
+        date_of_birth=dt.date(1980, 5, 17),
+        answers=routine_answers(),
+        status=Encounter.Status.SUBMITTED,
+        submitted_at=dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC),
+        questionnaire_version="9.0.0",
+    )
+    data = fhir.response_json(encounter)
+    FhirQuestionnaireResponse.model_validate(data)
+    assert data["questionnaire"] == f"{fhir.QUESTIONNAIRE_URL}|9.0.0"
+    assert {i["linkId"] for g in data["item"] for i in g["item"]} == set(routine_answers())
+    assert _refused(data) == [
+        "questionnaire: version '9.0.0' is not known; this server reads versions 1.0.0, 1.1.0."
+    ]
+
+
 VERSIONS_ACCEPTED = {
     "1.0.0 without the 1.1.0 questions": ("|1.0.0", _response_1_0_0, answers_1_0_0(), "1.0.0"),
     "1.1.0 named": ("|1.1.0", _response, routine_answers(), "1.1.0"),

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from tests.factories import rich_answers, routine_answers
-from twitch_intake import fhir, services, validation
+from tests.factories import answers_1_0_0, rich_answers, routine_answers
+from twitch_intake import fhir, questionnaire, services, validation
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -455,7 +455,8 @@ def mangled_responses(draw: st.DrawFn) -> tuple[str, bool]:
 
     Returns the text and whether it must be refused (poison is never acceptable).
     """
-    document = json.loads(json.dumps(fhir.response_json(_unsaved(draw(st.booleans())))))
+    kind = draw(st.sampled_from(["routine", "rich", "1.0.0"]))
+    document = json.loads(json.dumps(fhir.response_json(_unsaved(kind))))
     for _ in range(draw(st.integers(1, 3))):
         places = _nodes(document)
         path = draw(st.sampled_from(places))
@@ -472,13 +473,16 @@ def mangled_responses(draw: st.DrawFn) -> tuple[str, bool]:
     return text, poison is not None
 
 
-def _unsaved(rich: bool) -> Encounter:
+def _unsaved(kind: str) -> Encounter:
+    """A routine or rich 1.1.0 intake, or a 1.0.0 one (its response names ``|1.0.0``)."""
+    answers = {"routine": routine_answers, "rich": rich_answers, "1.0.0": answers_1_0_0}[kind]()
     return Encounter(
         patient_name="Ada Example",
         date_of_birth=dt.date(1980, 5, 17),
-        answers=rich_answers() if rich else routine_answers(),
+        answers=answers,
         status=Encounter.Status.SUBMITTED,
         submitted_at=dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC),
+        questionnaire_version="1.0.0" if kind == "1.0.0" else questionnaire.VERSION,
     )
 
 

@@ -3,7 +3,8 @@
 Each stored level, flag list and red-flag count is what the rules give for the encounter's
 answers, under its questionnaire version, with its answer history (a sign saved and taken back
 stays an emergency); every submitted intake is complete and valid under its version, matches its
-integrity digest and renders a summary without the warning. And it shows what it is there to
+integrity digest, renders a summary without the warning and goes through FHIR and back under
+its version. And it shows what it is there to
 show: every flag of the rules, one intake answered under 1.0.0, an emergency abandoned on the
 get-care page, a sign withdrawn, and the ALS-like patient of issue 16.
 """
@@ -18,7 +19,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from twitch_intake import history, questionnaire, services, summary, triage, validation
+from twitch_intake import fhir, history, questionnaire, services, summary, triage, validation
 from twitch_intake.models import Encounter, Status
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +186,17 @@ def test_the_als_like_patient_of_issue_16(demo):
     assert {"weakness", "multifocal", "muscle-loss", "bulbar", "persistent", "progressing"} <= set(
         patient.flags
     )
+
+
+@pytest.mark.parametrize("pk", SUBMITTED, ids=_name)
+def test_a_submitted_encounter_round_trips_through_fhir_under_its_version(demo, pk):
+    """The export carries the answers and the version, not the answer history: a copy is
+    triaged on its answers alone (a withdrawn sign stays only in the original)."""
+    encounter = demo[pk]
+    result = fhir.import_response(json.loads(json.dumps(fhir.response_json(encounter))))
+    assert result.ok, result.problems
+    copy_ = result.encounter
+    assert copy_.questionnaire_version == encounter.questionnaire_version
+    assert copy_.answers == encounter.answers
+    intake = questionnaire.for_version(encounter.questionnaire_version)
+    assert copy_.flags == triage.assess(encounter.answers, intake).codes

@@ -779,7 +779,9 @@ def test_the_same_blank_in_1_1_0_is_not_answered() -> None:
     [
         (answers(), "weakness", "no (answered “None of these”)"),
         (answers(), "emergency-signs", "no (answered “None of these”)"),
-        (answers(other_symptoms=["cramps", "pain"]), "weakness", "no (answered “Cramps, Pain”)"),
+        (answers(other_symptoms=["cramps", "pain"]), "weakness", "no (not ticked)"),
+        (answers(other_symptoms=["weakness", "pain"]), "breathing", "no (not ticked)"),
+        (answers(movement=["not-sure"]), "weakness", "no (answered “None of these”)"),
         (answers(locations=["eyelid"]), "multifocal", "no (one place: Eyelid)"),
         (
             answers(severity="mild"),
@@ -795,7 +797,7 @@ def test_the_same_blank_in_1_1_0_is_not_answered() -> None:
         (
             answers(other_symptoms=["cramps"], locations=["eyelid"]),
             "bulbar",
-            "no (Other symptoms: “Cramps”; Locations: “Eyelid”)",
+            "no (swallowing and speech problems not ticked; tongue not among the places)",
         ),
         ({}, "weakness", "not answered"),
         ({}, "multifocal", "not answered"),

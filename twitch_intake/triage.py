@@ -424,6 +424,11 @@ def bulbar(answers: Answers, intake: Questionnaire) -> Finding | None:
     return _together(found)
 
 
+def no_bulbar_sign(answers: Answers, intake: Questionnaire) -> Text:
+    """The negative of :func:`bulbar`, in one phrase rather than two lists."""
+    return _("no (swallowing and speech problems not ticked; tongue not among the places)")
+
+
 def breathing(answers: Answers, intake: Questionnaire) -> Finding | None:
     """Short of breath lying flat or with light activity: NICE NG42 names breathlessness on
     lying or exertion, the sign that the breathing muscles are weak."""
@@ -672,6 +677,7 @@ RULES: tuple[Rule, ...] = (
         ),
         reads=("other-symptoms", "locations"),
         test=bulbar,
+        negative=no_bulbar_sign,
         level=Level.PRIORITY,
         highlight=3,
     ),
@@ -832,6 +838,8 @@ def history_questions() -> frozenset[str]:
 # --- Negatives ------------------------------------------------------------------------------
 
 NOT_ANSWERED = _("not answered")
+NOT_TICKED = _("not ticked")
+NOT_TICKED_NEGATIVE = _("no (not ticked)")
 
 
 def not_asked(version: str) -> Text:
@@ -853,6 +861,8 @@ def _shows(rule: Rule, answers: Answers, intake: Questionnaire) -> Text:
         return rule.negative(answers, intake)
     given = [_given(q, answers.get(q.link_id)) for q in shown]
     if len(given) == 1:
+        if given[0] is NOT_TICKED:
+            return NOT_TICKED_NEGATIVE
         return format_lazy(_("no (answered {answer})"), answer=given[0])
     return _words(
         lambda: (
@@ -872,6 +882,10 @@ def _given(question: Question, value: Any) -> Text:
     if question.type is ItemType.BOOLEAN:
         return _("yes") if value is True else _("no")
     codes = _codes(value)
+    if question.repeats and not set(codes) <= question.exclusive:
+        # Other answers were ticked: the history lists them; the negative says only that this
+        # one was not among them (quoting ten symptoms to say "no breathlessness" hides the no).
+        return NOT_TICKED
     return _words(lambda: f"“{_joined([question.label(code) for code in codes])}”")
 
 

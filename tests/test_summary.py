@@ -432,3 +432,57 @@ def test_print_page_is_standalone_and_obeys_the_content_security_policy():
     assert "@media print" in css
     for used in ("ti-marker", "ti-emergency", "ti-highlight-raised", "ti-free-text"):
         assert f".{used}" in css
+
+
+# --- Contract 1.1.0: the header, the one-line story, versions --------------------------------
+
+
+def als_like_answers() -> dict:
+    """The clinical review's case: a patient whose 1.0.0 summary came out routine."""
+    return routine_answers(
+        **{
+            "duration": "months",
+            "onset": "gradual",
+            "course": "worse",
+            "severity": "moderate",
+            "frequency": "many-times-a-day",
+            "locations": ["tongue", "forearm", "hand", "thigh"],
+            "side": "right",
+            "more-than-one-location": True,
+            "pattern": "constant",
+            "episode-length": None,
+            "other-symptoms": ["weakness", "muscle-loss", "trouble-swallowing", "speech-change"],
+            "weakness-where": "right hand",
+        }
+    )
+
+
+def als_like_encounter() -> Encounter:
+    visit = dt.datetime(2031, 3, 10, 15, 0, tzinfo=dt.UTC)
+    return make_submitted(
+        als_like_answers(),
+        patient_name="Ramón Ejemplo",
+        date_of_birth=dt.date(1962, 7, 1),  # 68 at the visit
+        visit_at=visit,
+        record_number="MRN-68",
+    )
+
+
+def test_the_als_like_patient_is_read_in_the_first_three_lines_of_the_chart_note():
+    text = summary.render_text(als_like_encounter())
+
+    first = "\n".join(text.splitlines()[:3])
+    for words in (
+        "68 years old",
+        "1 to 6 months",  # duration
+        "4 places in 3 body regions",
+        "Tongue",
+        'Weakness ("right hand")',
+        "Muscle loss",
+        "Trouble swallowing",
+        "Speech change",
+        "Got worse",  # course
+        "Slowly, over weeks or months",  # onset
+    ):
+        assert words in first, (words, first)
+    print(text)

@@ -880,7 +880,7 @@ def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
         withdrawn_signs=assessment.withdrawn_signs,
         story=_story(answers, intake, assessment, age),
         story_as_text=_visible(
-            STORY_SEPARATOR.join(_story(answers, intake, assessment, age, True))
+            STORY_SEPARATOR.join(map(str, _story(answers, intake, assessment, age, True)))
         ),
         shown_first=_shown_first(answers, intake, assessment),
     )

@@ -810,3 +810,74 @@ def test_a_1_0_0_encounter_renders_with_the_1_1_0_questions_not_asked(client):
     assert str(TWITCH_INTAKE.question("onset").text) not in answers
     assert str(TWITCH_INTAKE.question("duration").text) in answers
     assert encounter.access_events.count() == 4
+
+
+# --- The admin page and the print page ----------------------------------------------------------
+
+ADMIN_CSS = CSS.with_name("admin.css")
+
+
+def _rules(css: str) -> dict[str, str]:
+    """Each selector of a stylesheet (outside @media) with its declarations."""
+    flat = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    rules: dict[str, str] = {}
+    for selectors, body in re.findall(r"([^{}@]+)\{([^{}]*)\}", flat):
+        for selector in selectors.split(","):
+            rules[" ".join(selector.split())] = body
+    return rules
+
+
+def _px(body: str) -> int:
+    found = re.search(r"font-size:\s*(\d+)px", body)
+    return int(found.group(1)) if found else 0
+
+
+def test_the_emergency_block_is_the_loudest_thing_on_the_admin_page(client):
+    """The admin loads no Bootstrap: the block's fill, border and size are admin.css's own, and
+    they outrank the pink of any other alert (same selector weight or more)."""
+    rules = _rules(ADMIN_CSS.read_text())
+    block = rules[".ti-summary-panel section.alert.ti-emergency"]
+    heading = rules[".ti-summary-panel .ti-emergency .h5"]
+    assert "background: #b00020" in block and "color: #fff" in block and "border: 4px" in block
+    panel_sizes = {s: _px(b) for s, b in rules.items() if s.startswith(".ti-summary-panel")}
+    assert _px(heading) == max(panel_sizes.values())
+    assert sorted(panel_sizes.values())[-2] < _px(heading)  # nothing else as big
+    assert _px(rules[".ti-summary-panel .ti-emergency .ti-emergency-signs"]) >= max(
+        size for s, size in panel_sizes.items() if "ti-emergency" not in s
+    )
+
+    from django.contrib.auth.models import Group, User
+
+    doctor = User.objects.create_user("doctor-e", password="x", is_staff=True)
+    doctor.groups.add(Group.objects.get(name="Clinicians"))
+    client.force_login(doctor)
+    encounter = make_submitted(emergency_answers())
+    page = client.get(f"/admin/twitch_intake/encounter/{encounter.pk}/change/").content.decode()
+    assert "/static/twitch_intake/admin.css" in page
+    assert 'class="alert alert-danger ti-emergency"' in page
+    panel = page[page.index('class="ti-summary-panel"') :]
+    assert panel.index("ti-emergency") < panel.index("ti-highlights") < panel.index("ti-history")
+
+
+def test_the_print_page_puts_who_it_is_about_at_the_top_of_every_printed_page():
+    encounter = make_submitted(
+        rich_answers(), patient_name="Ada <b>Example</b>", record_number="MRN-9"
+    )
+
+    page = summary.render_print(encounter)
+    dom = parse_html(page)
+
+    table = one(dom, has_class("ti-print-pages"))
+    assert attr(table, "role") == "presentation"
+    running = one(table, has_class("ti-running-header"))
+    assert running.name == "thead"  # browsers repeat a table's header group on each page
+    words = " ".join(text_of(running).split())
+    assert "Ada <b>Example</b>" in words  # the text, escaped: no element made of it
+    assert "born 1980-05-17" in words and "Record number MRN-9" in words
+    assert "<b>Example" not in page
+    body = next(c for c in table.children if isinstance(c, Element) and c.name == "tbody")
+    assert one(body, has_class("ti-summary"))
+    css = CSS.read_text()
+    screen, printed = css.split("@media print", 1)
+    assert re.search(r"\.ti-running-header\s*\{\s*display:\s*none;", screen)
+    assert re.search(r"\.ti-running-header\s*\{\s*display:\s*table-header-group;", printed)

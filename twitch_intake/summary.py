@@ -570,6 +570,13 @@ def _interpreter_needed(code: str) -> bool:
 STORY_SEPARATOR = " · "
 
 
+def _ticked(question: Question, answers: Mapping[str, Any]) -> tuple[Option, ...]:
+    """The options ticked, in the question's order, whatever shape the answer was stored in
+    (see ``triage.ticked_codes``: answers edited after submission must not take a summary down)."""
+    codes = set(triage.ticked_codes(answers, question.link_id))
+    return tuple(option for option in question.options if option.code in codes)
+
+
 def _words(option: Option) -> Text:
     return option.brief or option.label
 
@@ -596,7 +603,7 @@ def _story_part(
             return str(_words(option))
         return f"{_words(option)} ({quoted(said) if quote else said})"
 
-    ticked = [o for o in question.ticked(answers) if o.code not in question.exclusive]
+    ticked = [o for o in _ticked(question, answers) if o.code not in question.exclusive]
     if question.link_id in triage.emergency_questions():
         # The emergency's words, current and withdrawn, as the banner gives them.
         parts = []
@@ -673,7 +680,7 @@ def _shown_first(
     for question in intake.questions():
         if not question.is_enabled(answers):
             continue
-        for option in question.ticked(answers):
+        for option in _ticked(question, answers):
             if option.shown_first:
                 source = next(
                     (
@@ -723,7 +730,7 @@ def _sides(answers: Mapping[str, Any], asked: Questionnaire) -> tuple[frozenset[
             heading=heading,
             not_asked=triage.not_asked(asked.version),
         )
-    ticked = asked.question(question.link_id).ticked(answers)
+    ticked = _ticked(asked.question(question.link_id), answers)
     sides = frozenset(side for option in ticked for side in option.sides) or BOTH_SIDES
     if not ticked:
         return sides, format_lazy(

@@ -736,7 +736,9 @@ def test_benzodiazepine_withdrawal_is_shown_in_the_top_block_as_context():
         one(one(parse_html(html), has_class("ti-highlights")), has_class("ti-shown-first"))
     )
     assert ticked in top and "changes no level" in top
-    assert html.index("ti-shown-first") < html.index('data-flag="weakness"')
+    # Under the four highlights, which stay right under the emergency block.
+    assert html.index('data-flag="breathing"') < html.index("ti-shown-first")
+    assert html.index("ti-shown-first") < html.index("ti-red-flags")
     assert text.index(f">> Medicines linked to twitching: {ticked}") < text.index("HISTORY")
     assert summary.build(make_submitted(routine_answers())).shown_first == ()
 
@@ -881,3 +883,14 @@ def test_the_print_page_puts_who_it_is_about_at_the_top_of_every_printed_page():
     screen, printed = css.split("@media print", 1)
     assert re.search(r"\.ti-running-header\s*\{\s*display:\s*none;", screen)
     assert re.search(r"\.ti-running-header\s*\{\s*display:\s*table-header-group;", printed)
+
+
+def test_the_summary_reads_the_history_once_and_the_access_log_once(django_assert_num_queries):
+    """Nothing the 1.1.0 summary adds (story, header, sides, version) reads the database."""
+    small = Encounter.objects.get(pk=make_submitted(routine_answers()).pk)
+    large = Encounter.objects.get(pk=make_submitted(rich_answers()).pk)
+    old = Encounter.objects.get(pk=submitted_1_0_0(answers_1_0_0(locations=["hand", "calf"])).pk)
+
+    for encounter in (small, large, old):
+        with django_assert_num_queries(2):  # the answer history, the access log
+            summary.build(encounter)

@@ -894,3 +894,26 @@ def test_the_summary_reads_the_history_once_and_the_access_log_once(django_asser
     for encounter in (small, large, old):
         with django_assert_num_queries(2):  # the answer history, the access log
             summary.build(encounter)
+
+
+def test_a_1_0_0_emergency_says_the_get_care_answer_was_not_asked():
+    encounter = submitted_1_0_0(
+        answers_1_0_0(**{"emergency-signs": ["seizure"]}), emergency_reported_at=timezone.now()
+    )
+
+    report = summary.build(encounter).header.emergency
+    text = summary.render_text(encounter)
+
+    assert report is not None and report.response == ()
+    heading = TWITCH_INTAKE.question("emergency-action").clinician_heading
+    assert str(report.response_question) == str(heading)
+    assert f"{heading}: not asked (form version 1.0.0)" in text.splitlines()
+    cell = one(parse_html(summary.render_html(encounter)), has_class("ti-emergency-response"))
+    assert "not asked (form version 1.0.0)" in text_of(cell)
+    # Of the current version, unanswered stays "not answered".
+    current = make_submitted(emergency_answers())
+    Encounter.objects.filter(pk=current.pk).update(
+        answers={k: v for k, v in current.answers.items() if k != "emergency-action"}
+    )
+    again = summary.build(Encounter.objects.get(pk=current.pk)).header.emergency
+    assert again is not None and str(again.no_response_text) == "not answered"

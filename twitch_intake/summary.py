@@ -193,6 +193,8 @@ class EmergencyReport:
     response_question: Text
     #: The patient's answer to it, in the form's labels (() when not answered).
     response: tuple[Text, ...]
+    #: Set when the intake's form version never asked that question (``response`` is empty).
+    response_not_asked: Text = ""
     acknowledged_at: datetime | None = None
     #: The username of who acknowledged it.
     acknowledged_by: str = ""
@@ -216,6 +218,11 @@ class EmergencyReport:
     @property
     def response_as_text(self) -> str:
         return "; ".join(str(label) for label in self.response)
+
+    @property
+    def no_response_text(self) -> Text:
+        """What the header says when there is no answer: never asked, or not answered."""
+        return self.response_not_asked or triage.NOT_ANSWERED
 
 
 def _earlier_response(
@@ -246,6 +253,10 @@ def emergency_report(
     sign was taken back; the queue's rows pass none and read nothing more."""
     intake = intake or questionnaire.TWITCH_INTAKE
     question = emergency_response_question(intake)
+    # An intake of a version that did not ask it says so, under today's heading.
+    current = emergency_response_question(questionnaire.TWITCH_INTAKE)
+    not_asked = question is None and current is not None
+    shown = question or current
     by = encounter.emergency_acknowledged_by
     return EmergencyReport(
         reported_at=encounter.emergency_reported_at,
@@ -253,7 +264,8 @@ def emergency_report(
         alerted_at=encounter.alerted_at,
         alert_sent_at=encounter.alert_sent_at,
         alert_attempts=encounter.alert_attempts,
-        response_question=question.clinician_heading if question is not None else "",
+        response_question=shown.clinician_heading if shown is not None else "",
+        response_not_asked=triage.not_asked(intake.version) if not_asked else "",
         response=emergency_response(encounter.answers or {}, intake)
         or _earlier_response(encounter, question, earlier),
         acknowledged_at=encounter.emergency_acknowledged_at,

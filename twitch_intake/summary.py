@@ -12,8 +12,18 @@ out of date. ``triage.assess`` is pure and fast, so the summary always shows the
 applied to the answers as they are, and says so when the stored result differs.
 
 Why pertinent negatives: a red flag that is absent from a summary could mean the patient said no,
-or that nobody asked. Every red flag not raised is therefore listed with what the answers show:
-"not reported" when the question was answered, "not answered" when it was not.
+or that nobody asked. Every red flag not raised is therefore listed with what the answers show,
+worded as the answers by triage ("no (answered “None of these”)"), "not answered" when it was
+not, and "not asked (form version 1.0.0)" when the intake's version never asked it.
+
+Why versions: an intake is read as its form version asked it (``questionnaire.for_version``), and
+the history lists every question of the current form, so a question an old intake was never asked
+says so instead of looking unanswered. The current rules run on the answers it has.
+
+Why the one-line story: a clinician between appointments reads one line before anything else.
+It is put together only from answers, in the order the questions declare (``Question.story``),
+in the clinician's few words where a label explains too much (``Option.brief``); it names no
+level and no diagnosis, and lacks whatever was not asked or not answered.
 
 Free text is kept exactly as typed; templates escape it (HTML) or quote it (plain text). Why
 quote: a chart note is plain lines, and a name or an answer printed raw could add a line that

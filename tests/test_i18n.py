@@ -478,7 +478,9 @@ def test_the_text_summary_is_in_the_clinics_language(spanish_clinician_browser):
     )
     text = response.content.decode()
     assert response.status_code == 200
-    assert text.startswith('PRE-VISIT SUMMARY: MUSCLE TWITCHING\nPatient: "Ada Example"\n')
+    assert text.startswith("PRE-VISIT SUMMARY: MUSCLE TWITCHING\n")
+    assert 'Patient: "Ada Example"' in text.splitlines()
+    assert "Answered in: Spanish (interpreter may be needed)" in text.splitlines()
     assert "Resumen" not in text and "Paciente" not in text
     assert 'Medicines (as typed) [written in Spanish]: "Sertralina 50 mg"\n' in text
     assert 'Anything else [written in Spanish]: "Empeora después del turno de noche."\n' in text

@@ -346,7 +346,7 @@ class EncounterAdmin(_EncounterAdminBase):
         page, and whether someone acknowledged it."""
         if not obj.is_emergency:
             return "–"
-        report = summary.emergency_report(obj)
+        report = summary.emergency_report(obj, summary.intake_of(obj))
         lines: list[Any] = []
         if report.reported_at is not None:
             lines.append(
@@ -484,8 +484,9 @@ class EncounterAdmin(_EncounterAdminBase):
             if extra_context["can_acknowledge"]:
                 extra_context["acknowledge_form"] = AcknowledgeForm()
             if user.has_perm(PERM_SUMMARY) and obj.answers:
-                extra_context["summary"] = summary.build(obj)
-                extra_context["answer_sections"] = display.answer_sections(obj.answers)
+                intake = summary.intake_of(obj)
+                extra_context["summary"] = summary.build(obj, intake)
+                extra_context["answer_sections"] = display.answer_sections(obj.answers, intake)
         response = super().change_view(request, object_id, form_url, extra_context)
         if "summary" in extra_context:
             response["Cache-Control"] = "no-store, private"

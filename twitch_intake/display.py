@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from . import questionnaire, triage, validation
-from .questionnaire import ItemType, Question
+from .questionnaire import ItemType, Question, Questionnaire
 
 
 def display_answer(question: Question, value: Any) -> str:
@@ -22,10 +22,14 @@ def display_answer(question: Question, value: Any) -> str:
     return str(value)
 
 
-def answer_sections(answers: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each group with its shown questions and answers, in the questionnaire's order."""
+def answer_sections(
+    answers: Mapping[str, Any], intake: Questionnaire | None = None
+) -> list[dict[str, Any]]:
+    """Each group with its shown questions and answers, in the questionnaire's order: the
+    questionnaire as the intake's version asked it (``intake``; default the current one), so an
+    old intake lists what it was asked."""
     sections = []
-    for group in questionnaire.TWITCH_INTAKE.groups:
+    for group in (intake or questionnaire.TWITCH_INTAKE).groups:
         rows = [
             {
                 "link_id": q.link_id,

@@ -110,6 +110,9 @@ class Option:
     #: When ticked, the summary shows it in the top block beside the red flags, as context that
     #: changes no level (benzodiazepine withdrawal: stopping it can itself be dangerous).
     shown_first: bool = False
+    #: The clinician's few words for it in the summary's one-line story ("Severe", "Weakness")
+    #: where the label explains too much to fit on one line; empty: the label.
+    brief: str | Promise = ""
 
     def since_in(self, version: str) -> bool:
         """Whether an intake of ``version`` was offered this option."""
@@ -627,15 +630,24 @@ TWITCH_INTAKE = Questionnaire(
                     _("How bad are the twitches?"),
                     ItemType.CHOICE,
                     required=True,
-                    options=_options(
-                        ("mild", _("Mild: I notice them, but they don't bother me")),
-                        ("moderate", _("Moderate: they bother me, but I still do my usual things")),
-                        (
+                    options=(
+                        Option(
+                            "mild",
+                            _("Mild: I notice them, but they don't bother me"),
+                            brief=pgettext_lazy("severity", "Mild"),
+                        ),
+                        Option(
+                            "moderate",
+                            _("Moderate: they bother me, but I still do my usual things"),
+                            brief=pgettext_lazy("severity", "Moderate"),
+                        ),
+                        Option(
                             "severe",
                             _(
                                 "Severe: strong enough to move a joint (the eye closes or a "
                                 "finger jerks), or they stop me doing daily things or sleeping"
                             ),
+                            brief=pgettext_lazy("severity", "Severe"),
                         ),
                     ),
                     heading=_("Severity"),
@@ -812,9 +824,13 @@ TWITCH_INTAKE = Questionnaire(
                                 "stairs hard). Not tiredness."
                             ),
                             in_story=True,
+                            brief=_("Weakness"),
                         ),
                         Option(
-                            "muscle-loss", _("A muscle looks smaller or thinner"), in_story=True
+                            "muscle-loss",
+                            _("A muscle looks smaller or thinner"),
+                            in_story=True,
+                            brief=_("Muscle loss"),
                         ),
                         *_options(
                             ("cramps", _("Cramps")),
@@ -832,12 +848,14 @@ TWITCH_INTAKE = Questionnaire(
                             ),
                             since=V1_1,
                             in_story=True,
+                            brief=_("Speech change"),
                         ),
                         Option(
                             "breathless",
                             _("Short of breath when you lie flat or do light activity"),
                             since=V1_1,
                             in_story=True,
+                            brief=_("Breathless lying flat or on light activity"),
                         ),
                         Option(
                             "tics-or-vocal-outbursts",

@@ -12,8 +12,18 @@ out of date. ``triage.assess`` is pure and fast, so the summary always shows the
 applied to the answers as they are, and says so when the stored result differs.
 
 Why pertinent negatives: a red flag that is absent from a summary could mean the patient said no,
-or that nobody asked. Every red flag not raised is therefore listed with what the answers show:
-"not reported" when the question was answered, "not answered" when it was not.
+or that nobody asked. Every red flag not raised is therefore listed with what the answers show,
+worded as the answers by triage ("no (answered “None of these”)"), "not answered" when it was
+not, and "not asked (form version 1.0.0)" when the intake's version never asked it.
+
+Why versions: an intake is read as its form version asked it (``questionnaire.for_version``), and
+the history lists every question of the current form, so a question an old intake was never asked
+says so instead of looking unanswered. The current rules run on the answers it has.
+
+Why the one-line story: a clinician between appointments reads one line before anything else.
+It is put together only from answers, in the order the questions declare (``Question.story``),
+in the clinician's few words where a label explains too much (``Option.brief``); it names no
+level and no diagnosis, and lacks whatever was not asked or not answered.
 
 Free text is kept exactly as typed; templates escape it (HTML) or quote it (plain text). Why
 quote: a chart note is plain lines, and a name or an answer printed raw could add a line that
@@ -31,18 +41,19 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
-from django.utils.translation import get_language, get_language_info, ngettext
+from django.utils.translation import get_language, get_language_info, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import body_diagram, history, questionnaire, services, triage, validation
 from .conf import app_settings
 from .models import AccessEvent, Encounter, LevelChoice
-from .questionnaire import Question, Questionnaire
+from .questionnaire import BOTH_SIDES, ItemType, Option, Question, Questionnaire, Side
 
 Text = str | Promise
 
@@ -192,6 +203,8 @@ class EmergencyReport:
     response_question: Text
     #: The patient's answer to it, in the form's labels (() when not answered).
     response: tuple[Text, ...]
+    #: Set when the intake's form version never asked that question (``response`` is empty).
+    response_not_asked: Text = ""
     acknowledged_at: datetime | None = None
     #: The username of who acknowledged it.
     acknowledged_by: str = ""
@@ -215,6 +228,11 @@ class EmergencyReport:
     @property
     def response_as_text(self) -> str:
         return "; ".join(str(label) for label in self.response)
+
+    @property
+    def no_response_text(self) -> Text:
+        """What the header says when there is no answer: never asked, or not answered."""
+        return self.response_not_asked or triage.NOT_ANSWERED
 
 
 def _earlier_response(
@@ -245,6 +263,10 @@ def emergency_report(
     sign was taken back; the queue's rows pass none and read nothing more."""
     intake = intake or questionnaire.TWITCH_INTAKE
     question = emergency_response_question(intake)
+    # An intake of a version that did not ask it says so, under today's heading.
+    current = emergency_response_question(questionnaire.TWITCH_INTAKE)
+    not_asked = question is None and current is not None
+    shown = question or current
     by = encounter.emergency_acknowledged_by
     return EmergencyReport(
         reported_at=encounter.emergency_reported_at,
@@ -252,7 +274,8 @@ def emergency_report(
         alerted_at=encounter.alerted_at,
         alert_sent_at=encounter.alert_sent_at,
         alert_attempts=encounter.alert_attempts,
-        response_question=question.clinician_heading if question is not None else "",
+        response_question=shown.clinician_heading if shown is not None else "",
+        response_not_asked=triage.not_asked(intake.version) if not_asked else "",
         response=emergency_response(encounter.answers or {}, intake)
         or _earlier_response(encounter, question, earlier),
         acknowledged_at=encounter.emergency_acknowledged_at,
@@ -276,9 +299,23 @@ class Header:
     #: The level recomputed from the answers (see the module docstring).
     level: triage.Level
     level_label: Text
-    flag_count: int
+    #: Red flags (they set the level) and context flags (they never do), counted apart.
+    red_flag_count: int
+    context_flag_count: int
     #: For an emergency (stored, provisional or recomputed): reported, alerted, acknowledged.
     emergency: EmergencyReport | None = None
+    #: The version of the form the patient answered (what "not asked" below refers to).
+    questionnaire_version: str = ""
+    #: Questions the header shows beside the patient's details (who filled in the form).
+    about: tuple[HistoryItem, ...] = ()
+    #: The language the patient answered in, named in the reader's language ("" not recorded).
+    answered_in: Text = ""
+    #: It is not the clinic's language (``settings.LANGUAGE_CODE``).
+    interpreter_needed: bool = False
+
+    @property
+    def flag_count(self) -> int:
+        return self.red_flag_count + self.context_flag_count
 
     @property
     def patient_name_as_text(self) -> str:
@@ -323,10 +360,17 @@ class HistoryItem:
     #: The values for the chart note where they hold the patient's words (the place typed for
     #: "somewhere else"), quoted there; empty when the same as ``values``.
     text_values: tuple[Text, ...] = ()
+    #: Set when the intake's form version never asked it: "not asked (form version 1.0.0)".
+    not_asked: Text = ""
 
     @property
     def answered(self) -> bool:
         return bool(self.values)
+
+    @property
+    def unanswered_text(self) -> Text:
+        """What the summary says when there is no value: never asked, or not answered."""
+        return self.not_asked or triage.NOT_ANSWERED
 
     @property
     def as_text(self) -> str:
@@ -353,6 +397,16 @@ class LinkOpenings:
     times: int
     addresses: int
     last: datetime
+
+
+@dataclass(frozen=True)
+class ShownFirst:
+    """A ticked answer shown in the top block, as context that changes no level."""
+
+    heading: Text
+    label: Text
+    #: The source of the context rule that reads its question ("" if none does).
+    source: Text = ""
 
 
 @dataclass(frozen=True)
@@ -390,6 +444,12 @@ class Summary:
     #: Emergency signs saved earlier and taken back by the patient, with when (the banner
     #: lists them under the current ones: the level stays emergency).
     withdrawn_signs: tuple[triage.Withdrawal, ...] = ()
+    #: The one-line story, part by part (joined with " · "); free text as typed.
+    story: tuple[Text, ...] = ()
+    #: The same line for the chart note, the patient's words quoted.
+    story_as_text: str = ""
+    #: Answers shown in the top block beside the red flags, as context (``Option.shown_first``).
+    shown_first: tuple[ShownFirst, ...] = ()
 
     @property
     def is_emergency(self) -> bool:
@@ -457,25 +517,203 @@ def _labels(
     return tuple(labels)
 
 
-def _history(answers: Mapping[str, Any], intake: Questionnaire) -> tuple[HistoryItem, ...]:
-    """Every question of the history (as the questionnaire declares it), headed in the
-    clinician's words; a follow-up the patient was never shown is left out."""
-    items = []
-    for question in intake.history(answers):
-        values = _labels(answers, question, intake)
-        quoted_values = _labels(answers, question, intake, quote=True)
-        items.append(
-            HistoryItem(
-                link_id=question.link_id,
-                heading=question.clinician_heading,
-                question=question.text,
-                values=values,
-                is_list=question.repeats,
-                free_text=question.is_free_text,
-                text_values=quoted_values if quoted_values != values else (),
-            )
+def intake_of(encounter: Encounter) -> Questionnaire:
+    """The questionnaire as the encounter's version asked it. A version this definition does
+    not know is read as the current one: a summary must render, and its header shows the
+    version stored."""
+    try:
+        return questionnaire.for_version(encounter.questionnaire_version)
+    except ValueError:
+        return questionnaire.TWITCH_INTAKE
+
+
+def _item(question: Question, answers: Mapping[str, Any], asked: Questionnaire) -> HistoryItem:
+    """One question of the current form, as the intake's version asked it (or did not)."""
+    if not asked.has_question(question.link_id):
+        return HistoryItem(
+            link_id=question.link_id,
+            heading=question.clinician_heading,
+            question=question.text,
+            values=(),
+            is_list=question.repeats,
+            free_text=question.is_free_text,
+            not_asked=triage.not_asked(asked.version),
         )
-    return tuple(items)
+    question = asked.question(question.link_id)
+    values = _labels(answers, question, asked)
+    quoted_values = _labels(answers, question, asked, quote=True)
+    return HistoryItem(
+        link_id=question.link_id,
+        heading=question.clinician_heading,
+        question=question.text,
+        values=values,
+        is_list=question.repeats,
+        free_text=question.is_free_text,
+        text_values=quoted_values if quoted_values != values else (),
+    )
+
+
+def _history(answers: Mapping[str, Any], asked: Questionnaire) -> tuple[HistoryItem, ...]:
+    """Every question of the history (as the current questionnaire declares it), headed in the
+    clinician's words; a follow-up the patient was never shown is left out, and a question the
+    intake's version never asked says so, so that an old intake reads as old, not as blank."""
+    return tuple(
+        _item(question, answers, asked) for question in questionnaire.TWITCH_INTAKE.history(answers)
+    )
+
+
+def _header_questions() -> tuple[Question, ...]:
+    """The questions kept out of the history that nothing else shows: the header does (who
+    filled in the form). The emergency signs head the banner, and the answer on the get-care
+    page is in the emergency's part of the header."""
+    elsewhere = triage.emergency_questions()
+    return tuple(
+        q
+        for q in questionnaire.TWITCH_INTAKE.questions()
+        if not q.in_history and not q.emergency_response and q.link_id not in elsewhere
+    )
+
+
+def _language_name(code: str) -> Text:
+    try:
+        return str(get_language_info(code)["name_translated"])
+    except KeyError:
+        return code
+
+
+def _interpreter_needed(code: str) -> bool:
+    """The patient answered in a language other than the clinic's (``LANGUAGE_CODE``)."""
+    return bool(code) and code.split("-")[0] != settings.LANGUAGE_CODE.split("-")[0]
+
+
+# --- The one-line story ------------------------------------------------------------------------
+
+#: Between the parts of the one-line story.
+STORY_SEPARATOR = " · "
+
+
+def _ticked(question: Question, answers: Mapping[str, Any]) -> tuple[Option, ...]:
+    """The options ticked, in the question's order, whatever shape the answer was stored in
+    (see ``triage.ticked_codes``: answers edited after submission must not take a summary down)."""
+    codes = set(triage.ticked_codes(answers, question.link_id))
+    return tuple(option for option in question.options if option.code in codes)
+
+
+def _words(option: Option) -> Text:
+    return option.brief or option.label
+
+
+def _said(answers: Mapping[str, Any], intake: Questionnaire, question: Question, code: str) -> str:
+    """What the patient typed about ``code`` of ``question`` (the place, where weak), if any."""
+    details = intake.details_of(question, code)
+    said = answers.get(details.link_id) if details is not None else None
+    return said if isinstance(said, str) and said.strip() else ""
+
+
+def _story_part(
+    question: Question,
+    answers: Mapping[str, Any],
+    intake: Questionnaire,
+    assessment: triage.Assessment,
+    quote: bool,
+) -> str:
+    """One question's words in the story, from its answer alone; "" when it adds nothing."""
+
+    def detailed(option: Option) -> str:
+        said = _said(answers, intake, question, option.code)
+        if not said:
+            return str(_words(option))
+        return f"{_words(option)} ({quoted(said) if quote else said})"
+
+    ticked = [o for o in _ticked(question, answers) if o.code not in question.exclusive]
+    if question.link_id in triage.emergency_questions():
+        # The emergency's words, current and withdrawn, as the banner gives them.
+        parts = []
+        for flag in assessment.emergency_flags:
+            if question.link_id not in flag.rule.reads:
+                continue
+            if flag.answers:
+                parts.append(f"{flag.label}: {', '.join(str(a) for a in flag.answers)}")
+            for withdrawal in flag.withdrawn:
+                parts.append(
+                    gettext("%(label)s taken back: %(answers)s")
+                    % {"label": flag.label, "answers": ", ".join(map(str, withdrawal.answers))}
+                )
+        return "; ".join(parts)
+    if not ticked:
+        if question.type is ItemType.BOOLEAN and isinstance(answers.get(question.link_id), bool):
+            yes = answers[question.link_id]
+            return f"{question.clinician_heading}: {gettext('Yes') if yes else gettext('No')}"
+        return ""
+    if question.body_sites:
+        regions = {o.region for o in ticked}
+        count = ngettext("%(count)d place", "%(count)d places", len(ticked)) % {
+            "count": len(ticked)
+        }
+        within = ngettext("in %(count)d body region", "in %(count)d body regions", len(regions)) % {
+            "count": len(regions)
+        }
+        return f"{count} {within} ({', '.join(detailed(o) for o in ticked)})"
+    if any(o.in_story for o in question.options):
+        return ", ".join(detailed(o) for o in ticked if o.in_story)
+    heading = question.clinician_heading
+    when = question.show_when
+    if when is not None and isinstance(when.code, bool) and intake.has_question(when.question):
+        # "Which ones?" reads under its yes/no question's heading.
+        heading = intake.question(when.question).clinician_heading
+    return f"{heading}: {', '.join(detailed(o) for o in ticked)}"
+
+
+def _story(
+    answers: Mapping[str, Any],
+    intake: Questionnaire,
+    assessment: triage.Assessment,
+    age: int,
+    quote: bool = False,
+) -> tuple[Text, ...]:
+    """The one-line story: age, then each question declaring a ``story`` place, in that order,
+    worded from its answer alone (no inference); questions whose places share their tens make
+    one part (onset and course; places and side). An unanswered or unasked question adds
+    nothing, so a 1.0.0 intake's line just lacks what was not asked. Worded when built, in the
+    reader's language (every view builds and renders at once)."""
+
+    def parts() -> list[str]:
+        grouped: dict[int, list[str]] = {}
+        told = sorted(
+            (q for q in intake.questions() if q.story is not None and q.is_enabled(answers)),
+            key=lambda q: q.story or 0,
+        )
+        for question in told:
+            words = _story_part(question, answers, intake, assessment, quote)
+            if words:
+                grouped.setdefault((question.story or 0) // 10, []).append(words)
+        years = ngettext("%(age)d year old", "%(age)d years old", age) % {"age": age}
+        return [years, *("; ".join(words) for words in grouped.values())]
+
+    return tuple(parts())
+
+
+def _shown_first(
+    answers: Mapping[str, Any], intake: Questionnaire, assessment: triage.Assessment
+) -> tuple[ShownFirst, ...]:
+    """The ticked options declared ``shown_first``, with the source of the context rule that
+    reads their question."""
+    found = []
+    for question in intake.questions():
+        if not question.is_enabled(answers):
+            continue
+        for option in _ticked(question, answers):
+            if option.shown_first:
+                source = next(
+                    (
+                        f.source
+                        for f in assessment.context_flags
+                        if question.link_id in f.rule.reads
+                    ),
+                    "",
+                )
+                found.append(ShownFirst(question.clinician_heading, option.label, source))
+    return tuple(found)
 
 
 def _line(flag: triage.Flag) -> FlagLine:
@@ -501,15 +739,53 @@ def _negative_line(negative: triage.Negative) -> FlagLine:
     )
 
 
+def _sides(answers: Mapping[str, Any], asked: Questionnaire) -> tuple[frozenset[Side], Text]:
+    """The sides the diagram marks, from the question declared ``body_side``, and why: both
+    when the patient answered both or not sure, did not answer, or was never asked."""
+    question = next((q for q in questionnaire.TWITCH_INTAKE.questions() if q.body_side), None)
+    if question is None:
+        return BOTH_SIDES, ""
+    heading = question.clinician_heading
+    if not asked.has_question(question.link_id):
+        return BOTH_SIDES, format_lazy(
+            _("{heading}: {not_asked}, so paired places are marked on both sides."),
+            heading=heading,
+            not_asked=triage.not_asked(asked.version),
+        )
+    ticked = _ticked(asked.question(question.link_id), answers)
+    sides = frozenset(side for option in ticked for side in option.sides) or BOTH_SIDES
+    if not ticked:
+        return sides, format_lazy(
+            _("{heading}: not answered, so paired places are marked on both sides."),
+            heading=heading,
+        )
+    answer = ", ".join(str(option.label) for option in ticked)
+    if sides == BOTH_SIDES:
+        return sides, format_lazy(
+            _("{heading}: {answer}, so paired places are marked on both sides."),
+            heading=heading,
+            answer=answer,
+        )
+    return sides, format_lazy(
+        _("{heading}: {answer}. Paired places are marked on that side only."),
+        heading=heading,
+        answer=answer,
+    )
+
+
 def _diagram(answers: Mapping[str, Any], intake: Questionnaire) -> body_diagram.BodyDiagram | None:
-    """The body diagram of the question whose answers are places on the body, if any."""
+    """The body diagram of the question whose answers are places on the body, if any, marked on
+    the side answered."""
     question = next((q for q in intake.questions() if q.body_sites), None)
     if question is None:
         return None
     # One code where a list belongs (answers edited after submission, or a version that made
     # the question repeat) is drawn as the one place, never a 500.
     ticked = triage.ticked_codes(answers, question.link_id)
-    return body_diagram.draw(question, ticked, _labels(answers, question, intake))
+    sides, note = _sides(answers, intake)
+    return body_diagram.draw(
+        question, ticked, _labels(answers, question, intake), sides=sides, side_note=note
+    )
 
 
 def _triage_notice(encounter: Encounter, assessment: triage.Assessment) -> Text:
@@ -578,10 +854,10 @@ def _access_history(
 
 
 def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
-    """Assemble the summary of a submitted encounter from its answers, one query of the answer
-    history (a sign taken back stays in the emergency flag) and one of the access log (identity
-    changes and link openings)."""
-    intake = intake or questionnaire.TWITCH_INTAKE
+    """Assemble the summary of a submitted encounter from its answers, as its form version asked
+    them, one query of the answer history (a sign taken back stays in the emergency flag) and
+    one of the access log (identity changes and link openings)."""
+    intake = intake or intake_of(encounter)
     answers: Mapping[str, Any] = encounter.answers or {}
     # One read of the history: what triage needs, and the get-care answer for the header.
     response = emergency_response_question(intake)
@@ -590,22 +866,28 @@ def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
     assessment = triage.assess(answers, intake, earlier=earlier)
     identity_changes, link_openings = _access_history(encounter)
     visit_day = timezone.localdate(encounter.visit_at)
+    age = age_on(encounter.date_of_birth, visit_day)
 
     return Summary(
         encounter_id=encounter.pk,
         header=Header(
             patient_name=encounter.patient_name,
             date_of_birth=encounter.date_of_birth,
-            age=age_on(encounter.date_of_birth, visit_day),
+            age=age,
             visit_at=encounter.visit_at,
             submitted_at=encounter.submitted_at,
             record_number=encounter.record_number,
             level=assessment.level,
             level_label=LevelChoice(assessment.level.value).label,
-            flag_count=len(assessment.flags),
+            red_flag_count=len(assessment.red_flags),
+            context_flag_count=len(assessment.context_flags),
             emergency=emergency_report(encounter, intake, earlier=earlier)
             if encounter.is_emergency or assessment.is_emergency
             else None,
+            questionnaire_version=intake.version,
+            about=tuple(_item(q, answers, intake) for q in _header_questions()),
+            answered_in=_language_name(encounter.language) if encounter.language else "",
+            interpreter_needed=_interpreter_needed(encounter.language),
         ),
         emergency_signs=assessment.emergency_signs,
         red_flags=tuple(_line(flag) for flag in assessment.red_flags),
@@ -625,6 +907,11 @@ def build(encounter: Encounter, intake: Questionnaire | None = None) -> Summary:
         identity_changes=identity_changes,
         link_openings=link_openings,
         withdrawn_signs=assessment.withdrawn_signs,
+        story=_story(answers, intake, assessment, age),
+        story_as_text=_visible(
+            STORY_SEPARATOR.join(map(str, _story(answers, intake, assessment, age, True)))
+        ),
+        shown_first=_shown_first(answers, intake, assessment),
     )
 
 

@@ -25,7 +25,7 @@ from twitch_intake.questionnaire import TWITCH_INTAKE
 pytestmark = pytest.mark.django_db
 
 PAGES = [g.link_id for g in TWITCH_INTAKE.groups]
-FAKE = "Ada\nLevel: Routine\nFlags: 0"
+FAKE = "Ada\nLevel: Routine\nRed flags: 0"
 #: Right-to-left override, isolates, marks, zero-width characters, the byte-order mark.
 INVISIBLE = [
     "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
@@ -76,17 +76,47 @@ def test_each_refusal_has_a_code_and_a_plain_message():
 def test_a_name_with_line_breaks_cannot_put_a_level_above_the_real_one():
     """Even a name stored before this fix (or by a path that skips validation) is quoted."""
     encounter = make_submitted(
-        emergency_answers(notes="Fine.\nLevel: Routine\n\nFlags: 0"),
+        emergency_answers(notes="Fine.\nLevel: Routine\n\nRed flags: 0\nContext flags: 0"),
         patient_name=FAKE,
         record_number="MRN-1\nLevel: Routine",
     )
     text = summary.render_text(encounter)
     assert _lines_starting(text, "Level:") == ["Level: Emergency"]
-    assert _lines_starting(text, "Flags:") == [
-        f"Flags: {summary.build(encounter).header.flag_count}"
+    header = summary.build(encounter).header
+    assert _lines_starting(text, "Red flags:") == [f"Red flags: {header.red_flag_count}"]
+    assert _lines_starting(text, "Context flags:") == [
+        f"Context flags: {header.context_flag_count}"
     ]
     assert 'Patient: "Ada"' not in text  # not one line, so set off line by line instead
     assert "> Level: Routine" in text
+
+
+def test_typed_words_in_the_one_line_story_cannot_add_a_line():
+    """The story under the title quotes the places and weakness the patient typed; one stored
+    with a line break before the input rules refused it shows the break as a code point."""
+    answers = routine_answers(
+        **{
+            "locations": ["eyelid", "other"],
+            "more-than-one-location": True,
+            "locations-other": "toe",
+            "other-symptoms": ["weakness"],
+            "weakness-where": "hand",
+        }
+    )
+    encounter = make_submitted(answers)
+    Encounter.objects.filter(pk=encounter.pk).update(
+        answers={
+            **answers,
+            "locations-other": "toe\nLevel: Routine",
+            "weakness-where": 'hand"\u2029Red flags: 0',
+        }
+    )
+    text = summary.render_text(Encounter.objects.get(pk=encounter.pk))
+    assert _lines_starting(text, "Level:") == ["Level: Priority"]
+    assert _lines_starting(text, "Red flags:") == ["Red flags: 2"]
+    story = text.splitlines()[1]
+    assert '"toe[U+000A]Level: Routine"' in story
+    assert '"hand"[U+2029]Red flags: 0"' in story
 
 
 def test_one_line_free_text_is_quoted_and_long_text_is_set_off_line_by_line():
@@ -180,7 +210,10 @@ def test_a_page_refuses_it_beside_the_field_and_keeps_what_was_saved(group, link
 def test_long_answers_keep_their_line_breaks(client):
     encounter = make_encounter(answers=routine_answers(), completed_groups=PAGES)
     patient = bound_client(encounter)
-    response = patient.post("/intake/page/closing/", {"notes": "Line one\r\nLine two\n\tthree"})
+    response = patient.post(
+        "/intake/page/closing/",
+        {"notes": "Line one\r\nLine two\n\tthree", "answered-by": "patient"},
+    )
     assert response.status_code == 302
     assert (
         Encounter.objects.get(pk=encounter.pk).answers["notes"] == "Line one\r\nLine two\n\tthree"

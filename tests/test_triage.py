@@ -764,6 +764,22 @@ def test_rules_that_read_only_new_questions_are_silent_and_say_not_asked() -> No
     assert negatives["weakness"] == "no (answered “None of these”)"
 
 
+def test_an_option_1_0_0_never_offered_is_not_asked_not_no() -> None:
+    given = answers_1_0_0(**{"other-symptoms": ["weakness"]})
+    negatives = {n.code: str(n.shows) for n in assess(given, V1_0).negatives}
+    assert negatives["breathing"] == "not asked (form version 1.0.0)"
+    # Swallowing and the tongue were asked; speech change was not: both are said.
+    assert negatives["bulbar"] == (
+        "no (swallowing and speech problems not ticked; tongue not among the places); "
+        "not asked in form version 1.0.0: " + label("other-symptoms", "speech-change")
+    )
+    assert negatives["emergency-signs"].endswith(
+        "not asked in form version 1.0.0: " + label("emergency-signs", "breathing-difficulty")
+    )
+    current = {n.code: str(n.shows) for n in assess(answers(other_symptoms=["weakness"])).negatives}
+    assert current["breathing"] == "no (not ticked)"
+
+
 def test_the_same_blank_in_1_1_0_is_not_answered() -> None:
     given = answers()
     del given["recent-emergency"]

@@ -510,8 +510,13 @@ def _labels(
         details = intake.details_of(question, code)
         said = answers.get(details.link_id) if details is not None else None
         if said:
+            # The clinician's word before the patient's ("Weakness: right hand"), not a label
+            # that explains the option and ends in a full stop.
+            option = question.option(code)
             label = format_lazy(
-                "{label}: {said}", label=label, said=quoted(str(said)) if quote else str(said)
+                "{label}: {said}",
+                label=(option.brief if option is not None else "") or label,
+                said=quoted(str(said)) if quote else str(said),
             )
         labels.append(label)
     return tuple(labels)

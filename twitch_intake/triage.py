@@ -857,6 +857,48 @@ def _shows(rule: Rule, answers: Answers, intake: Questionnaire) -> Text:
     shown = [q for q in read if q.is_enabled(answers)]
     if any(validation.is_blank(answers.get(q.link_id)) for q in shown):
         return NOT_ANSWERED
+    asked, unasked = _firing_options(rule, answers, read)
+    if unasked and not asked:
+        return not_asked(intake.version)  # "breathless" was not an option in 1.0.0
+    shows = _answered_negative(rule, answers, intake, shown)
+    if not unasked:
+        return shows
+    return _words(
+        lambda: (
+            gettext("%(shows)s; not asked in form version %(version)s: %(answers)s")
+            % {"shows": shows, "version": intake.version, "answers": _joined(unasked)}
+        )
+    )
+
+
+def _firing_options(
+    rule: Rule, answers: Answers, read: Sequence[Question]
+) -> tuple[list[Text], list[Text]]:
+    """The options of the questions ``rule`` reads that raise it alone: those the intake's
+    version offered, and those only a later version offers (their labels). A 1.0.0 patient was
+    never offered "short of breath", so its absence is "not asked", never "no"."""
+    current = questionnaire.TWITCH_INTAKE
+    asked: list[Text] = []
+    unasked: list[Text] = []
+    for question in read:
+        full = (
+            current.question(question.link_id)
+            if current.has_question(question.link_id)
+            else question
+        )
+        if full is question:
+            continue  # the current version: every option was offered
+        for option in full.options:
+            alone = {**answers, question.link_id: [option.code] if full.repeats else option.code}
+            if rule.test(alone, current) is not None:
+                offered = option.code in question.codes
+                (asked if offered else unasked).append(option.label)
+    return asked, unasked
+
+
+def _answered_negative(
+    rule: Rule, answers: Answers, intake: Questionnaire, shown: Sequence[Question]
+) -> Text:
     if rule.negative is not None:
         return rule.negative(answers, intake)
     given = [_given(q, answers.get(q.link_id)) for q in shown]

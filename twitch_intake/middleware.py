@@ -126,8 +126,8 @@ class IdleSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        if session is None or session.is_empty():
-            return response
+        if session is None or session.is_empty() or response.status_code >= 500:
+            return response  # a 503 for a database outage must not read the session again
         limit = self._limit(request, session)
         if limit is None:
             return response

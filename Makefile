@@ -45,7 +45,7 @@ test: $(STAMP) browser
 # it on Django 5.2 and the newest 6.x. e.g. make test-integration DJANGO="Django>=6.1,<6.2"
 test-integration: $(STAMP)
 	@url=$$($(DB_URL)) || exit 1; \
-	DATABASE_URL="$$url" TWITCH_INTEGRATION_DJANGO='$(DJANGO)' $(PY) -m pytest tests/integration -m integration -p no:cacheprovider
+	DATABASE_URL="$$url" $(PY) -m pytest tests/integration -m integration -p no:cacheprovider
 
 # Any manage.py command against the same database as demo, e.g. make manage ARGS="createsuperuser"
 manage: $(STAMP)

@@ -55,19 +55,28 @@ def start(data_dir: Path = DEFAULT_DATA) -> str:
 
 def running_pid(data_dir: Path = DEFAULT_DATA) -> int | None:
     """The process id of the server running on ``data_dir``, or None."""
-    import os
-
     try:
         pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
     except (FileNotFoundError, ValueError):
         return None
+    return pid if process_alive(pid) else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie (exited, not yet reaped) does not."""
+    import os
+
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        return pid  # alive, owned by another user (pgserver's, when we are root)
-    return pid
+        pass  # alive, owned by another user (pgserver's, when we are root)
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill() said it is there
+    return state != "Z"
 
 
 def stop(data_dir: Path = DEFAULT_DATA) -> None:
@@ -79,11 +88,13 @@ def stop(data_dir: Path = DEFAULT_DATA) -> None:
     """
     import os
     import subprocess
+    import time
 
     import pgserver  # noqa: F401  (its binaries are what we call)
     from pgserver._commands import POSTGRES_BIN_PATH
 
-    if running_pid(data_dir) is None:
+    pid = running_pid(data_dir)
+    if pid is None:
         return
     owner = data_dir.stat().st_uid
     result = subprocess.run(
@@ -93,7 +104,11 @@ def stop(data_dir: Path = DEFAULT_DATA) -> None:
         text=True,
         user=owner if os.geteuid() == 0 and owner != 0 else None,
     )
-    if running_pid(data_dir) is not None:
+    for _ in range(100):  # pg_ctl returns once the pid file is gone; the process ends just after
+        if not process_alive(pid):
+            return
+        time.sleep(0.1)
+    if process_alive(pid):
         raise RuntimeError(
             f"the embedded PostgreSQL on {data_dir} is still running: {result.stderr.strip()}"
         )

@@ -200,6 +200,7 @@ def test_crispy_installed(settings, monkeypatch, app):
 
 
 def test_crispy_pack_allowed(settings):
+    settings.CRISPY_TEMPLATE_PACK = "bootstrap4"
     settings.CRISPY_ALLOWED_TEMPLATE_PACKS = ("bootstrap4",)
     assert wiring_ids() == ["twitch_intake.E023"]
     settings.CRISPY_ALLOWED_TEMPLATE_PACKS = ("bootstrap4", "bootstrap5")
@@ -305,3 +306,14 @@ def test_no_axes_no_axes_checks(settings, monkeypatch):
     )
     del settings.AXES_COOLOFF_TIME
     assert axes_ids() == []
+
+
+@pytest.mark.parametrize("default", ["bootstrap4", "absent"])
+def test_the_sites_default_pack_must_be_allowed(settings, default):
+    # crispy refuses every {% crispy %} tag when the site's default pack is not allowed.
+    if default == "absent":
+        del settings.CRISPY_TEMPLATE_PACK  # crispy's own default: bootstrap4
+    else:
+        settings.CRISPY_TEMPLATE_PACK = default
+    settings.CRISPY_ALLOWED_TEMPLATE_PACKS = ("bootstrap5",)
+    assert wiring_ids() == ["twitch_intake.E028"]

@@ -316,6 +316,18 @@ def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 id="twitch_intake.E023",
             )
         )
+    default = getattr(settings, "CRISPY_TEMPLATE_PACK", "bootstrap4")  # crispy's own default
+    if packs and default not in packs:
+        # crispy checks the site's default pack when it reads any {% crispy %} tag, even one
+        # whose form names its own pack: every patient page would fail to compile.
+        errors.append(
+            Error(
+                f"CRISPY_TEMPLATE_PACK ({default!r}) is not in CRISPY_ALLOWED_TEMPLATE_PACKS.",
+                hint="Set CRISPY_TEMPLATE_PACK to one of the allowed packs (your site's own, or "
+                "'bootstrap5'), or add it to the list.",
+                id="twitch_intake.E028",
+            )
+        )
     return errors
 
 

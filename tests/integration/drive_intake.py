@@ -34,7 +34,7 @@ from django.utils import timezone  # noqa: E402
 
 setup_test_environment()  # response.context, and the locmem mail backend
 
-from twitch_intake import headers  # noqa: E402
+from twitch_intake import headers, questionnaire  # noqa: E402
 from twitch_intake.models import Encounter  # noqa: E402
 from twitch_intake.questionnaire import ItemType  # noqa: E402
 
@@ -148,8 +148,8 @@ def answers_for(form: forms.Form) -> dict[str, Any]:
             revealed.append(name)
         codes = [str(code) for code, _ in getattr(field, "choices", [])]
         if isinstance(field, forms.MultipleChoiceField):
-            exclusive = question.exclusive if question is not None else None
-            value: Any = [exclusive] if exclusive else codes[:1]
+            exclusive = _exclusive(question)
+            value: Any = [exclusive] if exclusive in codes else codes[:1]
         elif codes:
             value = "no" if question is not None and question.type is ItemType.BOOLEAN else codes[0]
         else:
@@ -163,6 +163,16 @@ def answers_for(form: forms.Form) -> dict[str, Any]:
     for name in hidden:
         data[name] = " ".join(revealed) if group is not None else (form[name].value() or "")
     return data
+
+
+def _exclusive(question: Any) -> str | None:
+    """A repeating choice's "None of these" (or, failing that, another exclusive answer): one
+    code, or a set of them, as the questionnaire's version declares it."""
+    declared = getattr(question, "exclusive", None)
+    if not declared or isinstance(declared, str):
+        return declared or None
+    none = getattr(questionnaire, "NONE", "none")
+    return none if none in declared else sorted(declared)[0]
 
 
 def patient_completes(link: str) -> Client:

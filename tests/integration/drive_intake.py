@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from datetime import timedelta
 from typing import Any
@@ -175,10 +176,23 @@ def _exclusive(question: Any) -> str | None:
     return none if none in declared else sorted(declared)[0]
 
 
+def languages_offered(client: Client, page: Any, link: str) -> None:
+    """The clinic's languages only (not Django's ~100), and switching really switches."""
+    buttons = re.findall(r'name="language" value="([^"]+)"', page.content.decode())
+    assert buttons == ["es"], buttons
+    switched = post(client, reverse("twitch_intake:language"), {"language": "es", "next": link})
+    assert switched.status_code == 302
+    assert '<html lang="es">' in client.get(link).content.decode()
+    post(client, reverse("twitch_intake:language"), {"language": "en", "next": link})
+    assert '<html lang="en">' in client.get(link).content.decode()
+    step("the patient is offered English and Spanish only, and Spanish switches the page")
+
+
 def patient_completes(link: str) -> Client:
     client = Client(enforce_csrf_checks=True)
     confirm = client.get(link)
     assert confirm.status_code == 200, confirm.status_code
+    languages_offered(client, confirm, link)
     response = post(client, link, {"date_of_birth": "1980-05-17"})
     assert response.status_code == 302, response.status_code
     step("the patient confirms their date of birth on the link (CSRF checked)")

@@ -14,7 +14,7 @@ PORT ?= 8000
 # DATABASE_URL when set, otherwise the embedded PostgreSQL (started or reused).
 DB_URL = if [ -n "$${DATABASE_URL:-}" ]; then echo "$$DATABASE_URL"; else $(PY) -m clinic.devdb; fi
 
-.PHONY: demo test bench load screenshots lint browser db-stop messages clean
+.PHONY: demo test test-integration manage bench load screenshots lint browser db-stop messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,17 @@ test: $(STAMP) browser
 	@url=$$($(DB_URL)) || exit 1; \
 	DATABASE_URL="$$url" $(PY) -m pytest $(COV) $(PYTEST_ARGS)
 
+# The host-site integration test alone (a wheel, a fresh venv, a startproject site); .ci/run runs
+# it on Django 5.2 and the newest 6.x. e.g. make test-integration DJANGO="Django>=6.1,<6.2"
+test-integration: $(STAMP)
+	@url=$$($(DB_URL)) || exit 1; \
+	DATABASE_URL="$$url" $(PY) -m pytest tests/integration -m integration -p no:cacheprovider
+
+# Any manage.py command against the same database as demo, e.g. make manage ARGS="createsuperuser"
+manage: $(STAMP)
+	@url=$$($(DB_URL)) || exit 1; \
+	DATABASE_URL="$$url" DJANGO_DEBUG=1 $(PY) manage.py $(ARGS)
+
 bench: $(STAMP)
 	@url=$$($(DB_URL)) || exit 1; \
 	DATABASE_URL="$$url" $(PY) -m benchmarks.run
@@ -63,5 +74,10 @@ messages: $(STAMP)
 db-stop:
 	@test ! -x $(PY) || $(PY) -m clinic.devdb stop
 
+# Never deletes the data of a server that is still running (db-stop failed, or no venv to stop it).
 clean: db-stop
+	@if [ -f .pgdata/postmaster.pid ] && kill -0 "$$(head -n 1 .pgdata/postmaster.pid)" 2>/dev/null; then \
+		echo "make clean: the embedded PostgreSQL still runs on .pgdata (pid $$(head -n 1 .pgdata/postmaster.pid)); not deleting its data" >&2; \
+		exit 1; \
+	fi
 	rm -rf $(VENV) .pgdata .pgdata.secret

@@ -53,28 +53,80 @@ def start(data_dir: Path = DEFAULT_DATA) -> str:
     return url_for_socket_dir(data_dir)
 
 
+def running_pid(data_dir: Path = DEFAULT_DATA) -> int | None:
+    """The process id of the server running on ``data_dir``, or None."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if process_alive(pid) else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie (exited, not yet reaped) does not."""
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by another user (pgserver's, when we are root)
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill() said it is there
+    return state != "Z"
+
+
 def stop(data_dir: Path = DEFAULT_DATA) -> None:
-    """Stop the embedded server, keeping its data."""
+    """Stop the embedded server, keeping its data; raise if it is still running after.
+
+    PostgreSQL refuses to run as root, so under root pgserver runs it as a user of its own
+    (``pgserver``); ``pg_ctl stop`` must then run as the owner of the data folder too, or it
+    refuses and the server keeps running.
+    """
+    import os
     import subprocess
+    import time
 
     import pgserver  # noqa: F401  (its binaries are what we call)
     from pgserver._commands import POSTGRES_BIN_PATH
 
-    if (data_dir / "postmaster.pid").exists():
-        subprocess.run(
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "stop"],
-            check=False,
-            capture_output=True,
+    pid = running_pid(data_dir)
+    if pid is None:
+        return
+    owner = data_dir.stat().st_uid
+    result = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
+        check=False,
+        capture_output=True,
+        text=True,
+        user=owner if os.geteuid() == 0 and owner != 0 else None,
+    )
+    for _ in range(100):  # pg_ctl returns once the pid file is gone; the process ends just after
+        if not process_alive(pid):
+            return
+        time.sleep(0.1)
+    if process_alive(pid):
+        raise RuntimeError(
+            f"the embedded PostgreSQL on {data_dir} is still running: {result.stderr.strip()}"
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", nargs="?", default="start", choices=["start", "stop"])
+    parser.add_argument("action", nargs="?", default="start", choices=["start", "stop", "running"])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args(argv)
+    if args.action == "running":  # exit status 0 while a server runs on the folder
+        return 0 if running_pid(args.data) is not None else 1
     if args.action == "stop":
-        stop(args.data)
+        try:
+            stop(args.data)
+        except Exception as exc:  # noqa: BLE001 - said plainly, and the exit status says it
+            print(f"Could not stop the embedded PostgreSQL: {exc}", file=sys.stderr)
+            return 1
         return 0
     warnings.simplefilter("ignore")  # pgserver's dependencies warn about runtime dirs; not ours
     try:

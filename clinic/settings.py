@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "twitch_intake.middleware.SecurityHeadersMiddleware",  # the app's pages only, outermost
     "django.middleware.security.SecurityMiddleware",
     "twitch_intake.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -86,7 +87,6 @@ MIDDLEWARE = [
     "twitch_intake.mfa.SecondFactorMiddleware",  # no admin page before the second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "twitch_intake.middleware.SecurityHeadersMiddleware",
     "twitch_intake.middleware.IdleSessionMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -127,7 +127,7 @@ CACHES = {
 }
 
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "twitch_intake.backends.AxesBackend",  # axes, for sign-ins over HTTP
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = 5
@@ -173,7 +173,7 @@ if not DEBUG:
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# Sessions end after 30 minutes without activity (IdleSessionMiddleware slides the expiry).
+# Patients' and (STAFF_IDLE_TIMEOUT) staff sessions end after 30 idle minutes: IdleSessionMiddleware.
 SESSION_COOKIE_AGE = 30 * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -213,6 +213,7 @@ TWITCH_INTAKE = {
     "SELF_START": _env_bool("SELF_START", DEBUG),
     "TRUSTED_PROXY_COUNT": _TRUSTED_PROXY_COUNT,
     "REQUIRE_MFA": _REQUIRE_MFA,
+    "STAFF_IDLE_TIMEOUT": timedelta(minutes=30),  # the demo's staff too
 }
 
 LOGGING = {

@@ -108,4 +108,6 @@ TWITCH_INTAKE = {
     # tests/test_admin.py signs clinicians in with force_login; tests/security/test_staff_mfa.py
     # turns this on (and proves the app's own default is on).
     "REQUIRE_MFA": False,
+    # tests/test_admin.py holds staff to the idle limit too (off by default: the host decides).
+    "STAFF_IDLE_TIMEOUT": timedelta(minutes=30),
 }

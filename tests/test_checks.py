@@ -8,6 +8,7 @@ from django.core import checks
 
 from twitch_intake.checks import (
     check_advice_phone,
+    check_axes,
     check_database,
     check_mfa,
     check_settings,
@@ -78,6 +79,10 @@ def test_link_lifetime(settings, lifetime):
         ("ALERT_EMAILS", "on-call@clinic.test", "twitch_intake.E014"),
         ("ALERT_EMAILS", [None], "twitch_intake.E014"),
         ("CLINIC_PHONE", 5550100, "twitch_intake.E015"),
+        ("IDLE_TIMEOUT", 1800, "twitch_intake.E018"),
+        ("IDLE_TIMEOUT", None, "twitch_intake.E018"),
+        ("STAFF_IDLE_TIMEOUT", "30m", "twitch_intake.E019"),
+        ("STAFF_IDLE_TIMEOUT", timedelta(0), "twitch_intake.E019"),
     ],
 )
 def test_every_setting_has_its_type_and_range_checked(settings, key, value, check_id):
@@ -96,6 +101,9 @@ def test_every_setting_has_its_type_and_range_checked(settings, key, value, chec
         ("RATE_WINDOW", timedelta(hours=1)),
         ("ALERT_EMAILS", ("a@clinic.test", "b@clinic.test")),
         ("SITE_URL", "http://127.0.0.1:8000"),
+        ("IDLE_TIMEOUT", timedelta(minutes=10)),
+        ("STAFF_IDLE_TIMEOUT", None),
+        ("STAFF_IDLE_TIMEOUT", timedelta(hours=8)),
     ],
 )
 def test_good_values_pass(settings, key, value):
@@ -192,6 +200,7 @@ def test_crispy_installed(settings, monkeypatch, app):
 
 
 def test_crispy_pack_allowed(settings):
+    settings.CRISPY_TEMPLATE_PACK = "bootstrap4"
     settings.CRISPY_ALLOWED_TEMPLATE_PACKS = ("bootstrap4",)
     assert wiring_ids() == ["twitch_intake.E023"]
     settings.CRISPY_ALLOWED_TEMPLATE_PACKS = ("bootstrap4", "bootstrap5")
@@ -200,9 +209,14 @@ def test_crispy_pack_allowed(settings):
 
 def test_checks_are_registered():
     registered = checks.registry.registry.get_checks()
-    assert {check_settings, check_wiring, check_database, check_mfa, check_advice_phone} <= set(
-        registered
-    )
+    assert {
+        check_settings,
+        check_wiring,
+        check_database,
+        check_mfa,
+        check_advice_phone,
+        check_axes,
+    } <= set(registered)
 
 
 def test_the_second_factor_middleware_is_required_with_mfa(settings):
@@ -223,3 +237,83 @@ def test_advice_phone_empty_or_a_number_passes(settings, phone):
 def test_advice_phone(settings, phone):
     settings.TWITCH_INTAKE = {**BASE, "ADVICE_PHONE": phone}
     assert [m.id for m in check_advice_phone()] == ["twitch_intake.E040"]
+
+
+def test_every_setting_is_checked_for_its_type(settings):
+    """Each key of DEFAULTS has a type check (so a new setting cannot go unchecked)."""
+    from twitch_intake.conf import DEFAULTS
+
+    wrong = object()
+    for key in DEFAULTS:
+        settings.TWITCH_INTAKE = {**BASE, key: wrong}
+        found = [m for check in (check_settings, check_advice_phone, check_mfa) for m in check()]
+        assert [m.level for m in found] == [checks.ERROR], key
+
+
+@pytest.mark.parametrize(
+    ("middleware", "check_id"),
+    [
+        ("twitch_intake.middleware.SecurityHeadersMiddleware", "twitch_intake.E024"),
+        ("twitch_intake.middleware.IdleSessionMiddleware", "twitch_intake.E025"),
+        ("twitch_intake.middleware.DatabaseUnavailableMiddleware", "twitch_intake.E026"),
+    ],
+)
+def test_the_apps_middleware_is_required(settings, middleware, check_id):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != middleware]
+    assert wiring_ids() == [check_id]
+
+
+def test_idle_middleware_after_sessions_and_authentication(settings):
+    idle = "twitch_intake.middleware.IdleSessionMiddleware"
+    rest = [m for m in settings.MIDDLEWARE if m != idle]
+    auth = rest.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    settings.MIDDLEWARE = [*rest[:auth], idle, *rest[auth:]]
+    assert wiring_ids() == ["twitch_intake.E027"]
+
+
+def axes_ids():
+    return [message.id for message in check_axes()]
+
+
+def test_axes_settings_of_the_test_site_pass():
+    assert axes_ids() == []
+
+
+@pytest.mark.parametrize(
+    "parameters", [["ip_address"], ["username"], [["username"], "ip_address"], "absent"]
+)
+def test_axes_must_lock_by_user_and_address(settings, parameters):
+    if parameters == "absent":
+        del settings.AXES_LOCKOUT_PARAMETERS  # axes' own default: the address alone
+    else:
+        settings.AXES_LOCKOUT_PARAMETERS = parameters
+    assert axes_ids() == ["twitch_intake.W005"]
+
+
+def test_axes_needs_a_cool_off(settings):
+    del settings.AXES_COOLOFF_TIME
+    assert axes_ids() == ["twitch_intake.W006"]
+
+
+def test_axes_takes_the_apps_client_address(settings):
+    del settings.AXES_CLIENT_IP_CALLABLE
+    assert axes_ids() == ["twitch_intake.W007"]
+
+
+def test_no_axes_no_axes_checks(settings, monkeypatch):
+    monkeypatch.setattr(
+        django_settings, "INSTALLED_APPS", [a for a in settings.INSTALLED_APPS if a != "axes"]
+    )
+    del settings.AXES_COOLOFF_TIME
+    assert axes_ids() == []
+
+
+@pytest.mark.parametrize("default", ["bootstrap4", "absent"])
+def test_the_sites_default_pack_must_be_allowed(settings, default):
+    # crispy refuses every {% crispy %} tag when the site's default pack is not allowed.
+    if default == "absent":
+        del settings.CRISPY_TEMPLATE_PACK  # crispy's own default: bootstrap4
+    else:
+        settings.CRISPY_TEMPLATE_PACK = default
+    settings.CRISPY_ALLOWED_TEMPLATE_PACKS = ("bootstrap5",)
+    assert wiring_ids() == ["twitch_intake.E028"]

@@ -1,8 +1,11 @@
 """The host project's promises: production settings are safe, nothing is missing from migrations."""
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,96 @@ def test_embedded_database_url_uses_a_percent_encoded_socket():
     url = url_for_socket_dir(Path("/tmp/some dir/pg"))
     assert url == "postgres://postgres@%2Ftmp%2Fsome%20dir%2Fpg/postgres"
     assert dj_database_url.parse(url)["HOST"] == "/tmp/some dir/pg"
+
+
+# --- this repository's own commands (Makefile, clinic/devdb.py) -----------------------------
+
+
+def make(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
+    """``make`` with this repository's Makefile, using the venv running the tests (never
+    reinstalling it: ``-o`` treats its install stamp as up to date)."""
+    venv = Path(sys.prefix)
+    return subprocess.run(
+        [
+            "make",
+            "-s",
+            "-f",
+            str(ROOT / "Makefile"),
+            "-o",
+            f"{venv}/.installed",
+            *args,
+            f"VENV={venv}",
+        ],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_make_manage_runs_any_command_against_the_database():
+    # Before, a one-off command outside `make demo` died with "SECRET_KEY must be set".
+    done = make("manage", "ARGS=check --database default")
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout
+
+
+def _devdb(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clinic.devdb", *args, "--data", str(data)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_db_stop_really_stops_the_embedded_server(tmp_path_factory):
+    """As root (CI, this machine) pgserver runs PostgreSQL as a user of its own, whose server a
+    plain ``pg_ctl stop`` by root cannot stop: ``make db-stop`` used to exit 0 and leave it."""
+    pytest.importorskip("pgserver")
+    data = Path(tempfile.mkdtemp(prefix="twitch-pg-")) / "data"
+    started = _devdb("start", data=data)
+    assert started.returncode == 0, started.stderr
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    try:
+        assert _devdb("running", data=data).returncode == 0
+        stopped = _devdb("stop", data=data)
+        assert stopped.returncode == 0, stopped.stderr
+        assert _devdb("running", data=data).returncode == 1
+        assert not _alive(pid)
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+        shutil.rmtree(data.parent, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    from clinic.devdb import process_alive
+
+    return process_alive(pid)
+
+
+def test_make_clean_refuses_to_delete_a_running_servers_data(tmp_path):
+    # A copy of the layout in a folder of its own: make clean there can delete only that.
+    (tmp_path / ".pgdata").mkdir()
+    (tmp_path / ".pgdata" / "postmaster.pid").write_text(f"{os.getpid()}\n/tmp\n")
+    refused = subprocess.run(
+        ["make", "-s", "-f", str(ROOT / "Makefile"), "clean", "VENV=no-venv-here"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode != 0
+    assert "not deleting its data" in refused.stderr
+    assert (tmp_path / ".pgdata" / "postmaster.pid").exists()
+
+    (tmp_path / ".pgdata" / "postmaster.pid").write_text("999999999\n/tmp\n")  # no such process
+    cleaned = subprocess.run(
+        ["make", "-s", "-f", str(ROOT / "Makefile"), "clean", "VENV=no-venv-here"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not (tmp_path / ".pgdata").exists()

@@ -448,12 +448,13 @@ def test_admin_pages_carry_the_same_security_headers(django_user_model):
     encounter = make_submitted(routine_answers())
     client = Client()
     for url in ("/admin/login/", "/admin/"):
+        # The host's own admin pages keep the host's headers (tests/test_headers.py).
         response = client.get(url, follow=True)
-        assert "frame-ancestors 'none'" in response["Content-Security-Policy"], url
-        assert response["X-Frame-Options"] == "DENY", url
+        assert "Content-Security-Policy" not in response, url
     client.force_login(admin_user)
     base = f"/admin/twitch_intake/encounter/{encounter.pk}/"
     for url in (
+        "/admin/twitch_intake/",
         "/admin/twitch_intake/encounter/",
         base + "change/",
         base + "print/",

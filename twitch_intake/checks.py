@@ -71,6 +71,13 @@ _SHAPES: tuple[tuple[str, Callable[[Any], bool], str, str], ...] = (
     ),
     ("RATE_LIMIT", _positive_int, "a whole number of at least 1", "twitch_intake.E012"),
     ("RATE_WINDOW", _positive_duration, "a positive datetime.timedelta", "twitch_intake.E013"),
+    ("IDLE_TIMEOUT", _positive_duration, "a positive datetime.timedelta", "twitch_intake.E018"),
+    (
+        "STAFF_IDLE_TIMEOUT",
+        lambda v: v is None or _positive_duration(v),
+        "None or a positive datetime.timedelta",
+        "twitch_intake.E019",
+    ),
 )
 
 
@@ -205,6 +212,30 @@ _REQUIRED_MIDDLEWARE = {
     "django.middleware.csrf.CsrfViewMiddleware": "every patient form is protected against CSRF",
 }
 
+#: The app's own middleware, each acting on the app's pages or sessions only (id, why, where).
+_APP_MIDDLEWARE = (
+    (
+        "twitch_intake.middleware.SecurityHeadersMiddleware",
+        "twitch_intake.E024",
+        "the intake's pages promise a strict CSP, X-Frame-Options DENY and Referrer-Policy "
+        "same-origin",
+        "MIDDLEWARE.insert(0, 'twitch_intake.middleware.SecurityHeadersMiddleware')",
+    ),
+    (
+        "twitch_intake.middleware.IdleSessionMiddleware",
+        "twitch_intake.E025",
+        "without it a patient's session lasts the site's SESSION_COOKIE_AGE (two weeks by "
+        "default), not IDLE_TIMEOUT",
+        "add it after SessionMiddleware and AuthenticationMiddleware",
+    ),
+    (
+        "twitch_intake.middleware.DatabaseUnavailableMiddleware",
+        "twitch_intake.E026",
+        "a database outage would give patients a 500 page instead of a calm 503",
+        "add it anywhere in MIDDLEWARE; it answers only for the app's pages",
+    ),
+)
+
 
 @register(Tags.compatibility)
 def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -257,6 +288,23 @@ def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     id="twitch_intake.E022",
                 )
             )
+    for path, check_id, why, where in _APP_MIDDLEWARE:
+        if path not in middleware:
+            errors.append(
+                Error(f"{path} is not in MIDDLEWARE: {why}.", hint=where + ".", id=check_id)
+            )
+    session_at = middleware.index(session) if session in middleware else -1
+    idle = "twitch_intake.middleware.IdleSessionMiddleware"
+    if idle in middleware and middleware.index(idle) < max(
+        session_at, _at(middleware, AUTH_MIDDLEWARE)
+    ):
+        errors.append(
+            Error(
+                f"{idle} comes before SessionMiddleware or AuthenticationMiddleware.",
+                hint="Move it after both: it reads the session and the signed-in user.",
+                id="twitch_intake.E027",
+            )
+        )
     packs = getattr(settings, "CRISPY_ALLOWED_TEMPLATE_PACKS", ())
     packs = (packs,) if isinstance(packs, str) else tuple(packs)
     if "bootstrap5" not in packs:
@@ -266,6 +314,66 @@ def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 hint="Add it (your site may keep its own default pack): "
                 "CRISPY_ALLOWED_TEMPLATE_PACKS = ('bootstrap4', 'bootstrap5').",
                 id="twitch_intake.E023",
+            )
+        )
+    default = getattr(settings, "CRISPY_TEMPLATE_PACK", "bootstrap4")  # crispy's own default
+    if packs and default not in packs:
+        # crispy checks the site's default pack when it reads any {% crispy %} tag, even one
+        # whose form names its own pack: every patient page would fail to compile.
+        errors.append(
+            Error(
+                f"CRISPY_TEMPLATE_PACK ({default!r}) is not in CRISPY_ALLOWED_TEMPLATE_PACKS.",
+                hint="Set CRISPY_TEMPLATE_PACK to one of the allowed packs (your site's own, or "
+                "'bootstrap5'), or add it to the list.",
+                id="twitch_intake.E028",
+            )
+        )
+    return errors
+
+
+def _at(middleware: list[str], path: str) -> int:
+    return middleware.index(path) if path in middleware else -1
+
+
+@register(Tags.security)
+def check_axes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """django-axes' defaults lock every user out from an address after three wrong passwords,
+    for good: the app's staff sign-in needs a lock on user and address together, with a
+    cool-off, and the client address taken by the app's proxy rule."""
+    if "axes" not in settings.INSTALLED_APPS:
+        return []
+    errors: list[CheckMessage] = []
+    parameters = getattr(settings, "AXES_LOCKOUT_PARAMETERS", ["ip_address"])
+    combined = [p for p in parameters if not isinstance(p, str)]
+    if not any(set(p) == {"username", "ip_address"} for p in combined) or any(
+        isinstance(p, str) for p in parameters
+    ):
+        errors.append(
+            Warning(
+                f"AXES_LOCKOUT_PARAMETERS is {parameters!r}: wrong passwords lock out more than "
+                "one user at one address.",
+                hint='Set AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]].',
+                id="twitch_intake.W005",
+            )
+        )
+    if getattr(settings, "AXES_COOLOFF_TIME", None) is None:
+        errors.append(
+            Warning(
+                "AXES_COOLOFF_TIME is not set: a locked-out user stays locked out until an "
+                "administrator resets axes.",
+                hint="Set AXES_COOLOFF_TIME = timedelta(minutes=15).",
+                id="twitch_intake.W006",
+            )
+        )
+    callable_path = getattr(settings, "AXES_CLIENT_IP_CALLABLE", None)
+    if callable_path != "twitch_intake.lockout.axes_client_address":
+        errors.append(
+            Warning(
+                "AXES_CLIENT_IP_CALLABLE is not twitch_intake.lockout.axes_client_address: "
+                "behind a proxy every sign-in seems to come from the proxy.",
+                hint='Set AXES_CLIENT_IP_CALLABLE = "twitch_intake.lockout.axes_client_address" '
+                '(it follows TWITCH_INTAKE["TRUSTED_PROXY_COUNT"]).',
+                id="twitch_intake.W007",
             )
         )
     return errors

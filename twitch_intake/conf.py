@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT": 20,
     "RATE_WINDOW": timedelta(minutes=15),
     "REQUIRE_MFA": True,
+    "IDLE_TIMEOUT": timedelta(minutes=30),
+    "STAFF_IDLE_TIMEOUT": None,
 }
 
 
@@ -121,6 +123,20 @@ class Settings:
         ``django_otp.middleware.OTPMiddleware`` after ``AuthenticationMiddleware``.
         """
         value: bool = self._get("REQUIRE_MFA")
+        return value
+
+    @property
+    def IDLE_TIMEOUT(self) -> timedelta:
+        """A patient's session ends after this long without a request (a phone left on a
+        waiting-room chair); the host's ``SESSION_COOKIE_AGE`` is left to its other users."""
+        value: timedelta = self._get("IDLE_TIMEOUT")
+        return value
+
+    @property
+    def STAFF_IDLE_TIMEOUT(self) -> timedelta | None:
+        """When set, staff sessions (``is_staff``) end after this long idle too; ``None`` (the
+        default) leaves them to the host's session settings."""
+        value: timedelta | None = self._get("STAFF_IDLE_TIMEOUT")
         return value
 
     def contact(self) -> dict[str, str]:

@@ -12,7 +12,6 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout
 from django import forms
 from django.core.exceptions import ValidationError
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import questionnaire, validation
+from .layout import FormHelper  # the app's own template pack, whatever the host's default
 from .models import birth_date_plausible
 from .questionnaire import Group, ItemType, Question
 

@@ -1,4 +1,9 @@
-"""Response headers and idle sessions: small enough to keep in the app, so every host gets them."""
+"""The app's middleware: each acts on the app's own pages or sessions, never on the host's.
+
+Security headers, the calm 400 for odd charsets and the 503 for a database outage apply to the
+app's URLs (``headers.is_ours``); the idle limit to the patient's sessions, and to staff only
+when the host asks (``STAFF_IDLE_TIMEOUT``).
+"""
 
 from __future__ import annotations
 
@@ -6,40 +11,36 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from . import headers
+from .conf import app_settings
 from .logs import RedactLinkTokens  # noqa: F401  (its old home: LOGGING settings name this path)
 
 logger = logging.getLogger(__name__)
 
-#: No inline script anywhere: the few lines of JavaScript live in static files.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
+#: The app's policy (``twitch_intake.headers``), kept here for code that imports it from here.
+CONTENT_SECURITY_POLICY = headers.CONTENT_SECURITY_POLICY
 
 
 class SecurityHeadersMiddleware:
-    """Adds the Content Security Policy unless a view (or Django 6's own CSP) already set one."""
+    """The app's security headers (see ``twitch_intake.headers``) on the app's own pages only.
+
+    Any place in ``MIDDLEWARE`` works for the app's pages; first (outermost) is safest, so no
+    middleware of the host's can change them after it. Every other page is left as the host's
+    middleware made it.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        if headers.is_ours(request):
+            headers.apply(response)
         return response
 
 
@@ -60,22 +61,9 @@ class RequestCharsetMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         charset = request.content_params.get("charset") if request.content_params else None
-        if charset is not None and charset.strip().lower() != "utf-8" and _is_ours(request):
+        if charset is not None and charset.strip().lower() != "utf-8" and headers.is_ours(request):
             return _bad_charset(request)
         return self.get_response(request)
-
-
-def _is_ours(request: HttpRequest) -> bool:
-    """The intake's URLs, and the admin's pages for the app's models."""
-    from django.urls import Resolver404, resolve
-
-    try:
-        match = resolve(request.path_info, getattr(request, "urlconf", None))
-    except Resolver404:
-        return False
-    return match.namespace == "twitch_intake" or (
-        match.app_name == "admin" and (match.url_name or "").startswith("twitch_intake_")
-    )
 
 
 def _bad_charset(request: HttpRequest) -> HttpResponse:
@@ -91,9 +79,7 @@ def _bad_charset(request: HttpRequest) -> HttpResponse:
     except TemplateDoesNotExist:
         body = ERROR_PAGE_TEMPLATE % {"title": "Bad Request (400)", "details": ""}
     response = HttpResponse(body, status=400)
-    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response["X-Frame-Options"] = "DENY"
-    response["Referrer-Policy"] = "same-origin"
+    headers.apply(response)
     add_never_cache_headers(response)
     return response
 
@@ -121,11 +107,14 @@ class NullOriginMiddleware:
 
 
 class IdleSessionMiddleware:
-    """Ends a session after ``SESSION_COOKIE_AGE`` without activity.
+    """Ends the app's patient sessions after ``IDLE_TIMEOUT`` without activity; staff sessions
+    only when the host sets ``STAFF_IDLE_TIMEOUT``. Every other session is the host's.
 
-    Django only moves a session's expiry when the session is saved. Saving on every request
-    (``SESSION_SAVE_EVERY_REQUEST``) costs a database write per page; touching it at most once a
-    minute keeps the sliding window to within a minute for a sixtieth of the writes.
+    A patient's session (one bound to an encounter) gets its own expiry, so the host's
+    ``SESSION_COOKIE_AGE`` applies to everyone else unchanged. Django only moves a session's
+    expiry when the session is saved; saving on every request costs a database write per page,
+    so the session is touched at most once a minute, which keeps the sliding window to within a
+    minute for a sixtieth of the writes.
     """
 
     KEY = "_twitch_intake_seen"
@@ -137,15 +126,32 @@ class IdleSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        if session is not None and not session.is_empty():
-            now = int(time.time())
-            if now - session.get(self.KEY, 0) >= self.EVERY:
-                session[self.KEY] = now
+        if session is None or session.is_empty() or response.status_code >= 500:
+            return response  # a 503 for a database outage must not read the session again
+        limit = self._limit(request, session)
+        if limit is None:
+            return response
+        now = int(time.time())
+        seconds = int(limit.total_seconds())
+        if now - session.get(self.KEY, 0) >= self.EVERY or session.get_expiry_age() != seconds:
+            session[self.KEY] = now
+            session.set_expiry(seconds)
         return response
+
+    @staticmethod
+    def _limit(request: HttpRequest, session: Any) -> timedelta | None:
+        from .views import SESSION_KEY
+
+        if SESSION_KEY in session:
+            return app_settings.IDLE_TIMEOUT
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_staff:
+            return app_settings.STAFF_IDLE_TIMEOUT
+        return None
 
 
 class DatabaseUnavailableMiddleware:
-    """A database that is down or drops the connection gives a calm 503, not a traceback.
+    """A database that is down or drops the connection gives the app's pages a calm 503.
 
     Nothing was half-written: every write is one transaction, which PostgreSQL rolled back when
     the connection went. ``Retry-After`` tells browsers and proxies when to come back; the next
@@ -163,6 +169,8 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from django.db import DatabaseError, InterfaceError, OperationalError
 
+        if not headers.is_ours(request):
+            return None  # the host's pages fail as the host decides
         if not isinstance(exception, OperationalError | InterfaceError) and not (
             isinstance(exception, DatabaseError) and "connection" in str(exception).lower()
         ):
@@ -171,10 +179,9 @@ class DatabaseUnavailableMiddleware:
         logger.warning("Database unavailable: %s", type(exception).__name__)
         from django.template.loader import render_to_string
 
-        from .conf import app_settings
-
         body = render_to_string("twitch_intake/unavailable.html", app_settings.contact())
         response = HttpResponse(body, status=503)
         response["Retry-After"] = str(self.RETRY_AFTER)
         response["Cache-Control"] = "no-store"
+        headers.apply(response)
         return response

@@ -47,7 +47,14 @@ from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
-from django.utils.translation import get_language, get_language_info, gettext, ngettext
+from django.utils.translation import (
+    get_language,
+    get_language_info,
+    gettext,
+    ngettext,
+    pgettext,
+    pgettext_lazy,
+)
 from django.utils.translation import gettext_lazy as _
 
 from . import body_diagram, history, questionnaire, services, triage, validation
@@ -579,11 +586,23 @@ def _header_questions() -> tuple[Question, ...]:
     )
 
 
-def _language_name(code: str) -> Text:
+#: The names of the languages the app ships, in our catalogue so that they read as the
+#: reader's language writes them (Spanish: "inglés", in lower case; Django's own says "Inglés").
+LANGUAGE_NAMES = (
+    pgettext_lazy("language name", "English"),
+    pgettext_lazy("language name", "Spanish"),
+)
+
+
+def _language_name(code: str) -> str:
+    """``code``'s name in the reader's language: ours for the languages the app ships, Django's
+    for any other a host adds, the code itself for one Django does not know."""
     try:
-        return str(get_language_info(code)["name_translated"])
+        info = get_language_info(code)
     except KeyError:
         return code
+    ours = pgettext("language name", info["name"])
+    return ours if ours != info["name"] else str(info["name_translated"])
 
 
 def _interpreter_needed(code: str) -> bool:
@@ -817,11 +836,7 @@ def _written_in(code: str) -> Text:
     """
     if not code or code.split("-")[0] == (get_language() or "").split("-")[0]:
         return ""
-    try:
-        name = get_language_info(code)["name_translated"]
-    except KeyError:
-        name = code
-    return format_lazy(_("written in {language}"), language=name)
+    return format_lazy(_("written in {language}"), language=_language_name(code))
 
 
 def _access_history(

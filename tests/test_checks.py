@@ -24,6 +24,14 @@ BASE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def delivering_email(settings):
+    """pytest-django's locmem backend delivers nothing, which is itself an error (E029) in
+    production: these tests check the rest with a backend that would deliver."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
+
+
 def check_settings_with(settings, **values):
     settings.TWITCH_INTAKE = {**BASE, **values}
     return check_settings()
@@ -317,3 +325,42 @@ def test_the_sites_default_pack_must_be_allowed(settings, default):
         settings.CRISPY_TEMPLATE_PACK = default
     settings.CRISPY_ALLOWED_TEMPLATE_PACKS = ("bootstrap5",)
     assert wiring_ids() == ["twitch_intake.E028"]
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.mail.backends.console.EmailBackend",
+        "django.core.mail.backends.locmem.EmailBackend",
+        "django.core.mail.backends.dummy.EmailBackend",
+        "django.core.mail.backends.filebased.EmailBackend",
+    ],
+)
+def test_alerts_through_a_backend_that_delivers_nothing_are_an_error_in_production(
+    settings, backend
+):
+    settings.EMAIL_BACKEND = backend
+    settings.MAILERS = {"default": {"BACKEND": backend}}
+    settings.DEBUG = False
+    [message] = check_settings_with(settings)
+    assert message.id == "twitch_intake.E029" and message.hint
+    settings.DEBUG = True
+    assert check_settings_with(settings) == []
+
+
+def test_alerts_through_smtp_or_a_provider_pass(settings):
+    settings.DEBUG = False
+    for backend in (
+        "django.core.mail.backends.smtp.EmailBackend",
+        "anymail.backends.amazon_ses.EmailBackend",
+    ):
+        settings.EMAIL_BACKEND = backend
+        settings.MAILERS = {"default": {"BACKEND": backend}}
+        assert check_settings_with(settings) == []
+
+
+def test_the_mailer_is_read_from_mailers_where_django_has_them(settings):
+    settings.DEBUG = False
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    assert ids(settings) == ["twitch_intake.E029"]

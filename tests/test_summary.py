@@ -211,9 +211,7 @@ def test_history_is_in_clinical_order_with_the_questionnaire_labels():
     assert items["medications"].values == ("Sertraline 50 mg\nVitamin D",)
     assert items["medications"].free_text
     # Where weak says more about the weakness ticked: it follows that option's label.
-    assert "Weakness: right hand" in [
-        str(v) for v in items["other-symptoms"].values
-    ]
+    assert "Weakness: right hand" in [str(v) for v in items["other-symptoms"].values]
     assert all(not item.not_asked for item in result.history)
 
 

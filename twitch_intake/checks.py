@@ -203,7 +203,39 @@ def _check_alert_emails(alerts: Any) -> list[CheckMessage]:
                 id="twitch_intake.W002",
             )
         )
+    backend = _email_backend()
+    if alerts and not settings.DEBUG and backend in _NO_DELIVERY_BACKENDS:
+        # The patient is told "the clinic has been told" once the alert is queued; with a
+        # backend that delivers nothing, that would be untrue for every emergency.
+        errors.append(
+            Error(
+                f"EMAIL_BACKEND is {backend!r}, which delivers no email: emergency alerts to "
+                "ALERT_EMAILS would never arrive, while the patient is told the clinic was told.",
+                hint="Set EMAIL_BACKEND to the SMTP backend (with EMAIL_HOST, EMAIL_PORT and "
+                "EMAIL_TIMEOUT) or a provider's (django-anymail).",
+                id="twitch_intake.E029",
+            )
+        )
     return errors
+
+
+def _email_backend() -> str:
+    """The default mailer's backend: ``MAILERS`` (Django 6.1) when set, else ``EMAIL_BACKEND``."""
+    mailers = getattr(settings, "MAILERS", None)
+    if isinstance(mailers, dict) and isinstance(mailers.get("default"), dict):
+        return str(mailers["default"].get("BACKEND", ""))
+    return str(getattr(settings, "EMAIL_BACKEND", ""))
+
+
+#: Email backends that store or print a message instead of sending it: fine in development.
+_NO_DELIVERY_BACKENDS = frozenset(
+    {
+        "django.core.mail.backends.console.EmailBackend",
+        "django.core.mail.backends.locmem.EmailBackend",
+        "django.core.mail.backends.dummy.EmailBackend",
+        "django.core.mail.backends.filebased.EmailBackend",
+    }
+)
 
 
 #: Middleware the patient's pages cannot work without, by the reason they are needed.

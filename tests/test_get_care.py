@@ -12,13 +12,13 @@ from django.test import Client
 
 from tests.factories import (
     GET_CARE_URL,
+    PAGE_IDS,
     emergency_answers,
     make_encounter,
     page_data,
     routine_answers,
 )
 from tests.test_views import (
-    GROUP_IDS,
     PAGE_URL,
     REVIEW_URL,
     SUBMIT_URL,
@@ -218,10 +218,10 @@ def test_sending_without_the_answer_goes_back_to_the_get_care_page(patient):
     answers = emergency_answers()
     del answers["emergency-action"]
     locations = [
-        client.post(PAGE_URL.format(group), page_data(group, answers))["Location"]
-        for group in GROUP_IDS
+        client.post(PAGE_URL.format(slug), page_data(slug, answers))["Location"]
+        for slug in PAGE_IDS
     ]
-    assert locations == [GET_CARE_URL, *[PAGE_URL.format(g) for g in GROUP_IDS[2:]], REVIEW_URL]
+    assert locations == [GET_CARE_URL, *[PAGE_URL.format(p) for p in PAGE_IDS[2:]], REVIEW_URL]
     response = client.post(SUBMIT_URL)
     assert response["Location"] == GET_CARE_URL
     assert not Encounter.objects.get(pk=encounter.pk).is_submitted
@@ -237,17 +237,20 @@ def test_sending_without_the_answer_goes_back_to_the_get_care_page(patient):
 # --- The reminder line, the review and the thanks page -------------------------------------
 
 
-REMINDER = "You told us about: A seizure (fit), A severe headache. If you have not got care yet, call 112 now."
+REMINDER = (
+    f"You told us about: {label('emergency-signs', 'seizure')}, "
+    f"{label('emergency-signs', 'severe-headache')}. If you have not got care yet, call 112 now."
+)
 
 
 def test_every_later_page_review_and_thanks_repeat_the_reminder(patient):
     client, _ = patient
     answers = emergency_answers()
-    answer_pages(client, answers, GROUP_IDS[:1])
-    for group in GROUP_IDS[1:]:
-        page = client.get(PAGE_URL.format(group))
-        assert REMINDER in words(page), group
-        assert client.post(PAGE_URL.format(group), page_data(group, answers)).status_code == 302
+    answer_pages(client, answers, PAGE_IDS[:1])
+    for slug in PAGE_IDS[1:]:
+        page = client.get(PAGE_URL.format(slug))
+        assert REMINDER in words(page), slug
+        assert client.post(PAGE_URL.format(slug), page_data(slug, answers)).status_code == 302
     review = client.get(REVIEW_URL)
     assert REMINDER in words(review)
     # The answer given on the get-care page is changed there.
@@ -321,8 +324,8 @@ def test_the_get_care_page_reminder_and_thanks_in_spanish(settings):
     )
     answers = emergency_answers(**{"emergency-signs": ["seizure"]})
     client.post(GET_CARE_URL, {"emergency-action": "getting-care-now"})
-    for group in GROUP_IDS[1:]:
-        assert client.post(PAGE_URL.format(group), page_data(group, answers)).status_code == 302
+    for slug in PAGE_IDS[1:]:
+        assert client.post(PAGE_URL.format(slug), page_data(slug, answers)).status_code == 302
     review = words(client.get(REVIEW_URL))
     assert "Nos dijo que tiene: Vómitos" in review
     client.post(SUBMIT_URL)

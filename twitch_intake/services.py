@@ -332,7 +332,7 @@ def submit(encounter_id: int, *, session_key: str | None = None) -> SubmitResult
         if problems:
             return SubmitResult(encounter, problems)
         earlier = history.earlier_answers(encounter.pk)
-        assessment = triage.assess(cleaned, intake, earlier=earlier)
+        assessment = triage.assess(cleaned, intake=intake, earlier=earlier)
         if assessment.is_emergency and encounter.emergency_reported_at is None:
             encounter.emergency_reported_at = now  # a sign stored other than by a page save
         encounter.answers = cleaned
@@ -464,7 +464,7 @@ def _assess_with_history(encounter: Encounter) -> triage.Assessment:
     (only there can a withdrawn sign be; the others need no query)."""
     earlier = history.earlier_answers(encounter.pk) if encounter.emergency_reported_at else None
     intake = questionnaire.for_version(encounter.questionnaire_version)
-    return triage.assess(encounter.answers, intake, earlier=earlier)
+    return triage.assess(encounter.answers, intake=intake, earlier=earlier)
 
 
 def retriage(*, dry_run: bool = False) -> RetriageReport:

@@ -193,11 +193,13 @@ class PageForm(forms.Form):
 
     def _error(self, problem: validation.Problem) -> ValidationError:
         """The problem's message; for a required follow-up the patient was never shown (an
-        answer opened it with JavaScript off), that it just opened, not that it was skipped."""
+        answer opened it with JavaScript off), that it just opened, not that it was skipped;
+        unless the question says why it is asked ("You ticked “Somewhere else”...")."""
         question = self.page_question(problem.link_id)
         if (
             problem.code == "required"
             and question.show_when
+            and not question.required_message
             and problem.link_id not in self.revealed
         ):
             return ValidationError(

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from twitch_intake import questionnaire
-from twitch_intake.questionnaire import Group, ItemType, Question, Questionnaire
+from twitch_intake.questionnaire import Group, ItemType, Option, Question, Questionnaire
 from twitch_intake.steps import Steps
 
 
@@ -189,9 +191,57 @@ def test_a_stored_list_that_names_groups_is_read_as_pages(stored, answers, compl
     assert Steps.stored(stored, answers, PAGED).completed_in_order == completed
 
 
-def test_recompute_reads_the_pages_of_the_groups_named_from_the_answers():
-    # No gap (the list ends with the group), so only a version upgrade reads them again.
-    assert Steps.stored(["a", "b"], ALL_ANSWERED, PAGED).completed_in_order == ("a", "b")
-    recomputed = Steps.stored(["a", "b"], ALL_ANSWERED, PAGED, recompute=True)
-    assert recomputed.completed_in_order == ("a", "b", "b-2", "b-3")
-    assert recomputed.resume == "c"
+def test_a_list_of_pages_with_a_gap_is_read_as_it_is():
+    # Pages of a group named (not only groups): stored as pages, after a move to a newer
+    # version left a page to do before them.
+    nav = Steps.stored(["a", "b-2", "c"], ALL_ANSWERED, PAGED)
+    assert nav.completed_in_order == ("a", "b-2", "c")
+    assert nav.resume == "b"
+
+
+def _added_in_1_1(question: Question) -> Question:
+    return dataclasses.replace(question, since="1.1.0")
+
+
+#: PAGED as 1.1.0 has it: the last page of "b" asks a question 1.0.0 never asked, and the
+#: first page offers an answer 1.0.0 never offered.
+VERSIONED = dataclasses.replace(
+    PAGED,
+    groups=(
+        Group(
+            "a",
+            "a",
+            "",
+            (
+                Question(
+                    "a-q",
+                    "a",
+                    ItemType.CHOICE,
+                    required=True,
+                    options=(Option("old", "old"), Option("new", "new", since="1.1.0")),
+                ),
+            ),
+        ),
+        dataclasses.replace(
+            PAGED.groups[1],
+            questions=(*PAGED.groups[1].questions[:2], _added_in_1_1(PAGED.groups[1].questions[2])),
+        ),
+        PAGED.groups[2],
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("since", "completed", "resume"),
+    [
+        # Under 1.0.0, every page was done; since then the first page offers a new answer and
+        # the last page of "b" a new question: both are to be shown, the rest stays done.
+        ("1.0.0", ("b", "b-2", "c"), "a"),
+        ("1.1.0", ("a", "b", "b-2", "b-3", "c"), None),
+    ],
+)
+def test_an_intake_of_an_older_version_is_shown_what_was_added_since(since, completed, resume):
+    answers = {**ALL_ANSWERED, "a-q": "old"}
+    nav = Steps.stored(["a", "b", "c"], answers, VERSIONED, since=since)
+    assert nav.completed_in_order == completed
+    assert nav.resume == resume

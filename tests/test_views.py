@@ -17,6 +17,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from tests.factories import (
     PAGE_IDS,
     answer_get_care,
+    answers_1_0_0,
     emergency_answers,
     issue,
     make_encounter,
@@ -24,7 +25,7 @@ from tests.factories import (
     rich_answers,
     routine_answers,
 )
-from twitch_intake import questionnaire, tasks
+from twitch_intake import questionnaire, services, tasks
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -1449,3 +1450,71 @@ def test_wrong_birth_dates_count_toward_the_rate_limit(client, settings):
     assert response["Retry-After"] == "900"
     assert Encounter.objects.get(pk=first.pk).dob_failures == 2  # the refused try was not counted
     assert Encounter.objects.get(pk=first.pk).locked_until is None
+
+
+# --- Versions -------------------------------------------------------------------------------
+
+
+def _started_under_1_0_0() -> Encounter:
+    """Every page of 1.0.0 answered, not sent; its completed pages stored as 1.0.0 stored
+    them, by group."""
+    return make_encounter(
+        answers=answers_1_0_0(),
+        questionnaire_version="1.0.0",
+        completed_groups=GROUP_IDS,
+        status=Encounter.Status.IN_PROGRESS,
+    )
+
+
+@pytest.mark.django_db
+def test_an_intake_started_under_1_0_0_is_asked_the_new_questions_then_sent_as_current(client):
+    encounter = _started_under_1_0_0()
+    sign_in(client, encounter)
+    # Read as pages, from the first that 1.0.0 did not show whole: the first page, which offers
+    # a sign added since (trouble breathing).
+    assert client.get("/intake/")["Location"] == PAGE_URL.format("emergency")
+    assert client.get(REVIEW_URL)["Location"] == PAGE_URL.format("emergency")
+    assert client.get(PAGE_URL.format("history"))["Location"] == PAGE_URL.format("emergency")
+    # Sending now would skip the new safety questions: the form goes on instead.
+    assert client.post(SUBMIT_URL)["Location"] == PAGE_URL.format("emergency")
+    assert not Encounter.objects.get(pk=encounter.pk).is_submitted
+    first = Page(client.get(PAGE_URL.format("emergency")))
+    assert first.checked("emergency-signs") == ["none"]  # kept
+    assert "breathing-difficulty" in first.options("emergency-signs")
+
+    answers = routine_answers()
+    assert answer_pages(client, answers, ["emergency"]) == [PAGE_URL.format("history")]
+    moved = Encounter.objects.get(pk=encounter.pk)
+    assert moved.questionnaire_version == TWITCH_INTAKE.version
+    history = Page(client.get(PAGE_URL.format("history")))
+    assert history.checked("duration") == [answers_1_0_0()["duration"]]  # kept
+    assert history.checked("onset") == []
+    # Each page 1.0.0 showed whole, and answered, is passed over.
+    todo = ["history", "frequency", "locations", "symptoms", "recent-emergency", "pregnancy"]
+    assert answer_pages(client, answers, [*todo, "closing"]) == [
+        PAGE_URL.format(p) for p in [*todo[1:], "closing"]
+    ] + [REVIEW_URL]
+    assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
+    sent = Encounter.objects.get(pk=encounter.pk)
+    assert sent.is_submitted and sent.questionnaire_version == TWITCH_INTAKE.version
+    assert sent.answers == answers
+    assert sent.completed_groups == PAGE_IDS
+
+
+@pytest.mark.django_db
+def test_a_sent_1_0_0_intake_stays_1_0_0_and_its_thanks_page_reads_that_version(client):
+    benzodiazepine = {"medication-flags": ["benzodiazepine-withdrawal"]}
+    encounter = make_encounter(
+        answers=answers_1_0_0(**benzodiazepine), questionnaire_version="1.0.0"
+    )
+    sign_in(client, encounter)  # then sent, as it was (never moved: no page saved since)
+    assert services.submit(encounter.pk).ok
+    thanks = client.get(THANKS_URL)
+    assert thanks.status_code == 200
+    assert "Do not stop, restart or change this medicine on your own." in Page(thanks).text()
+    for slug in PAGE_IDS:
+        response = client.post(PAGE_URL.format(slug), page_data(slug, routine_answers()))
+        assert response["Location"] == THANKS_URL
+    stored = Encounter.objects.get(pk=encounter.pk)
+    assert stored.questionnaire_version == "1.0.0"
+    assert stored.answers == answers_1_0_0(**benzodiazepine)

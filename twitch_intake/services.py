@@ -222,17 +222,17 @@ def _reopen_emergency(encounter: Encounter) -> None:
 
 
 def _completed_pages(
-    encounter: Encounter, saved: questionnaire.Page | questionnaire.Group, upgrading: bool
+    encounter: Encounter, saved: questionnaire.Page | questionnaire.Group, since: str | None
 ) -> list[str]:
     """The pages completed once ``saved`` is: a group saved whole completes all its pages.
 
-    A list stored before groups had pages names groups, and an intake moving to a newer
-    version may have pages its answers already complete: then completion is read again from
-    the answers (:meth:`Steps.stored`).
+    A list stored before groups had pages names groups, and an intake moving on from the
+    older version ``since`` has pages to be shown again, for what was added to them: then
+    completion is read again from the answers (:meth:`Steps.stored`).
     """
     pages = (saved,) if isinstance(saved, questionnaire.Page) else saved.pages
     slugs = [p.slug for p in pages]
-    steps = Steps.stored(encounter.completed_groups, encounter.answers, recompute=upgrading)
+    steps = Steps.stored(encounter.completed_groups, encounter.answers, since=since)
     for slug in slugs:
         steps = steps.completing(slug)
     return list(steps.completed_in_order)
@@ -265,9 +265,11 @@ def save_page(
         answers.update(cleaned)
         encounter.answers = answers
         current = questionnaire.TWITCH_INTAKE.version
-        upgrading = encounter.questionnaire_version != current
+        older = encounter.questionnaire_version
         encounter.questionnaire_version = current
-        encounter.completed_groups = _completed_pages(encounter, page, upgrading)
+        encounter.completed_groups = _completed_pages(
+            encounter, page, older if older != current else None
+        )
         encounter.status = Status.IN_PROGRESS
         if language:
             encounter.language = language

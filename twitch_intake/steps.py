@@ -51,26 +51,33 @@ class Steps:
         answers: questionnaire.Answers,
         definition: questionnaire.Questionnaire | None = None,
         *,
-        recompute: bool = False,
+        since: str | None = None,
     ) -> Steps:
         """The navigator for a stored list of completed steps, which may name groups.
 
-        A list stored before a group became several pages names the group, which reads as its
-        first page only. Where that leaves a gap (a step completed after one that is not), or
-        with ``recompute`` (a move to a newer version, which may ask more on a page already
-        done), completion is read again from the answers: each page of a group the list names
-        counts as completed when its answers, as stored, are complete and valid. No page of a
-        group never named is added, so nothing the patient was never shown counts as done.
+        A list stored before a group became several pages names only groups, which read as
+        their first pages. Where that leaves a gap (a step completed after one that is not), or
+        for an intake answered under the older version ``since``, completion is read again from
+        the answers: each page of a group the list names counts as completed when its answers,
+        as stored, are complete and valid, and, for ``since``, when that version offered all of
+        it, so that the patient is shown every question and answer added since (a new emergency
+        sign on the first page, a new optional question). No page of a group never named is
+        added, so nothing the patient was never shown counts as done.
         """
         steps = cls.of(completed, definition)
-        if not (recompute or steps.has_gap):
-            return steps
         named = set(completed)
         groups = {p.group.link_id for p in steps.pages if p.slug in named}
+        only_groups = all(step in groups for step in steps.completed)
+        if since is None and not (steps.has_gap and only_groups):
+            return steps
         return cls(
             steps.definition,
             frozenset(
-                p.slug for p in steps.pages if p.group.link_id in groups and _answered(p, answers)
+                p.slug
+                for p in steps.pages
+                if p.group.link_id in groups
+                and (since is None or _offered_in(p, since))
+                and _answered(p, answers)
             ),
         )
 
@@ -192,3 +199,13 @@ def _answered(page: questionnaire.Page, answers: questionnaire.Answers) -> bool:
     _, problems = validation.validate_group(page, answers)
     asked_here = {q.link_id for q in page.questions if not q.emergency_response}
     return not any(problem.link_id in asked_here for problem in problems)
+
+
+def _offered_in(page: questionnaire.Page, version: str) -> bool:
+    """Whether an intake of ``version`` was shown this whole page: every question and option
+    (a question asked on the get-care page is that page's)."""
+    return all(
+        question.asked_in(version) and all(option.since_in(version) for option in question.options)
+        for question in page.questions
+        if not question.emergency_response
+    )

@@ -94,8 +94,15 @@ def _bind(request: HttpRequest, encounter: Encounter) -> None:
 
 def _steps(encounter: Encounter) -> Steps:
     """The pages of the current questionnaire: an intake not yet sent is answered in it (a
-    save moves an older one to it), whatever version it was started under."""
-    return Steps.stored(encounter.completed_groups, encounter.answers)
+    save moves an older one to it), whatever version it was started under; what that version
+    never showed is still to do."""
+    version = encounter.questionnaire_version
+    older = (
+        None
+        if encounter.is_submitted or version == questionnaire.TWITCH_INTAKE.version
+        else version
+    )
+    return Steps.stored(encounter.completed_groups, encounter.answers, since=older)
 
 
 def _intake(encounter: Encounter) -> questionnaire.Questionnaire:

@@ -371,3 +371,33 @@ def test_the_benzodiazepine_advice_in_spanish():
     thanks = words(client.get(THANKS_URL))
     assert "No deje, vuelva a empezar ni cambie este medicamento por su cuenta." in thanks
     assert "convulsión o crisis epiléptica" in thanks
+
+
+def test_the_get_care_page_offers_no_office_line_only_an_all_hours_advice_line(client, settings):
+    set_intake_settings(settings, CLINIC_PHONE="020 7946 0000", ADVICE_PHONE="")
+    encounter = make_encounter()
+    sign_in(client, encounter)
+    page = words(report(client, "breathing-difficulty"))
+    assert "Call 911 now." in page  # trouble breathing: call now
+    assert "020 7946 0000" not in page and "Call the clinic" not in page
+    # The other pages keep the clinic's number for questions.
+    assert "020 7946 0000" in words(client.get(PAGE_URL.format("history")))
+    set_intake_settings(settings, CLINIC_PHONE="020 7946 0000", ADVICE_PHONE="0800 111 222")
+    page = words(client.get(GET_CARE_URL))
+    assert "For advice at any hour, day or night, call 0800 111 222." in page
+    assert "020 7946 0000" not in page
+
+
+def test_a_sign_taken_back_still_gets_the_emergency_thanks_page(patient):
+    """The intake stays an emergency once a sign was saved (CLINICAL.md): its thanks page
+    never promises that the clinic will call, even with no sign left in the answers."""
+    client, encounter = patient
+    report(client, "breathing-difficulty")
+    answers = routine_answers()  # then "None of these" on the first page, and the rest
+    answer_pages(client, answers)
+    assert "You told us about" not in words(client.get(REVIEW_URL))  # no sign ticked now
+    assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
+    assert Encounter.objects.get(pk=encounter.pk).level == "emergency"
+    thanks = words(client.get(THANKS_URL))
+    assert "will contact you" not in thanks
+    assert "Do not wait for them to contact you" in thanks

@@ -383,6 +383,9 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             form=form,
             answered=answered,
             continue_url=_resume_url(encounter),
+            # Not the clinic's office line here: only an advice line that answers at all hours
+            # (ADVICE_PHONE) is offered to someone who needs care now (CLINICAL.md).
+            clinic_phone="",
         ),
         status=status,
     )

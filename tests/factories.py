@@ -130,17 +130,22 @@ def make_submitted(answers: dict[str, Any] | None = None, **fields: Any) -> Enco
     return result.encounter
 
 
-def page_data(group_id: str, answers: dict[str, Any]) -> dict[str, Any]:
+#: Every page of the patient form, in order (a group may be several pages; the first is named
+#: after the group).
+PAGE_IDS = [page.slug for page in TWITCH_INTAKE.pages()]
+
+
+def page_data(slug: str, answers: dict[str, Any]) -> dict[str, Any]:
     """What the browser posts for one page: linkIds, yes/no, repeated keys, ``_revealed``."""
-    group = TWITCH_INTAKE.group(group_id)
+    page = TWITCH_INTAKE.page(slug)
     data: dict[str, Any] = {}
-    for question in group.questions:
+    for question in page.questions:
         if question.link_id in answers:
             value = answers[question.link_id]
             data[question.link_id] = (
                 ("yes" if value else "no") if isinstance(value, bool) else value
             )
-    revealed = [q.link_id for q in group.questions if q.show_when and q.is_enabled(answers)]
+    revealed = [q.link_id for q in page.questions if q.show_when and q.is_enabled(answers)]
     data["_revealed"] = " ".join(revealed)
     return data
 

@@ -278,11 +278,9 @@ def test_two_tabs_and_a_double_tap_give_one_email():
     )
     assert [r.status_code for r in responses] == [302, 302]
     answer_get_care(first, responses[0], answers)
-    for group in TWITCH_INTAKE.groups[1:]:
+    for page in TWITCH_INTAKE.pages()[1:]:
         assert (
-            first.post(
-                f"/intake/page/{group.link_id}/", page_data(group.link_id, answers)
-            ).status_code
+            first.post(f"/intake/page/{page.slug}/", page_data(page.slug, answers)).status_code
             == 302
         )
     responses = _in_parallel(

@@ -12,13 +12,13 @@ from django.test import Client
 
 from tests.factories import (
     GET_CARE_URL,
+    PAGE_IDS,
     emergency_answers,
     make_encounter,
     page_data,
     routine_answers,
 )
 from tests.test_views import (
-    GROUP_IDS,
     PAGE_URL,
     REVIEW_URL,
     SUBMIT_URL,
@@ -218,10 +218,10 @@ def test_sending_without_the_answer_goes_back_to_the_get_care_page(patient):
     answers = emergency_answers()
     del answers["emergency-action"]
     locations = [
-        client.post(PAGE_URL.format(group), page_data(group, answers))["Location"]
-        for group in GROUP_IDS
+        client.post(PAGE_URL.format(slug), page_data(slug, answers))["Location"]
+        for slug in PAGE_IDS
     ]
-    assert locations == [GET_CARE_URL, *[PAGE_URL.format(g) for g in GROUP_IDS[2:]], REVIEW_URL]
+    assert locations == [GET_CARE_URL, *[PAGE_URL.format(p) for p in PAGE_IDS[2:]], REVIEW_URL]
     response = client.post(SUBMIT_URL)
     assert response["Location"] == GET_CARE_URL
     assert not Encounter.objects.get(pk=encounter.pk).is_submitted
@@ -237,17 +237,20 @@ def test_sending_without_the_answer_goes_back_to_the_get_care_page(patient):
 # --- The reminder line, the review and the thanks page -------------------------------------
 
 
-REMINDER = "You told us about: A seizure (fit), A severe headache. If you have not got care yet, call 112 now."
+REMINDER = (
+    f"You told us about: {label('emergency-signs', 'seizure')}, "
+    f"{label('emergency-signs', 'severe-headache')}. If you have not got care yet, call 112 now."
+)
 
 
 def test_every_later_page_review_and_thanks_repeat_the_reminder(patient):
     client, _ = patient
     answers = emergency_answers()
-    answer_pages(client, answers, GROUP_IDS[:1])
-    for group in GROUP_IDS[1:]:
-        page = client.get(PAGE_URL.format(group))
-        assert REMINDER in words(page), group
-        assert client.post(PAGE_URL.format(group), page_data(group, answers)).status_code == 302
+    answer_pages(client, answers, PAGE_IDS[:1])
+    for slug in PAGE_IDS[1:]:
+        page = client.get(PAGE_URL.format(slug))
+        assert REMINDER in words(page), slug
+        assert client.post(PAGE_URL.format(slug), page_data(slug, answers)).status_code == 302
     review = client.get(REVIEW_URL)
     assert REMINDER in words(review)
     # The answer given on the get-care page is changed there.
@@ -321,8 +324,8 @@ def test_the_get_care_page_reminder_and_thanks_in_spanish(settings):
     )
     answers = emergency_answers(**{"emergency-signs": ["seizure"]})
     client.post(GET_CARE_URL, {"emergency-action": "getting-care-now"})
-    for group in GROUP_IDS[1:]:
-        assert client.post(PAGE_URL.format(group), page_data(group, answers)).status_code == 302
+    for slug in PAGE_IDS[1:]:
+        assert client.post(PAGE_URL.format(slug), page_data(slug, answers)).status_code == 302
     review = words(client.get(REVIEW_URL))
     assert "Nos dijo que tiene: Vómitos" in review
     client.post(SUBMIT_URL)
@@ -368,3 +371,33 @@ def test_the_benzodiazepine_advice_in_spanish():
     thanks = words(client.get(THANKS_URL))
     assert "No deje, vuelva a empezar ni cambie este medicamento por su cuenta." in thanks
     assert "convulsión o crisis epiléptica" in thanks
+
+
+def test_the_get_care_page_offers_no_office_line_only_an_all_hours_advice_line(client, settings):
+    set_intake_settings(settings, CLINIC_PHONE="020 7946 0000", ADVICE_PHONE="")
+    encounter = make_encounter()
+    sign_in(client, encounter)
+    page = words(report(client, "breathing-difficulty"))
+    assert "Call 911 now." in page  # trouble breathing: call now
+    assert "020 7946 0000" not in page and "Call the clinic" not in page
+    # The other pages keep the clinic's number for questions.
+    assert "020 7946 0000" in words(client.get(PAGE_URL.format("history")))
+    set_intake_settings(settings, CLINIC_PHONE="020 7946 0000", ADVICE_PHONE="0800 111 222")
+    page = words(client.get(GET_CARE_URL))
+    assert "For advice at any hour, day or night, call 0800 111 222." in page
+    assert "020 7946 0000" not in page
+
+
+def test_a_sign_taken_back_still_gets_the_emergency_thanks_page(patient):
+    """The intake stays an emergency once a sign was saved (CLINICAL.md): its thanks page
+    never promises that the clinic will call, even with no sign left in the answers."""
+    client, encounter = patient
+    report(client, "breathing-difficulty")
+    answers = routine_answers()  # then "None of these" on the first page, and the rest
+    answer_pages(client, answers)
+    assert "You told us about" not in words(client.get(REVIEW_URL))  # no sign ticked now
+    assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
+    assert Encounter.objects.get(pk=encounter.pk).level == "emergency"
+    thanks = words(client.get(THANKS_URL))
+    assert "will contact you" not in thanks
+    assert "Do not wait for them to contact you" in thanks

@@ -32,14 +32,14 @@ from tests.factories import (
     page_data,
     rich_answers,
 )
-from twitch_intake import fhir
+from twitch_intake import fhir, validation
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
 APP = Path(__file__).resolve().parent.parent / "twitch_intake"
 CATALOGUE = APP / "locale" / "es" / "LC_MESSAGES"
 DOB = "1980-05-17"  # make_encounter's date of birth
-GROUP_IDS = [g.link_id for g in TWITCH_INTAKE.groups]
+PAGE_IDS = [p.slug for p in TWITCH_INTAKE.pages()]
 
 #: Words that are the same in both languages: allowed as their own translation.
 SAME_IN_SPANISH = {"No", "%(question)s %(answer)s"}
@@ -220,44 +220,28 @@ def assert_spanish(response: Any, *expected: str, status: int = 200) -> str:
     return text
 
 
-#: For each page of the intake: Spanish the patient must see on it.
-PAGE_TEXT = {
-    "emergency": [
-        "Paso 1 de 5",
-        "Señales que necesitan atención ahora",
-        "Ahora mismo, o en las últimas 24 horas, ¿ha tenido alguno de estos problemas?",
-        "Una convulsión o crisis epiléptica",
-        "Ninguna de estas opciones",
-        "Siguiente",
-    ],
-    "history": [
-        "Paso 2 de 5",
-        "Sobre sus espasmos",
-        "¿Desde hace cuánto tiempo tiene espasmos musculares?",
-        "Párpado",
-        "Pantorrilla (parte de abajo de la pierna)",
-        "Otro lugar",
-        "Sí",
-        "Atrás",
-    ],
-    "symptoms": [
-        "Paso 3 de 5",
-        "Otros síntomas",
-        "Debilidad",
-        "Calambres",
-        "¿En qué parte del cuerpo siente debilidad?",
-    ],
-    "background": [
-        "Paso 4 de 5",
-        "Medicinas, salud y hábitos recientes",
-        "ELA (esclerosis lateral amiotrófica)",
-        "Esclerosis múltiple (EM)",
-        "Distrofia muscular",
-        "Síndrome de Tourette",
-        "Un diurético (“pastilla para orinar”)",
-    ],
-    "closing": ["Paso 5 de 5", "Algo más", "¿Hay algo más que quiera contarle a su médico?"],
-}
+def spanish(text: Any) -> str:
+    """A declaration's words as the catalogue gives them in Spanish (the questionnaire's own
+    labels are checked to be translated by test_every_question_answer_and_help_reads_in_spanish;
+    here, that the page shows them)."""
+    with translation.override("es"):
+        return " ".join(str(text).split())
+
+
+def page_text(slug: str) -> list[str]:
+    """Spanish the patient must see on a page of the intake: where they are in the form, and
+    the page's title, questions and answers."""
+    number = PAGE_IDS.index(slug) + 1
+    page = TWITCH_INTAKE.page(slug)
+    texts = [f"Paso {number} de {len(PAGE_IDS)}", spanish(page.title), "Siguiente"]
+    for question in page.questions:
+        if question.emergency_response or question.show_when:
+            continue  # asked on the get-care page, or shown only after an answer
+        texts.append(spanish(question.text))
+        texts += [spanish(option.label) for option in question.options]
+    if number > 1:
+        texts.append("Atrás")
+    return texts
 
 
 @pytest.mark.django_db
@@ -287,11 +271,11 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
 
     # Page 1, with a missing answer first: the error is Spanish.
     page_one = "/intake/page/emergency/"
-    assert_spanish(client.get(page_one), *PAGE_TEXT["emergency"])
+    assert_spanish(client.get(page_one), *page_text("emergency"))
     assert_spanish(
         client.post(page_one, {"_revealed": ""}),
         "Por favor, revise estas respuestas",
-        "Marque al menos una respuesta, o “Ninguna de estas opciones”.",
+        spanish(validation.validate_group(TWITCH_INTAKE.page("emergency"), {})[1][0].message),
         status=400,
     )
     assert (
@@ -303,7 +287,8 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
     assert_spanish(
         client.get("/intake/get-care-now/"),
         "Busque atención médica ahora",
-        "Usted nos dijo que tiene: Una convulsión o crisis epiléptica",
+        "Usted nos dijo que tiene: "
+        + spanish(TWITCH_INTAKE.question("emergency-signs").label("seizure")),
         "Llame al 911 ahora",
         "No maneje (no conduzca) usted mismo.",
         "¿Qué está haciendo al respecto?",
@@ -315,24 +300,25 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
     )
     assert_spanish(client.get("/intake/get-care-now/"), "Su respuesta quedó guardada:")
 
-    # Pages 2 to 5, each with the reminder of the sign.
-    for group in GROUP_IDS[1:]:
-        url = f"/intake/page/{group}/"
+    # Every later page, each with the reminder of the sign.
+    seizure = spanish(TWITCH_INTAKE.question("emergency-signs").label("seizure"))
+    for slug in PAGE_IDS[1:]:
+        url = f"/intake/page/{slug}/"
         assert_spanish(
             client.get(url),
-            *PAGE_TEXT[group],
-            "Nos dijo que tiene: Una convulsión o crisis epiléptica. Si todavía no ha recibido "
-            "atención, llame al 911 ahora.",
+            *page_text(slug),
+            f"Nos dijo que tiene: {seizure}. Si todavía no ha recibido atención, llame al 911 "
+            "ahora.",
         )
-        assert client.post(url, page_data(group, answers)).status_code == 302
+        assert client.post(url, page_data(slug, answers)).status_code == 302
 
     # The review: Spanish labels, free text as typed.
     assert_spanish(
         client.get("/intake/review/"),
         "Revise sus respuestas",
         "Último paso: revisar y enviar",
-        "Una convulsión o crisis epiléptica",
-        "Párpado",
+        seizure,
+        spanish(TWITCH_INTAKE.question("locations").label("eyelid")),
         "Sertralina 50 mg",
         "Empezó después de un trabajo nuevo.",
         "Cambiar",
@@ -368,7 +354,7 @@ def test_the_language_choice_switches_to_spanish_and_is_remembered():
     )
     assert response["Location"] == "/intake/page/emergency/"
     assert response.cookies[django_settings.LANGUAGE_COOKIE_NAME].value == "es"
-    spanish = assert_spanish(client.get("/intake/page/emergency/"), *PAGE_TEXT["emergency"])
+    spanish = assert_spanish(client.get("/intake/page/emergency/"), *page_text("emergency"))
     assert "English" in spanish and "Inglés" not in spanish  # the way back, in its own words
     assert Encounter.objects.get(pk=encounter.pk).language == "es"
 

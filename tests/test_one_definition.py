@@ -24,7 +24,7 @@ from tests.factories import make_encounter, make_submitted, routine_answers, sta
 from tests.security.patient import bound_client
 from twitch_intake import fhir, questionnaire, summary, triage
 from twitch_intake.models import Encounter
-from twitch_intake.questionnaire import Group, ItemType, Option, Question, Questionnaire
+from twitch_intake.questionnaire import ItemType, Option, Page, Question, Questionnaire
 
 APP = Path(questionnaire.__file__).parent
 
@@ -81,16 +81,16 @@ def proof(monkeypatch: pytest.MonkeyPatch) -> Questionnaire:
     return intake
 
 
-def _post_page(client: Client, group: Group, answers: dict[str, Any]) -> Any:
+def _post_page(client: Client, page: Page, answers: dict[str, Any]) -> Any:
     data: dict[str, Any] = {}
-    for q in group.questions:
+    for q in page.questions:
         if q.link_id in answers:
             value = answers[q.link_id]
             data[q.link_id] = ("yes" if value else "no") if isinstance(value, bool) else value
     data["_revealed"] = " ".join(
-        q.link_id for q in group.questions if q.show_when and q.is_enabled(answers)
+        q.link_id for q in page.questions if q.show_when and q.is_enabled(answers)
     )
-    return client.post(f"/intake/page/{group.link_id}/", data)
+    return client.post(f"/intake/page/{page.slug}/", data)
 
 
 @pytest.fixture
@@ -109,13 +109,14 @@ def test_a_new_question_and_rule_reach_every_view(
     encounter = make_encounter(patient_name="Proof Patient")
     assert encounter.questionnaire_version == PROOF_VERSION  # the default is read when made
     patient = bound_client(encounter)
-    home = proof.group_of(QUESTION)
+    # The group's last page asks it.
+    home = next(p for p in proof.pages() if any(q.link_id == QUESTION for q in p.questions))
 
     without = {k: v for k, v in answers.items() if k != QUESTION}
-    for group in proof.groups:
+    for group in proof.pages():
         if group is home:
             # The form: the new question and both of its options, on its page.
-            page = patient.get(f"/intake/page/{home.link_id}/").content.decode()
+            page = patient.get(f"/intake/page/{home.slug}/").content.decode()
             assert f'name="{QUESTION}"' in page
             assert "Do your hands shake when you hold a cup?" in page
             assert f'value="{SHAKING}"' in page and f'value="{STILL}"' in page
@@ -124,7 +125,7 @@ def test_a_new_question_and_rule_reach_every_view(
             assert refused.status_code == 400
             assert "Choose an answer." in refused.content.decode()
         response = _post_page(patient, group, answers)
-        assert response.status_code == 302, (group.link_id, response.content[:500])
+        assert response.status_code == 302, (group.slug, response.content[:500])
 
     # The review page.
     review = patient.get("/intake/review/").content.decode()

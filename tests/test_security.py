@@ -13,17 +13,20 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests.factories import (
+    PAGE_IDS,
     answer_get_care,
     make_encounter,
     make_submitted,
+    page_data,
     rich_answers,
     routine_answers,
 )
 from twitch_intake.models import AccessEvent, Encounter
+from twitch_intake.questionnaire import TWITCH_INTAKE
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["emergency", "history", "symptoms", "background", "closing"]
+PAGES = PAGE_IDS
 
 
 def bound_client(encounter: Encounter) -> Client:
@@ -98,36 +101,32 @@ def test_no_patient_data_in_logs_headers_or_access_events(caplog, django_user_mo
         q: f"{marker} {q}"
         for q in ["locations-other", "weakness-where", "medications", "conditions", "notes"]
     }
-    posts = {
-        "emergency": {"emergency-signs": ["seizure"]},
-        "history": {
+    answers = routine_answers(
+        **{
+            "emergency-signs": ["seizure"],
+            "emergency-action": "already-seen",
             "duration": "months",
             "severity": "severe",
             "locations": ["calf", "other"],
-            "locations-other": text["locations-other"],
-            "more-than-one-location": "yes",
+            "more-than-one-location": True,
             "pattern": "constant",
-        },
-        "symptoms": {
+            "episode-length": None,
             "other-symptoms": ["weakness"],
-            "weakness-where": text["weakness-where"],
-            "_revealed": "weakness-where",
-        },
-        "background": {
-            "medications": text["medications"],
-            "medication-flags": ["none"],
-            "conditions": text["conditions"],
-            "condition-flags": ["none"],
-            "triggers": ["none"],
-        },
-        "closing": {"notes": text["notes"] + "\x00"},  # a failure path first
-    }
-    for page, data in posts.items():
+            "recent-emergency": True,
+            "recent-emergency-signs": ["vomiting"],
+            **text,
+        }
+    )
+    posts = [(slug, page_data(slug, answers)) for slug in PAGE_IDS]
+    # A failure path before the last page is saved: a NUL in the notes.
+    posts.insert(
+        -1, ("closing", {**page_data("closing", answers), "notes": text["notes"] + "\x00"})
+    )
+    for page, data in posts:
         responses.append(client.post(f"/intake/page/{page}/", data))
-        answered = answer_get_care(client, responses[-1], {"emergency-action": "already-seen"})
+        answered = answer_get_care(client, responses[-1], answers)
         if answered is not None:
             responses.append(answered)
-    responses.append(client.post("/intake/page/closing/", {"notes": text["notes"]}))
     responses.append(client.post("/intake/submit/"))
     responses.append(client.post("/intake/submit/"))
     responses.append(Client().get(f"/intake/link/{token}x/"))
@@ -166,22 +165,7 @@ hostile_value = st.one_of(hostile_text, st.lists(hostile_text, max_size=5))
 hostile_form = st.dictionaries(
     st.sampled_from(
         [
-            "emergency-signs",
-            "duration",
-            "severity",
-            "locations",
-            "locations-other",
-            "more-than-one-location",
-            "pattern",
-            "episode-length",
-            "other-symptoms",
-            "weakness-where",
-            "medications",
-            "medication-flags",
-            "conditions",
-            "condition-flags",
-            "triggers",
-            "notes",
+            *(q.link_id for q in TWITCH_INTAKE.questions()),
             "_revealed",
             "unknown",
             "csrfmiddlewaretoken",

@@ -12,9 +12,17 @@ from django.test import override_settings
 from django.utils import timezone, translation
 
 from tests.alerting import SMTPServer
-from tests.factories import emergency_answers, make_encounter, make_submitted, routine_answers
-from twitch_intake import questionnaire, services
+from tests.factories import (
+    answers_1_0_0,
+    emergency_answers,
+    make_encounter,
+    make_submitted,
+    routine_answers,
+)
+from twitch_intake import questionnaire, services, triage
 from twitch_intake.models import Encounter
+from twitch_intake.services import answers_digest
+from twitch_intake.steps import Steps
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +140,92 @@ def test_views_admin_and_commands_write_only_through_services():
     app = Path(services.__file__).parent
     glue = [app / "views.py", app / "admin.py", *sorted((app / "management/commands").glob("*.py"))]
     assert [write for path in glue for write in _writes(path)] == []
+
+
+# --- Versions -------------------------------------------------------------------------------
+
+OLD = "1.0.0"
+
+
+def _in_progress_1_0_0(**fields):
+    """An intake started under 1.0.0, every page of it answered, not sent: its completed
+    pages stored as 1.0.0 stored them, by group."""
+    answers = answers_1_0_0()
+    return make_encounter(
+        answers=answers,
+        questionnaire_version=OLD,
+        completed_groups=[g.link_id for g in questionnaire.TWITCH_INTAKE.groups],
+        status=Encounter.Status.IN_PROGRESS,
+        **fields,
+    )
+
+
+def test_a_page_save_moves_an_older_intake_not_yet_sent_to_the_current_version():
+    encounter = _in_progress_1_0_0()
+    frequency = questionnaire.TWITCH_INTAKE.page("frequency")
+    result = services.save_page(
+        encounter.pk, frequency, {"frequency": "daily", "movement": ["flicker"]}
+    )
+    stored = Encounter.objects.get(pk=result.encounter.pk)
+    assert stored.questionnaire_version == questionnaire.VERSION
+    # Completion read again from the answers: a page counts when its answers are complete and
+    # 1.0.0 showed all of it; a page with a question or answer added since is shown again (the
+    # first page offers a new sign, "Other symptoms" new symptoms, "Pregnancy" is new).
+    assert stored.completed_groups == ["frequency", "pattern", "background", "conditions"]
+    steps = Steps.stored(stored.completed_groups, stored.answers)
+    assert steps.completed_in_order == tuple(stored.completed_groups)  # read as stored now
+    assert steps.resume == "emergency"
+    assert [s for s in steps if steps.may_open(s)] == ["emergency"]
+    # The answers stay as they were, with the new ones added.
+    assert stored.answers == {**answers_1_0_0(), "frequency": "daily", "movement": ["flicker"]}
+
+
+def test_submit_checks_an_intake_against_its_own_version():
+    # Never moved (no page saved since): valid under 1.0.0 without the 1.1.0 questions.
+    encounter = _in_progress_1_0_0()
+    result = services.submit(encounter.pk)
+    assert result.ok, result.problems
+    sent = Encounter.objects.get(pk=encounter.pk)
+    assert sent.questionnaire_version == OLD
+    assert sent.level == "routine" and sent.flags == []
+
+    # The same answers under the current version lack its required questions.
+    current = make_encounter(answers=answers_1_0_0())
+    result = services.submit(current.pk)
+    assert {p.link_id for p in result.problems} >= {"onset", "course", "answered-by"}
+    assert not Encounter.objects.get(pk=current.pk).is_submitted
+
+
+def test_a_sent_1_0_0_intake_is_never_moved():
+    encounter = make_submitted(answers_1_0_0(), questionnaire_version=OLD)
+    before = Encounter.objects.get(pk=encounter.pk)
+    page = questionnaire.TWITCH_INTAKE.page("frequency")
+    result = services.save_page(encounter.pk, page, {"frequency": "daily", "movement": ["jerk"]})
+    assert result.already_submitted
+    after = Encounter.objects.get(pk=encounter.pk)
+    assert after.questionnaire_version == OLD
+    assert after.answers == before.answers and after.updated_at == before.updated_at
+
+
+def test_retriage_assesses_each_encounter_with_its_own_version(monkeypatch):
+    old = make_submitted(answers_1_0_0(severity="severe"), questionnaire_version=OLD)
+    new = make_submitted(routine_answers(severity="severe"))
+    Encounter.objects.filter(pk__in=[old.pk, new.pk]).update(
+        level="routine", flags=[], flag_count=0, red_flag_count=0
+    )
+    seen: dict[str, str] = {}
+    assess = triage.assess
+
+    def spy(answers, intake=None, *args, **kwargs):
+        seen[answers_digest(answers)] = intake.version if intake else "(none)"
+        return assess(answers, intake, *args, **kwargs)
+
+    monkeypatch.setattr(triage, "assess", spy)
+    report = services.retriage()
+    assert {c.encounter_id for c in report.changed} == {old.pk, new.pk}
+    assert seen[answers_digest(old.answers)] == OLD
+    assert seen[answers_digest(new.answers)] == questionnaire.VERSION
+    for encounter in (old, new):
+        encounter.refresh_from_db()
+        assert (encounter.level, encounter.flags) == ("priority", ["severe"])
+    assert Encounter.objects.get(pk=old.pk).questionnaire_version == OLD

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from twitch_intake import questionnaire
-from twitch_intake.questionnaire import Group, ItemType, Question, Questionnaire
+from twitch_intake.questionnaire import Group, ItemType, Option, Question, Questionnaire
 from twitch_intake.steps import Steps
 
 
@@ -110,8 +112,136 @@ def test_completed_ids_that_are_not_steps_are_ignored():
 
 
 def test_the_active_questionnaire_is_read_when_a_navigator_is_made(monkeypatch):
-    real = [group.link_id for group in questionnaire.TWITCH_INTAKE.groups]
+    real = [page.slug for page in questionnaire.TWITCH_INTAKE.pages()]
     assert Steps.of(()).all == tuple(real)
     monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", FOUR)
     assert Steps.of(["a"]).all == ("a", "b", "c", "d")
     assert Steps.of(["a"]).first_incomplete == "b"
+
+
+# --- Pages within a group -------------------------------------------------------------------
+
+
+def _required(link_id: str, *, starts_page: bool = False) -> Question:
+    return Question(link_id, link_id, ItemType.BOOLEAN, required=True, starts_page=starts_page)
+
+
+#: The emergency page, then a group of three pages (named after the group, then after the
+#: first question of each later page), then a group of one.
+PAGED = Questionnaire(
+    version="t",
+    title="test",
+    groups=(
+        Group("a", "a", "", (_required("a-q"),)),
+        Group(
+            "b",
+            "b",
+            "",
+            (
+                _required("b-q"),
+                _required("b-2", starts_page=True),
+                _required("b-3", starts_page=True),
+            ),
+        ),
+        Group("c", "c", "", (_required("c-q"),)),
+    ),
+)
+
+
+def test_the_steps_are_pages_not_groups():
+    nav = Steps.of((), PAGED)
+    assert nav.all == ("a", "b", "b-2", "b-3", "c")
+    assert nav.count == 5  # the progress bar: "Step n of 5"
+    assert nav.page("b-2").group.link_id == "b"
+    assert [nav.page_of(q) for q in ("a-q", "b-q", "b-2", "b-3", "c-q", "nowhere")] == [
+        "a",
+        "b",
+        "b-2",
+        "b-3",
+        "c",
+        None,
+    ]
+
+
+def test_the_real_form_is_eleven_pages_emergency_first():
+    nav = Steps.of(())
+    assert nav.count == 11
+    assert nav.first == "emergency"
+
+
+ALL_ANSWERED = {"a-q": True, "b-q": True, "b-2": False, "b-3": True, "c-q": True}
+
+
+@pytest.mark.parametrize(
+    ("stored", "answers", "completed"),
+    [
+        # Stored as pages: read as they are.
+        (["a", "b", "b-2"], ALL_ANSWERED, ("a", "b", "b-2")),
+        # Stored as groups before the group had pages: a gap ("c" after "b-2"), so the other
+        # pages of the groups named count when their answers are complete.
+        (["a", "b", "c"], ALL_ANSWERED, ("a", "b", "b-2", "b-3", "c")),
+        # ... and only those whose answers are: the patient resumes at the first missing one.
+        (["a", "b", "c"], {**ALL_ANSWERED, "b-3": None}, ("a", "b", "b-2", "c")),
+        # A group never named adds nothing, whatever its answers.
+        (["a", "c"], ALL_ANSWERED, ("a", "c")),
+    ],
+)
+def test_a_stored_list_that_names_groups_is_read_as_pages(stored, answers, completed):
+    answers = {k: v for k, v in answers.items() if v is not None}
+    assert Steps.stored(stored, answers, PAGED).completed_in_order == completed
+
+
+def test_a_list_of_pages_with_a_gap_is_read_as_it_is():
+    # Pages of a group named (not only groups): stored as pages, after a move to a newer
+    # version left a page to do before them.
+    nav = Steps.stored(["a", "b-2", "c"], ALL_ANSWERED, PAGED)
+    assert nav.completed_in_order == ("a", "b-2", "c")
+    assert nav.resume == "b"
+
+
+def _added_in_1_1(question: Question) -> Question:
+    return dataclasses.replace(question, since="1.1.0")
+
+
+#: PAGED as 1.1.0 has it: the last page of "b" asks a question 1.0.0 never asked, and the
+#: first page offers an answer 1.0.0 never offered.
+VERSIONED = dataclasses.replace(
+    PAGED,
+    groups=(
+        Group(
+            "a",
+            "a",
+            "",
+            (
+                Question(
+                    "a-q",
+                    "a",
+                    ItemType.CHOICE,
+                    required=True,
+                    options=(Option("old", "old"), Option("new", "new", since="1.1.0")),
+                ),
+            ),
+        ),
+        dataclasses.replace(
+            PAGED.groups[1],
+            questions=(*PAGED.groups[1].questions[:2], _added_in_1_1(PAGED.groups[1].questions[2])),
+        ),
+        PAGED.groups[2],
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("since", "completed", "resume"),
+    [
+        # Under 1.0.0, every page was done; since then the first page offers a new answer and
+        # the last page of "b" a new question: both are to be shown, the rest stays done.
+        ("1.0.0", ("b", "b-2", "c"), "a"),
+        ("1.1.0", ("a", "b", "b-2", "b-3", "c"), None),
+    ],
+)
+def test_an_intake_of_an_older_version_is_shown_what_was_added_since(since, completed, resume):
+    answers = {**ALL_ANSWERED, "a-q": "old"}
+    nav = Steps.stored(["a", "b", "c"], answers, VERSIONED, since=since)
+    assert nav.completed_in_order == completed
+    assert nav.resume == resume

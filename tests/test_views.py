@@ -15,7 +15,9 @@ from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from tests.factories import (
+    PAGE_IDS,
     answer_get_care,
+    answers_1_0_0,
     emergency_answers,
     issue,
     make_encounter,
@@ -23,11 +25,12 @@ from tests.factories import (
     rich_answers,
     routine_answers,
 )
-from twitch_intake import questionnaire, tasks
+from twitch_intake import questionnaire, services, tasks
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
 DOB = "1980-05-17"  # make_encounter's date of birth
+#: Each group's first page: the review page's "Change" links.
 GROUP_IDS = [g.link_id for g in TWITCH_INTAKE.groups]
 PAGE_URL = "/intake/page/{}/"
 EMERGENCY_URL = "/intake/get-care-now/"
@@ -35,7 +38,7 @@ REVIEW_URL = "/intake/review/"
 SUBMIT_URL = "/intake/submit/"
 THANKS_URL = "/intake/thanks/"
 #: Every redirect after the link: a fixed path, never a token or an encounter id.
-CLEAN_LOCATION = re.compile(r"^/intake/(page/[a-z]+/|get-care-now/|review/|thanks/)$")
+CLEAN_LOCATION = re.compile(r"^/intake/(page/[a-z-]+/|get-care-now/|review/|thanks/)$")
 
 
 # --- Reading pages --------------------------------------------------------------------------
@@ -193,11 +196,11 @@ def sign_in(client: Client, encounter: Encounter, token: str | None = None) -> s
 
 
 def answer_pages(
-    client: Client, answers: dict[str, Any], groups: list[str] | None = None
+    client: Client, answers: dict[str, Any], pages: list[str] | None = None
 ) -> list[str]:
     """Post each page; every one must be accepted. Returns where each post redirected."""
     locations = []
-    for group in groups or GROUP_IDS:
+    for group in pages or PAGE_IDS:
         response = client.post(PAGE_URL.format(group), page_data(group, answers))
         assert response.status_code == 302, (group, response.status_code)
         locations.append(response["Location"])
@@ -263,10 +266,11 @@ def test_routine_patient_walks_the_whole_flow(
 
     answers = routine_answers(notes="Started after a new job.")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        for index, group in enumerate(GROUP_IDS):
-            assert client.get(PAGE_URL.format(group)).status_code == 200
-            response = client.post(PAGE_URL.format(group), page_data(group, answers))
-            following = GROUP_IDS[index + 1] if index + 1 < len(GROUP_IDS) else None
+        for index, slug in enumerate(PAGE_IDS):
+            page = Page(client.get(PAGE_URL.format(slug)))
+            assert f"Step {index + 1} of 11" in page.text()
+            response = client.post(PAGE_URL.format(slug), page_data(slug, answers))
+            following = PAGE_IDS[index + 1] if index + 1 < len(PAGE_IDS) else None
             assert response["Location"] == (PAGE_URL.format(following) if following else REVIEW_URL)
     assert callbacks == []
     # No emergency sign: the get-care-now page sends the patient back to where they are.
@@ -287,7 +291,8 @@ def test_routine_patient_walks_the_whole_flow(
 
     stored = Encounter.objects.get(pk=encounter.pk)
     assert stored.answers == answers
-    assert stored.completed_groups == GROUP_IDS
+    assert stored.completed_groups == PAGE_IDS
+    assert stored.questionnaire_version == TWITCH_INTAKE.version
     assert stored.status == Encounter.Status.SUBMITTED
     assert stored.submitted_at is not None
     assert stored.level == "routine"
@@ -374,7 +379,7 @@ def test_emergency_patient_is_told_at_once_and_the_clinic_emailed_once(
     assert continue_link.attrs["href"] == PAGE_URL.format("history")
 
     with django_capture_on_commit_callbacks(execute=True):
-        answer_pages(client, answers, GROUP_IDS[1:])
+        answer_pages(client, answers, PAGE_IDS[1:])
         assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
     assert len(mail.outbox) == 1
     assert ProcrastinateJob.objects.count() == 1
@@ -406,8 +411,12 @@ def test_emergency_email_not_sent_for_none(client, encounter, django_capture_on_
 @pytest.mark.django_db
 def test_back_shows_the_saved_answers(client, encounter):
     sign_in(client, encounter)
-    answers = rich_answers()
-    answer_pages(client, answers, ["emergency", "history", "symptoms"])
+    answers = rich_answers() | {
+        "recent-emergency": True,
+        "recent-emergency-signs": ["seizure"],
+        "movement": ["flicker", "jerk"],
+    }
+    answer_pages(client, answers, PAGE_IDS[: PAGE_IDS.index("recent-emergency") + 1])
 
     emergency = Page(client.get(PAGE_URL.format("emergency")))
     assert emergency.checked("emergency-signs") == ["vision-change"]
@@ -417,17 +426,28 @@ def test_back_shows_the_saved_answers(client, encounter):
     assert back.attrs["href"] == PAGE_URL.format("emergency")
     assert history.checked("duration") == ["long-term"]
     assert history.checked("severity") == ["severe"]
-    assert history.checked("locations") == ["eyelid", "thigh", "calf", "other"]
-    assert history.value("locations-other") == "left big toe"
-    assert history.shown("locations-other")
-    assert history.checked("more-than-one-location") == ["yes"]
-    assert history.checked("pattern") == ["comes-and-goes"]
-    assert history.checked("episode-length") == ["minutes"]
-    assert history.shown("episode-length")
+    assert not history.inputs("locations")  # on a page of its own
+    frequency = Page(client.get(PAGE_URL.format("frequency")))
+    assert frequency.checked("movement") == ["flicker", "jerk"]
+    back = next(a for a in frequency.root.iter() if a.tag == "a" and a.text().strip() == "Back")
+    assert back.attrs["href"] == PAGE_URL.format("history")
+    locations = Page(client.get(PAGE_URL.format("locations")))
+    assert locations.checked("locations") == ["eyelid", "thigh", "calf", "other"]
+    assert locations.value("locations-other") == "left big toe"
+    assert locations.shown("locations-other")
+    assert locations.checked("more-than-one-location") == ["yes"]
+    pattern = Page(client.get(PAGE_URL.format("pattern")))
+    assert pattern.checked("pattern") == ["comes-and-goes"]
+    assert pattern.checked("episode-length") == ["minutes"]
+    assert pattern.shown("episode-length")
 
     symptoms = Page(client.get(PAGE_URL.format("symptoms")))
     assert symptoms.checked("other-symptoms") == ["weakness", "muscle-loss", "cramps"]
     assert symptoms.value("weakness-where") == "right hand"
+    recent = Page(client.get(PAGE_URL.format("recent-emergency")))
+    assert recent.checked("recent-emergency") == ["yes"]
+    assert recent.checked("recent-emergency-signs") == ["seizure"]
+    assert recent.shown("recent-emergency-signs")
 
     # The first unanswered page is still empty.
     background = Page(client.get(PAGE_URL.format("background")))
@@ -448,6 +468,7 @@ def test_change_from_the_review_page(client, encounter):
     assert change_links == [PAGE_URL.format(g) for g in GROUP_IDS]
 
     history_url = change_links[1]
+    assert history_url == PAGE_URL.format("history")
     assert Page(client.get(history_url)).checked("severity") == ["mild"]
     changed = {**answers, "severity": "severe"}
     response = client.post(history_url, page_data("history", changed))
@@ -466,7 +487,7 @@ def test_change_from_the_review_page(client, encounter):
 @pytest.mark.django_db
 def test_resume_with_a_fresh_browser_lands_on_the_first_unanswered_page(client, encounter):
     token = sign_in(client, encounter)
-    answer_pages(client, routine_answers(), ["emergency", "history"])
+    answer_pages(client, routine_answers(), PAGE_IDS[: PAGE_IDS.index("symptoms")])
 
     other_browser = IntakeClient()
     assert other_browser.get(PAGE_URL.format("symptoms")).status_code == 403  # not signed in yet
@@ -475,7 +496,7 @@ def test_resume_with_a_fresh_browser_lands_on_the_first_unanswered_page(client, 
     assert other_browser.get("/intake/")["Location"] == PAGE_URL.format("symptoms")
     assert Page(other_browser.get(PAGE_URL.format("history"))).checked("duration") == ["days"]
 
-    answer_pages(other_browser, routine_answers(), ["symptoms", "background", "closing"])
+    answer_pages(other_browser, routine_answers(), PAGE_IDS[PAGE_IDS.index("symptoms") :])
     third_browser = IntakeClient()
     response = third_browser.post(f"/intake/link/{token}/", {"date_of_birth": DOB})
     assert response["Location"] == REVIEW_URL
@@ -510,20 +531,21 @@ def test_the_pages_follow_the_active_questionnaire(
     swapped = dataclasses.replace(questionnaire.TWITCH_INTAKE, groups=(history, emergency, *rest))
     monkeypatch.setattr(questionnaire, "TWITCH_INTAKE", swapped)
     first, second = PAGE_URL.format(history.link_id), PAGE_URL.format(emergency.link_id)
+    history_pages = [p.slug for p in history.pages]
     sign_in(client, encounter)
 
     assert client.get("/intake/")["Location"] == first
     assert client.get(second)["Location"] == first
     page = Page(client.get(first))
-    assert "Step 1 of 5" in page.text()
+    assert "Step 1 of 11" in page.text()
     assert [a for a in page.root.iter() if a.tag == "a" and a.text() == "Back"] == []
 
     answers = emergency_answers()
-    assert answer_pages(client, answers, [history.link_id]) == [second]
+    assert answer_pages(client, answers, history_pages)[-1] == second
     page = Page(client.get(second))
-    assert "Step 2 of 5" in page.text()
+    assert f"Step {len(history_pages) + 1} of 11" in page.text()
     assert [a.attrs["href"] for a in page.root.iter() if a.tag == "a" and a.text() == "Back"] == [
-        first
+        PAGE_URL.format(history_pages[-1])
     ]
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -552,7 +574,7 @@ SAVED = routine_answers(
     }
 )
 
-# (group, changes to the saved page, question with the error, words of its message,
+# (page, changes to the saved page, question with the error, words of its message,
 #  what the re-rendered page must still show: (name, "checked" | "value", expected))
 BAD_ANSWERS = [
     pytest.param(
@@ -580,28 +602,95 @@ BAD_ANSWERS = [
         id="none-with-another-code",
     ),
     pytest.param(
-        "background",
-        {"triggers": ["none", "caffeine"], "medications": "Typed just now"},
+        "pregnancy",
+        {"triggers": ["none", "caffeine"], "pregnancy": "yes"},
         "triggers",
         "“None of these” and something else",
-        [("triggers", "checked", ["caffeine", "none"]), ("medications", "value", "Typed just now")],
+        [("triggers", "checked", ["caffeine", "none"]), ("pregnancy", "checked", ["yes"])],
         id="none-with-another-code-background",
     ),
     pytest.param(
-        "history",
-        {"locations-other": "", "duration": "weeks"},
+        "frequency",
+        {"movement": ["flicker", "not-sure"], "frequency": "weekly"},
+        "movement",
+        "You ticked “Not sure” and something else. Untick one of them.",
+        [("movement", "checked", ["flicker", "not-sure"]), ("frequency", "checked", ["weekly"])],
+        id="not-sure-with-another-code",
+    ),
+    pytest.param(
+        "frequency",
+        {"movement": None},
+        "movement",
+        "Tick at least one answer, or “Not sure”",
+        [("movement", "checked", []), ("frequency", "checked", ["daily"])],
+        id="missing-movement",
+    ),
+    pytest.param(
+        "recent-emergency",
+        {"recent-emergency": True, "recent-emergency-signs": None, "family-history": "yes"},
+        "recent-emergency-signs",
+        "Tick at least one answer",
+        [("recent-emergency", "checked", ["yes"]), ("family-history", "checked", ["yes"])],
+        id="recent-emergency-without-the-signs",
+    ),
+    pytest.param(
+        "recent-emergency",
+        {"recent-emergency-signs": ["seizure", "none"], "recent-emergency": True},
+        "recent-emergency-signs",
+        "Choose only from the answers shown",
+        [("recent-emergency", "checked", ["yes"])],
+        id="recent-signs-hold-no-none",
+    ),
+    pytest.param(
+        "closing",
+        {"answered-by": None, "notes": "Typed just now"},
+        "answered-by",
+        "Choose an answer",
+        [("answered-by", "checked", []), ("notes", "value", "Typed just now")],
+        id="missing-answered-by",
+    ),
+    pytest.param(
+        "closing",
+        {"answered-by": "my-neighbour"},
+        "answered-by",
+        "Choose only from the answers shown",
+        [("answered-by", "checked", [])],
+        id="unknown-answered-by",
+    ),
+    pytest.param(
+        "locations",
+        {"locations-other": "", "side": "right"},
         "locations-other",
         "Tell us where",
-        [("locations", "checked", ["eyelid", "other"]), ("duration", "checked", ["weeks"])],
+        [("locations", "checked", ["eyelid", "other"]), ("side", "checked", ["right"])],
         id="other-location-without-text",
     ),
     pytest.param(
-        "history",
+        "locations",
         {"locations-other": "x" * 201},
         "locations-other",
         "200 characters or fewer (it has 201)",
         [("locations-other", "value", "x" * 201)],
         id="locations-other-too-long",
+    ),
+    pytest.param(
+        "locations",
+        {"locations-other": "left big toe\nand the heel", "side": "right"},
+        "locations-other",
+        "Keep this answer to one line.",
+        [
+            ("locations-other", "value", "left big toe\nand the heel"),
+            ("side", "checked", ["right"]),
+        ],
+        id="line-break-in-one-line-answer",
+    ),
+    pytest.param(
+        "symptoms",
+        {"weakness-where": "right hand\r\nleft foot"},
+        "weakness-where",
+        "Keep this answer to one line.",
+        [("other-symptoms", "checked", ["weakness"])],
+        id="line-break-in-where-weak",
     ),
     pytest.param(
         "closing",
@@ -620,11 +709,11 @@ BAD_ANSWERS = [
         id="nul-in-text",
     ),
     pytest.param(
-        "history",
-        {"locations-other": "left\x00toe", "duration": "weeks"},
+        "locations",
+        {"locations-other": "left\x00toe", "side": "both"},
         "locations-other",
         "hidden character",
-        [("locations-other", "value", "left\x00toe"), ("duration", "checked", ["weeks"])],
+        [("locations-other", "value", "left\x00toe"), ("side", "checked", ["both"])],
         id="nul-in-string",
     ),
     pytest.param(
@@ -637,10 +726,13 @@ BAD_ANSWERS = [
     ),
     pytest.param(
         "background",
-        {"medications": "Aspirin\x1b[31m", "triggers": ["caffeine"]},
+        {"medications": "Aspirin\x1b[31m", "medication-flags": ["diuretic"]},
         "medications",
         "hidden character",
-        [("medications", "value", "Aspirin\x1b[31m"), ("triggers", "checked", ["caffeine"])],
+        [
+            ("medications", "value", "Aspirin\x1b[31m"),
+            ("medication-flags", "checked", ["diuretic"]),
+        ],
         id="escape-in-text",
     ),
     pytest.param(
@@ -652,6 +744,14 @@ BAD_ANSWERS = [
         id="unknown-code",
     ),
     pytest.param(
+        "frequency",
+        {"movement": ["flicker", "wobble"], "frequency": "weekly"},
+        "movement",
+        "Choose only from the answers shown",
+        [("frequency", "checked", ["weekly"])],
+        id="unknown-movement",
+    ),
+    pytest.param(
         "background",
         {"medication-flags": ["stimulant", "unicorn-dust"], "medications": "Typed just now"},
         "medication-flags",
@@ -660,20 +760,28 @@ BAD_ANSWERS = [
         id="unknown-code-repeating",
     ),
     pytest.param(
-        "history",
+        "locations",
         {"more-than-one-location": "maybe"},
         "more-than-one-location",
         "Answer yes or no",
         [("more-than-one-location", "checked", [])],
         id="unknown-boolean",
     ),
+    pytest.param(
+        "recent-emergency",
+        {"recent-emergency": "maybe"},
+        "recent-emergency",
+        "Answer yes or no",
+        [("recent-emergency", "checked", [])],
+        id="unknown-boolean-recent-emergency",
+    ),
 ]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("group", "changes", "link_id", "message", "kept"), BAD_ANSWERS)
+@pytest.mark.parametrize(("slug", "changes", "link_id", "message", "kept"), BAD_ANSWERS)
 def test_a_bad_answer_is_refused_beside_its_question_and_nothing_is_lost(
-    client, encounter, group, changes, link_id, message, kept, django_capture_on_commit_callbacks
+    client, encounter, slug, changes, link_id, message, kept, django_capture_on_commit_callbacks
 ):
     sign_in(client, encounter)
     answer_pages(client, SAVED)
@@ -682,7 +790,7 @@ def test_a_bad_answer_is_refused_beside_its_question_and_nothing_is_lost(
 
     posted = {k: v for k, v in {**SAVED, **changes}.items() if v is not None}
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = client.post(PAGE_URL.format(group), page_data(group, posted))
+        response = client.post(PAGE_URL.format(slug), page_data(slug, posted))
 
     assert response.status_code == 400
     page = Page(response)
@@ -693,7 +801,7 @@ def test_a_bad_answer_is_refused_beside_its_question_and_nothing_is_lost(
     for name, kind, expected in kept:
         assert (page.checked(name) if kind == "checked" else page.value(name)) == expected, name
     # Only the question in error is flagged.
-    assert [q.link_id for q in TWITCH_INTAKE.group(group).questions if page.error(q.link_id)] == [
+    assert [q.link_id for q in TWITCH_INTAKE.page(slug).questions if page.error(q.link_id)] == [
         link_id
     ]
 
@@ -732,27 +840,144 @@ def test_line_breaks_and_tabs_in_text_are_fine(client, encounter):
 def test_a_constant_pattern_clears_a_stored_episode_length(client, encounter):
     sign_in(client, encounter)
     answers = routine_answers(**{"episode-length": "minutes"})
-    answer_pages(client, answers, ["emergency", "history"])
+    answer_pages(client, answers, PAGE_IDS[: PAGE_IDS.index("pattern") + 1])
     assert Encounter.objects.get(pk=encounter.pk).answers["episode-length"] == "minutes"
 
     # Without JavaScript the hidden radio is still posted; it must not be kept.
-    data = {**page_data("history", answers), "pattern": "constant"}
+    data = {**page_data("pattern", answers), "pattern": "constant"}
     assert data["episode-length"] == "minutes"
-    response = client.post(PAGE_URL.format("history"), data)
+    response = client.post(PAGE_URL.format("pattern"), data)
     assert response["Location"] == PAGE_URL.format("symptoms")
 
     stored = Encounter.objects.get(pk=encounter.pk).answers
     assert stored["pattern"] == "constant"
     assert "episode-length" not in stored
-    history = Page(client.get(PAGE_URL.format("history")))
-    assert history.checked("episode-length") == []
-    assert not history.shown("episode-length")
+    pattern = Page(client.get(PAGE_URL.format("pattern")))
+    assert pattern.checked("episode-length") == []
+    assert not pattern.shown("episode-length")
+
+
+BEFORE_RECENT = PAGE_IDS[: PAGE_IDS.index("recent-emergency")]
+
+
+@pytest.mark.django_db
+def test_recent_emergency_signs_are_asked_after_a_yes_and_cleared_by_a_no(client, encounter):
+    sign_in(client, encounter)
+    answers = routine_answers(
+        **{"recent-emergency": True, "recent-emergency-signs": ["seizure", "vision-change"]}
+    )
+    answer_pages(client, answers, BEFORE_RECENT)
+    page = Page(client.get(PAGE_URL.format("recent-emergency")))
+    assert not page.shown("recent-emergency-signs")  # hidden until "yes"
+    (block,) = [
+        n for n in page.root.iter() if n.attrs.get("data-question") == "recent-emergency-signs"
+    ]
+    # intake.js shows it when the radio posting "yes" is ticked.
+    assert block.attrs["data-show-when"] == "recent-emergency:yes"
+    assert "none" not in page.options("recent-emergency-signs")
+
+    response = client.post(
+        PAGE_URL.format("recent-emergency"), page_data("recent-emergency", answers)
+    )
+    assert response["Location"] == PAGE_URL.format("background")
+    stored = Encounter.objects.get(pk=encounter.pk).answers
+    assert stored["recent-emergency-signs"] == ["seizure", "vision-change"]
+    page = Page(client.get(PAGE_URL.format("recent-emergency")))
+    assert page.shown("recent-emergency-signs")
+    assert page.checked("recent-emergency-signs") == ["seizure", "vision-change"]
+
+    # "No" now: the signs still ticked on the hidden block (JavaScript off) are not kept.
+    data = {**page_data("recent-emergency", answers), "recent-emergency": "no"}
+    assert data["recent-emergency-signs"] == ["seizure", "vision-change"]
+    response = client.post(PAGE_URL.format("recent-emergency"), data)
+    assert response["Location"] == PAGE_URL.format("background")
+    stored = Encounter.objects.get(pk=encounter.pk)
+    assert stored.answers["recent-emergency"] is False
+    assert "recent-emergency-signs" not in stored.answers
+    assert stored.level is None  # not assessed until sent; these signs never make it an emergency
+    page = Page(client.get(PAGE_URL.format("recent-emergency")))
+    assert not page.shown("recent-emergency-signs")
+    assert page.checked("recent-emergency-signs") == []
+
+
+@pytest.mark.django_db
+def test_without_javascript_a_yes_opens_the_recent_signs_without_scolding(client, encounter):
+    sign_in(client, encounter)
+    answer_pages(client, routine_answers(), BEFORE_RECENT)
+    before = row(encounter)
+    # JavaScript off: "yes" ticked, the signs were never on screen.
+    response = client.post(
+        PAGE_URL.format("recent-emergency"),
+        {"recent-emergency": "yes", "family-history": "not-sure", "_revealed": ""},
+    )
+    assert response.status_code == 400
+    page = Page(response)
+    assert page.shown("recent-emergency-signs")
+    assert "Your answer opened this question" in (page.error("recent-emergency-signs") or "")
+    assert page.checked("recent-emergency") == ["yes"]
+    assert page.checked("family-history") == ["not-sure"]
+    assert page.value("_revealed") == ""  # still as posted: the next post says it was seen
+    assert row(encounter) == before
+
+    response = client.post(
+        PAGE_URL.format("recent-emergency"),
+        {
+            "recent-emergency": "yes",
+            "family-history": "not-sure",
+            "_revealed": "recent-emergency-signs",
+        },
+    )
+    assert "Tick at least one answer" in (Page(response).error("recent-emergency-signs") or "")
+    response = client.post(
+        PAGE_URL.format("recent-emergency"),
+        {
+            "recent-emergency": "yes",
+            "recent-emergency-signs": ["high-fever"],
+            "family-history": "not-sure",
+            "_revealed": "recent-emergency-signs",
+        },
+    )
+    assert response["Location"] == PAGE_URL.format("background")
+    assert Encounter.objects.get(pk=encounter.pk).answers["recent-emergency-signs"] == [
+        "high-fever"
+    ]
+
+
+@pytest.mark.django_db
+def test_the_exclusive_answers_are_marked_for_intake_js(client, encounter):
+    sign_in(client, encounter)
+    answer_pages(client, routine_answers(), PAGE_IDS[:2])
+    page = Page(client.get(PAGE_URL.format("frequency")))
+    marked = [n.attrs["value"] for n in page.inputs("movement") if "data-exclusive" in n.attrs]
+    assert marked == sorted(TWITCH_INTAKE.question("movement").exclusive)
+    assert marked  # "Not sure"
+
+
+@pytest.mark.django_db
+def test_an_answer_to_a_question_that_does_not_apply_is_cleared(client, encounter):
+    sign_in(client, encounter)
+    answer_pages(client, routine_answers(), PAGE_IDS[: PAGE_IDS.index("symptoms")])
+    # Where weak, with no weakness ticked; a question of another page smuggled in.
+    response = client.post(
+        PAGE_URL.format("symptoms"),
+        {
+            "other-symptoms": ["cramps"],
+            "weakness-where": "right hand",
+            "duration": "long-term",
+            "_revealed": "weakness-where",
+        },
+    )
+    assert response["Location"] == PAGE_URL.format("recent-emergency")
+    stored = Encounter.objects.get(pk=encounter.pk).answers
+    assert stored["other-symptoms"] == ["cramps"]
+    assert "weakness-where" not in stored
+    assert stored["duration"] == routine_answers()["duration"]
 
 
 @pytest.mark.django_db
 def test_without_javascript_a_newly_opened_question_is_shown_once(client, encounter):
     sign_in(client, encounter)
-    answer_pages(client, routine_answers(), ["emergency", "history"])
+    answer_pages(client, routine_answers(), PAGE_IDS[: PAGE_IDS.index("symptoms")])
     page = Page(client.get(PAGE_URL.format("symptoms")))
     assert not page.shown("weakness-where")
     assert page.value("_revealed") == ""
@@ -776,14 +1001,14 @@ def test_without_javascript_a_newly_opened_question_is_shown_once(client, encoun
     response = client.post(
         PAGE_URL.format("symptoms"), {"other-symptoms": ["weakness"], "_revealed": "weakness-where"}
     )
-    assert response["Location"] == PAGE_URL.format("background")
+    assert response["Location"] == PAGE_URL.format("recent-emergency")
     assert "weakness-where" not in Encounter.objects.get(pk=encounter.pk).answers
 
 
 @pytest.mark.django_db
 def test_with_javascript_the_follow_up_does_not_stop_the_patient(client, encounter):
     sign_in(client, encounter)
-    answer_pages(client, routine_answers(), ["emergency", "history"])
+    answer_pages(client, routine_answers(), PAGE_IDS[: PAGE_IDS.index("symptoms")])
     response = client.post(
         PAGE_URL.format("symptoms"),
         {
@@ -792,7 +1017,7 @@ def test_with_javascript_the_follow_up_does_not_stop_the_patient(client, encount
             "_revealed": "weakness-where",
         },
     )
-    assert response["Location"] == PAGE_URL.format("background")
+    assert response["Location"] == PAGE_URL.format("recent-emergency")
     assert Encounter.objects.get(pk=encounter.pk).answers["weakness-where"] == "left leg"
 
 
@@ -824,9 +1049,9 @@ def test_replaying_a_page_after_submit_changes_nothing(client, encounter):
     _submitted(client, encounter, routine_answers())
     before = row(encounter)
 
-    for group in GROUP_IDS:
-        data = page_data(group, rich_answers())
-        assert client.post(PAGE_URL.format(group), data)["Location"] == THANKS_URL
+    for slug in PAGE_IDS:
+        data = page_data(slug, rich_answers())
+        assert client.post(PAGE_URL.format(slug), data)["Location"] == THANKS_URL
     assert (
         client.post(PAGE_URL.format("history"), {"duration": "nonsense"})["Location"] == THANKS_URL
     )
@@ -836,7 +1061,7 @@ def test_replaying_a_page_after_submit_changes_nothing(client, encounter):
 @pytest.mark.django_db
 def test_back_after_submit_goes_to_thanks(client, encounter):
     _submitted(client, encounter, routine_answers())
-    for url in [PAGE_URL.format(g) for g in GROUP_IDS] + [REVIEW_URL, EMERGENCY_URL, "/intake/"]:
+    for url in [PAGE_URL.format(p) for p in PAGE_IDS] + [REVIEW_URL, EMERGENCY_URL, "/intake/"]:
         response = client.get(url)
         assert response["Location"] == THANKS_URL, url
 
@@ -984,20 +1209,20 @@ def test_a_session_for_one_encounter_never_reads_or_writes_another(
     b_browser = IntakeClient()
     sign_in(b_browser, other, other_token)
     assert (
-        Page(b_browser.get(PAGE_URL.format("history"))).value("locations-other") == "secret-place"
+        Page(b_browser.get(PAGE_URL.format("locations"))).value("locations-other") == "secret-place"
     )
     other_before = row(other)
 
     mine = make_encounter()
     token = sign_in(client, mine)
     answers = routine_answers(notes="Mine only")
-    for group in GROUP_IDS:
-        page = client.get(PAGE_URL.format(group))
+    for slug in PAGE_IDS:
+        page = client.get(PAGE_URL.format(slug))
         assert page.status_code == 200
         for secret in B_SECRETS:
             assert secret not in page.content.decode()
         with django_capture_on_commit_callbacks(execute=True):
-            client.post(PAGE_URL.format(group), page_data(group, answers))
+            client.post(PAGE_URL.format(slug), page_data(slug, answers))
     review = client.get(REVIEW_URL).content.decode()
     assert "Mine only" in review
     for secret in B_SECRETS:
@@ -1056,7 +1281,7 @@ def test_every_intake_page_is_private(client, encounter, django_capture_on_commi
     client.get("/intake/")
     answers = emergency_answers(**{"other-symptoms": ["weakness"]})
     with django_capture_on_commit_callbacks(execute=True):
-        for group in GROUP_IDS:
+        for group in PAGE_IDS:
             client.get(PAGE_URL.format(group))
             client.post(PAGE_URL.format(group), {"_revealed": ""})  # 400
             if group == "symptoms":
@@ -1225,3 +1450,71 @@ def test_wrong_birth_dates_count_toward_the_rate_limit(client, settings):
     assert response["Retry-After"] == "900"
     assert Encounter.objects.get(pk=first.pk).dob_failures == 2  # the refused try was not counted
     assert Encounter.objects.get(pk=first.pk).locked_until is None
+
+
+# --- Versions -------------------------------------------------------------------------------
+
+
+def _started_under_1_0_0() -> Encounter:
+    """Every page of 1.0.0 answered, not sent; its completed pages stored as 1.0.0 stored
+    them, by group."""
+    return make_encounter(
+        answers=answers_1_0_0(),
+        questionnaire_version="1.0.0",
+        completed_groups=GROUP_IDS,
+        status=Encounter.Status.IN_PROGRESS,
+    )
+
+
+@pytest.mark.django_db
+def test_an_intake_started_under_1_0_0_is_asked_the_new_questions_then_sent_as_current(client):
+    encounter = _started_under_1_0_0()
+    sign_in(client, encounter)
+    # Read as pages, from the first that 1.0.0 did not show whole: the first page, which offers
+    # a sign added since (trouble breathing).
+    assert client.get("/intake/")["Location"] == PAGE_URL.format("emergency")
+    assert client.get(REVIEW_URL)["Location"] == PAGE_URL.format("emergency")
+    assert client.get(PAGE_URL.format("history"))["Location"] == PAGE_URL.format("emergency")
+    # Sending now would skip the new safety questions: the form goes on instead.
+    assert client.post(SUBMIT_URL)["Location"] == PAGE_URL.format("emergency")
+    assert not Encounter.objects.get(pk=encounter.pk).is_submitted
+    first = Page(client.get(PAGE_URL.format("emergency")))
+    assert first.checked("emergency-signs") == ["none"]  # kept
+    assert "breathing-difficulty" in first.options("emergency-signs")
+
+    answers = routine_answers()
+    assert answer_pages(client, answers, ["emergency"]) == [PAGE_URL.format("history")]
+    moved = Encounter.objects.get(pk=encounter.pk)
+    assert moved.questionnaire_version == TWITCH_INTAKE.version
+    history = Page(client.get(PAGE_URL.format("history")))
+    assert history.checked("duration") == [answers_1_0_0()["duration"]]  # kept
+    assert history.checked("onset") == []
+    # Each page 1.0.0 showed whole, and answered, is passed over.
+    todo = ["history", "frequency", "locations", "symptoms", "recent-emergency", "pregnancy"]
+    assert answer_pages(client, answers, [*todo, "closing"]) == [
+        PAGE_URL.format(p) for p in [*todo[1:], "closing"]
+    ] + [REVIEW_URL]
+    assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
+    sent = Encounter.objects.get(pk=encounter.pk)
+    assert sent.is_submitted and sent.questionnaire_version == TWITCH_INTAKE.version
+    assert sent.answers == answers
+    assert sent.completed_groups == PAGE_IDS
+
+
+@pytest.mark.django_db
+def test_a_sent_1_0_0_intake_stays_1_0_0_and_its_thanks_page_reads_that_version(client):
+    benzodiazepine = {"medication-flags": ["benzodiazepine-withdrawal"]}
+    encounter = make_encounter(
+        answers=answers_1_0_0(**benzodiazepine), questionnaire_version="1.0.0"
+    )
+    sign_in(client, encounter)  # then sent, as it was (never moved: no page saved since)
+    assert services.submit(encounter.pk).ok
+    thanks = client.get(THANKS_URL)
+    assert thanks.status_code == 200
+    assert "Do not stop, restart or change this medicine on your own." in Page(thanks).text()
+    for slug in PAGE_IDS:
+        response = client.post(PAGE_URL.format(slug), page_data(slug, routine_answers()))
+        assert response["Location"] == THANKS_URL
+    stored = Encounter.objects.get(pk=encounter.pk)
+    assert stored.questionnaire_version == "1.0.0"
+    assert stored.answers == answers_1_0_0(**benzodiazepine)

@@ -1,7 +1,7 @@
 """Django forms for the patient's pages, generated from the questionnaire.
 
-One form class per questionnaire group. Field names are the linkIds, so a POST carries the
-same keys as the stored answers and FHIR. The fields only turn the browser's strings into values;
+One form class per page of the questionnaire (a group, or a part of one). Field names are the
+linkIds, so a POST carries the same keys as the stored answers and FHIR. The fields only turn the browser's strings into values;
 what is a valid answer is decided by :func:`validation.validate_group`, the same function a
 FHIR import goes through, so the two can never disagree.
 """
@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from . import questionnaire, validation
 from .layout import FormHelper  # the app's own template pack, whatever the host's default
 from .models import birth_date_plausible
-from .questionnaire import Group, ItemType, Question
+from .questionnaire import ItemType, Page, Question
 
 if TYPE_CHECKING:
     from django.http import QueryDict
@@ -75,7 +75,7 @@ def _field_for(question: Question) -> forms.Field:
 class RevealedField(forms.CharField):
     """The page's hidden show-when state: an ordinary field, never part of a template's source.
 
-    Only the follow-up linkIds of the page's own group are kept, and the input is drawn from what
+    Only the follow-up linkIds of the page itself are kept, and the input is drawn from what
     was kept rather than from what was posted, so nothing a browser sends comes back in the page
     (and what does is escaped by the widget like any other value).
     """
@@ -95,24 +95,33 @@ class RevealedField(forms.CharField):
 
 
 def _show_when_attribute(when: questionnaire.ShowWhen) -> str:
-    """``question:code`` for intake.js; ``question:!code`` for "answered, with anything but"."""
-    return f"{when.question}:{'!' if when.other_than else ''}{when.code}"
+    """``question:code`` for intake.js; ``question:!code`` for "answered, with anything but".
+    A yes/no parent is named by the value its radio button posts."""
+    code = (YES if when.code else NO) if isinstance(when.code, bool) else when.code
+    return f"{when.question}:{'!' if when.other_than else ''}{code}"
 
 
-def _on_page(group: Group) -> tuple[Question, ...]:
-    """The questions a group's page asks: not those asked on the get-care page."""
-    return tuple(q for q in group.questions if not q.emergency_response)
+def _on_page(page: Page) -> tuple[Question, ...]:
+    """The questions a page asks: not those asked on the get-care page."""
+    return tuple(q for q in page.questions if not q.emergency_response)
 
 
-class GroupForm(forms.Form):
-    """One page of the intake. Subclasses are made by :func:`form_class` for each group.
+def _as_answer(question: Question, value: Any) -> Any:
+    """A posted yes/no as the answer it stands for, so that show-when reads it as stored."""
+    if question.type is ItemType.BOOLEAN and value in (YES, NO):
+        return value == YES
+    return value
 
-    ``stored``: the answers saved so far. A question of the group asked elsewhere (on the
+
+class PageForm(forms.Form):
+    """One page of the intake. Subclasses are made by :func:`form_class` for each page.
+
+    ``stored``: the answers saved so far. A question of the page asked elsewhere (on the
     get-care page) keeps its stored answer while it still applies, and is cleared when it no
     longer does, as a follow-up question is; its own page reports it missing, not this one.
     """
 
-    group: Group
+    page: Page
 
     def __init__(self, *args: Any, stored: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -123,14 +132,14 @@ class GroupForm(forms.Form):
             self.revealed = set(self[REVEALED].value().split())
         else:
             self.revealed = {
-                q.link_id for q in self.group.questions if q.show_when and q.is_enabled(current)
+                q.link_id for q in self.page.questions if q.show_when and q.is_enabled(current)
             }
             self.fields[REVEALED].initial = " ".join(sorted(self.revealed))
         self.helper = FormHelper(self)
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         items: list[Any] = []
-        for question in _on_page(self.group):
+        for question in _on_page(self.page):
             field: Any = question.link_id
             if question.type in (ItemType.CHOICE, ItemType.BOOLEAN):
                 field = Field(question.link_id, template=CHOICES_TEMPLATE)
@@ -150,44 +159,63 @@ class GroupForm(forms.Form):
         self.helper.layout = Layout(*items)
 
     def _current_values(self) -> dict[str, Any]:
-        """What the page shows now: the posted data when bound, else the stored answers."""
-        if not self.is_bound:
-            return {k: _from_stored(v) for k, v in self.initial.items()}
+        """What the page shows now, as answers: the posted data when bound, else the stored
+        answers."""
         values: dict[str, Any] = {}
-        for question in _on_page(self.group):
-            if question.repeats:
-                # A GroupForm is only ever bound to request.POST (views.page): a QueryDict.
-                values[question.link_id] = cast("QueryDict", self.data).getlist(question.link_id)
+        for question in _on_page(self.page):
+            if not self.is_bound:
+                value = self.initial.get(question.link_id)
+            elif question.repeats:
+                # A PageForm is only ever bound to request.POST (views.page): a QueryDict.
+                value = cast("QueryDict", self.data).getlist(question.link_id)
             else:
-                values[question.link_id] = self.data.get(question.link_id)
+                value = self.data.get(question.link_id)
+            values[question.link_id] = _as_answer(question, value)
         return values
 
     def clean(self) -> dict[str, Any]:
         super().clean()  # Form.clean returns cleaned_data itself
         cleaned = self.cleaned_data
         values: dict[str, Any] = {}
-        for question in self.group.questions:
+        for question in self.page.questions:
             if question.link_id not in self.fields:
                 values[question.link_id] = self.stored.get(question.link_id)
                 continue
             if question.link_id in self.errors:
                 continue
-            value = cleaned.get(question.link_id)
-            if question.type is ItemType.BOOLEAN and value in (YES, NO):
-                value = value == YES
-            values[question.link_id] = value
-        stored, problems = validation.validate_group(self.group, values)
+            values[question.link_id] = _as_answer(question, cleaned.get(question.link_id))
+        stored, problems = validation.validate_group(self.page, values)
         for problem in problems:
             if problem.link_id in self.fields and problem.link_id not in self.errors:
-                self.add_error(problem.link_id, ValidationError(problem.message, code=problem.code))
+                self.add_error(problem.link_id, self._error(problem))
         self.answers = stored
         return cleaned
+
+    def _error(self, problem: validation.Problem) -> ValidationError:
+        """The problem's message; for a required follow-up the patient was never shown (an
+        answer opened it with JavaScript off), that it just opened, not that it was skipped;
+        unless the question says why it is asked ("You ticked “Somewhere else”...")."""
+        question = self.page_question(problem.link_id)
+        if (
+            problem.code == "required"
+            and question.show_when
+            and not question.required_message
+            and problem.link_id not in self.revealed
+        ):
+            return ValidationError(
+                _("Your answer opened this question. Answer it, then press Next."),
+                code="revealed",
+            )
+        return ValidationError(problem.message, code=problem.code)
+
+    def page_question(self, link_id: str) -> Question:
+        return next(q for q in self.page.questions if q.link_id == link_id)
 
     def newly_revealed(self) -> list[str]:
         """Optional show-when questions that now apply but the patient has not been shown."""
         return [
             q.link_id
-            for q in _on_page(self.group)
+            for q in _on_page(self.page)
             if q.show_when
             and q.link_id not in self.revealed
             and q.is_enabled(self.answers)
@@ -203,44 +231,45 @@ def _from_stored(value: Any) -> Any:
     return value
 
 
-def initial_for(group: Group, answers: dict[str, Any]) -> dict[str, Any]:
+def initial_for(page: Page, answers: dict[str, Any]) -> dict[str, Any]:
     return {
-        q.link_id: _from_stored(answers[q.link_id]) for q in group.questions if q.link_id in answers
+        q.link_id: _from_stored(answers[q.link_id]) for q in page.questions if q.link_id in answers
     }
 
 
-#: Each group's form class, made once: keyed by the group object, so that a questionnaire put
-#: in place of the intake's (a new version, a test's) gets forms of its own. Each entry keeps its
-#: group alive, so no other group can take its ``id()``.
-_form_classes: dict[int, tuple[Group, type[GroupForm]]] = {}
+#: Each page's form class, made once: keyed by the page's group object, so that a questionnaire
+#: put in place of the intake's (a new version, a test's) gets forms of its own. Each entry keeps
+#: its group alive, so no other group can take its ``id()``.
+_form_classes: dict[tuple[int, str], tuple[questionnaire.Group, type[PageForm]]] = {}
 
 
-def form_class(group_link_id: str) -> type[GroupForm]:
-    """The form of one page of the active questionnaire."""
-    group = questionnaire.TWITCH_INTAKE.group(group_link_id)
-    kept = _form_classes.get(id(group))
-    if kept is not None and kept[0] is group:
+def form_class(page: Page) -> type[PageForm]:
+    """The form of one page of the patient form."""
+    key = (id(page.group), page.slug)
+    kept = _form_classes.get(key)
+    if kept is not None and kept[0] is page.group:
         return kept[1]
-    asked = _on_page(group)
+    asked = _on_page(page)
     fields: dict[str, forms.Field] = {q.link_id: _field_for(q) for q in asked}
     fields[REVEALED] = RevealedField(q.link_id for q in asked if q.show_when)
-    made = type(f"{group_link_id.title()}Form", (GroupForm,), {"group": group, **fields})
-    _form_classes[id(group)] = (group, made)
+    name = "".join(part.title() for part in page.slug.split("-"))
+    made = type(f"{name}Form", (PageForm,), {"page": page, **fields})
+    _form_classes[key] = (page.group, made)
     return made
 
 
 class EmergencyResponseForm(forms.Form):
     """The get-care page's question(s): what the patient is doing about the signs they ticked.
 
-    Checked with the rest of its group's stored answers by :func:`validation.validate_group`,
-    like any page, so that ``answers`` is what a save of the group stores: the answers already
+    Checked with the rest of its page's stored answers by :func:`validation.validate_group`,
+    like any page, so that ``answers`` is what a save of the page stores: the answers already
     saved with this one added.
     """
 
-    def __init__(self, group: Group, stored: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
-        self.group = group
+    def __init__(self, page: Page, stored: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+        self.page = page
         self.stored = stored
-        self.questions = questionnaire.TWITCH_INTAKE.emergency_responses(group)
+        self.questions = tuple(q for q in page.questions if q.emergency_response)
         kwargs.setdefault(
             "initial", {q.link_id: stored[q.link_id] for q in self.questions if q.link_id in stored}
         )
@@ -258,17 +287,17 @@ class EmergencyResponseForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
-        values = {q.link_id: self.stored.get(q.link_id) for q in self.group.questions}
+        values = {q.link_id: self.stored.get(q.link_id) for q in self.page.questions}
         for question in self.questions:
             if question.link_id not in self.errors:
                 values[question.link_id] = cleaned.get(question.link_id)
-        stored, problems = validation.validate_group(self.group, values)
+        stored, problems = validation.validate_group(self.page, values)
         for problem in problems:
             if problem.link_id in self.fields and problem.link_id not in self.errors:
                 self.add_error(problem.link_id, ValidationError(problem.message, code=problem.code))
         if any(problem.link_id not in self.fields for problem in problems):
-            # An answer of the page itself is not valid as stored: saving the group now would
-            # drop it. Nothing is saved; the group's own page is the place to put it right.
+            # An answer of the page itself is not valid as stored: saving the page now would
+            # drop it. Nothing is saved; the page itself is the place to put it right.
             self.add_error(
                 None,
                 ValidationError(

@@ -224,6 +224,10 @@ class Encounter(models.Model):
         _("questionnaire version"), max_length=16, default=questionnaire.current_version
     )
     answers = models.JSONField(_("answers"), default=dict, blank=True)
+    # The pages of the patient form completed (``steps.Steps``), by page slug. A group's first
+    # page is named after the group, so a list stored when each group was one page (group
+    # linkIds) still reads, as those first pages; ``Steps.stored`` fills in the rest from the
+    # answers. The name stays, so that no migration is needed.
     completed_groups = ArrayField(
         models.CharField(max_length=32), default=list, blank=True, verbose_name=_("pages completed")
     )

@@ -221,16 +221,36 @@ def _reopen_emergency(encounter: Encounter) -> None:
     encounter.emergency_acknowledgement_note = ""
 
 
+def _completed_pages(
+    encounter: Encounter, saved: questionnaire.Page | questionnaire.Group, since: str | None
+) -> list[str]:
+    """The pages completed once ``saved`` is: a group saved whole completes all its pages.
+
+    A list stored before groups had pages names groups, and an intake moving on from the
+    older version ``since`` has pages to be shown again, for what was added to them: then
+    completion is read again from the answers (:meth:`Steps.stored`).
+    """
+    pages = (saved,) if isinstance(saved, questionnaire.Page) else saved.pages
+    slugs = [p.slug for p in pages]
+    steps = Steps.stored(encounter.completed_groups, encounter.answers, since=since)
+    for slug in slugs:
+        steps = steps.completing(slug)
+    return list(steps.completed_in_order)
+
+
 def save_page(
     encounter_id: int,
-    group: questionnaire.Group,
+    page: questionnaire.Page | questionnaire.Group,
     cleaned: Mapping[str, Any],
     language: str = "",
     *,
     session_key: str | None = None,
 ) -> PageResult:
-    """Store one valid page, replacing that page's earlier answers and nothing else.
+    """Store one valid page (or a whole group), replacing its earlier answers and nothing else.
 
+    An intake started under an older questionnaire version moves to the current one here: the
+    newer version only adds questions, so its answers stay valid, and the patient is asked the
+    new ones (CLINICAL.md, "Versions"). A submitted intake is never changed, so never moved.
     ``language`` is the one the patient is answering in: free text is shown marked with it.
     ``session_key`` is the patient's session, recorded (hashed) in the answer history.
     """
@@ -240,13 +260,16 @@ def save_page(
         if encounter.is_submitted:
             return PageResult(encounter, already_submitted=True)
         previous = encounter.answers
-        own = {q.link_id for q in group.questions}
+        own = {q.link_id for q in page.questions}
         answers = {k: v for k, v in encounter.answers.items() if k not in own}
         answers.update(cleaned)
         encounter.answers = answers
-        if group.link_id not in encounter.completed_groups:
-            steps = Steps.of(encounter.completed_groups).completing(group.link_id)
-            encounter.completed_groups = list(steps.completed_in_order)
+        current = questionnaire.TWITCH_INTAKE.version
+        older = encounter.questionnaire_version
+        encounter.questionnaire_version = current
+        encounter.completed_groups = _completed_pages(
+            encounter, page, older if older != current else None
+        )
         encounter.status = Status.IN_PROGRESS
         if language:
             encounter.language = language
@@ -264,6 +287,7 @@ def save_page(
         encounter.save(
             update_fields=[
                 "answers",
+                "questionnaire_version",
                 "completed_groups",
                 "status",
                 "alerted_at",
@@ -300,14 +324,17 @@ def submit(encounter_id: int, *, session_key: str | None = None) -> SubmitResult
         encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
         if encounter.is_submitted:
             return SubmitResult(encounter)
-        # An answer to a question the questionnaire no longer asks (a content version dropped
-        # it while the patient was part way through) is let go, not a page they cannot leave.
-        intake = questionnaire.TWITCH_INTAKE
+        # Checked against the version it was answered under (a page save moves an intake to
+        # the current one). An answer to a question that version does not ask (a content
+        # version dropped it while the patient was part way through) is let go, not a page
+        # they cannot leave.
+        intake = questionnaire.for_version(encounter.questionnaire_version)
         asked = {k: v for k, v in encounter.answers.items() if intake.has_question(k)}
-        cleaned, problems = validation.validate(asked)
+        cleaned, problems = validation.validate(asked, intake)
         if problems:
             return SubmitResult(encounter, problems)
-        assessment = triage.assess(cleaned, earlier=history.earlier_answers(encounter.pk))
+        earlier = history.earlier_answers(encounter.pk)
+        assessment = triage.assess(cleaned, intake=intake, earlier=earlier)
         if assessment.is_emergency and encounter.emergency_reported_at is None:
             encounter.emergency_reported_at = now  # a sign stored other than by a page save
         encounter.answers = cleaned
@@ -442,7 +469,8 @@ def _assess_with_history(encounter: Encounter) -> triage.Assessment:
     """The encounter's assessment, with the history of its answers where a sign was reported
     (only there can a withdrawn sign be; the others need no query)."""
     earlier = history.earlier_answers(encounter.pk) if encounter.emergency_reported_at else None
-    return triage.assess(encounter.answers, earlier=earlier)
+    intake = questionnaire.for_version(encounter.questionnaire_version)
+    return triage.assess(encounter.answers, intake=intake, earlier=earlier)
 
 
 def retriage(*, dry_run: bool = False) -> RetriageReport:
@@ -455,7 +483,7 @@ def retriage(*, dry_run: bool = False) -> RetriageReport:
     report = RetriageReport()
     submitted = Encounter.objects.filter(status__in=[Status.SUBMITTED, Status.REVIEWED])
     candidates = submitted.order_by("pk").only(
-        "pk", "answers", "emergency_reported_at", *RESULT_FIELDS
+        "pk", "answers", "questionnaire_version", "emergency_reported_at", *RESULT_FIELDS
     )
     for encounter in candidates.iterator(chunk_size=500):
         report.checked += 1

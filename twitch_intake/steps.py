@@ -1,4 +1,4 @@
-"""The patient's way through the intake: one step per questionnaire group, in order.
+"""The patient's way through the intake: one step per page of the questionnaire, in order.
 
 In the manner of formtools' ``StepsHelper`` (``formtools/wizard/views.py``), but with nothing
 to hold: a :class:`Steps` is built from a questionnaire and the groups already completed, and
@@ -8,8 +8,12 @@ and after this page, where do they resume.
 One rule matters clinically: nobody opens a page beyond the first one not yet completed. The
 emergency signs come first, so nobody reaches the rest of the intake without answering them.
 
-Steps are the groups' linkIds. When every step is completed the patient's next place is the
-review page, which is not a step: methods that return a place return ``None`` for it.
+Steps are the pages' slugs (``Questionnaire.pages()``): a group may be several pages, so that
+every page is short on a phone, and the progress bar counts pages. The first page of a group is
+named after the group, so a list of completed groups stored before groups had pages reads as
+their first pages; :meth:`Steps.stored` fills in the rest from the answers. When every step is
+completed the patient's next place is the review page, which is not a step: methods that return
+a place return ``None`` for it.
 
 Domain code: no HTTP, no ORM. The active questionnaire is read when a navigator is made, never
 at import, so a questionnaire swapped in (a test, a new version) is followed at once.
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from . import questionnaire
+from . import questionnaire, validation
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,45 @@ class Steps:
         """The navigator for these completed steps of ``definition`` (the active questionnaire
         unless given). Completed ids that are not steps of it are ignored."""
         definition = definition or questionnaire.TWITCH_INTAKE
-        ids = {group.link_id for group in definition.groups}
+        ids = {page.slug for page in definition.pages()}
         return cls(definition, frozenset(step for step in completed if step in ids))
+
+    @classmethod
+    def stored(
+        cls,
+        completed: Iterable[str],
+        answers: questionnaire.Answers,
+        definition: questionnaire.Questionnaire | None = None,
+        *,
+        since: str | None = None,
+    ) -> Steps:
+        """The navigator for a stored list of completed steps, which may name groups.
+
+        A list stored before a group became several pages names only groups, which read as
+        their first pages. Where that leaves a gap (a step completed after one that is not), or
+        for an intake answered under the older version ``since``, completion is read again from
+        the answers: each page of a group the list names counts as completed when its answers,
+        as stored, are complete and valid, and, for ``since``, when that version offered all of
+        it, so that the patient is shown every question and answer added since (a new emergency
+        sign on the first page, a new optional question). No page of a group never named is
+        added, so nothing the patient was never shown counts as done.
+        """
+        steps = cls.of(completed, definition)
+        named = set(completed)
+        groups = {p.group.link_id for p in steps.pages if p.slug in named}
+        only_groups = all(step in groups for step in steps.completed)
+        if since is None and not (steps.has_gap and only_groups):
+            return steps
+        return cls(
+            steps.definition,
+            frozenset(
+                p.slug
+                for p in steps.pages
+                if p.group.link_id in groups
+                and (since is None or _offered_in(p, since))
+                and _answered(p, answers)
+            ),
+        )
 
     def __repr__(self) -> str:
         return f"<Steps {self.all} (completed: {self.completed_in_order})>"
@@ -57,11 +98,25 @@ class Steps:
     @property
     def all(self) -> tuple[str, ...]:
         """Every step, in the order the patient sees them."""
-        return tuple(group.link_id for group in self.definition.groups)
+        return tuple(page.slug for page in self.pages)
+
+    @property
+    def pages(self) -> tuple[questionnaire.Page, ...]:
+        return self.definition.pages()
 
     @property
     def count(self) -> int:
-        return len(self.definition.groups)
+        return len(self.all)
+
+    def page(self, step: str) -> questionnaire.Page:
+        """The page of ``step``; a ``ValueError`` for anything that is not a step."""
+        return self.pages[self.index(step)]
+
+    def page_of(self, link_id: str) -> str | None:
+        """The step that asks ``link_id``; None for a question on no page."""
+        return next(
+            (p.slug for p in self.pages if any(q.link_id == link_id for q in p.questions)), None
+        )
 
     @property
     def first(self) -> str:
@@ -104,6 +159,14 @@ class Steps:
     def is_complete(self) -> bool:
         return self.first_incomplete is None
 
+    @property
+    def has_gap(self) -> bool:
+        """Whether a step is completed after one that is not (a list that named groups)."""
+        stop = self.first_incomplete
+        return stop is not None and any(
+            self.index(step) > self.index(stop) for step in self.completed
+        )
+
     def may_open(self, step: str) -> bool:
         """Whether the patient may open ``step``: any completed step, and the first incomplete
         one, but nothing beyond it (so nobody skips the emergency signs)."""
@@ -128,3 +191,21 @@ class Steps:
         wherever they resume (the review page, None, once every step is completed)."""
         following = self.all[self.index(step) + 1 :]
         return next((s for s in following if s not in self.completed), self.resume)
+
+
+def _answered(page: questionnaire.Page, answers: questionnaire.Answers) -> bool:
+    """Whether the answers the page itself asks are complete and valid as stored (a question
+    asked on the get-care page is that page's to report)."""
+    _, problems = validation.validate_group(page, answers)
+    asked_here = {q.link_id for q in page.questions if not q.emergency_response}
+    return not any(problem.link_id in asked_here for problem in problems)
+
+
+def _offered_in(page: questionnaire.Page, version: str) -> bool:
+    """Whether an intake of ``version`` was shown this whole page: every question and option
+    (a question asked on the get-care page is that page's)."""
+    return all(
+        question.asked_in(version) and all(option.since_in(version) for option in question.options)
+        for question in page.questions
+        if not question.emergency_response
+    )

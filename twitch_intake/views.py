@@ -1,4 +1,4 @@
-"""The patient's side: link -> date of birth -> one page per group -> review -> submit -> thanks.
+"""The patient's side: link -> date of birth -> the pages, in order -> review -> submit -> thanks.
 
 Views are thin: the questionnaire decides what a valid answer is, ``services`` does the writes
 under a row lock. A patient's session is bound to one encounter (and to the link it came from,
@@ -93,7 +93,24 @@ def _bind(request: HttpRequest, encounter: Encounter) -> None:
 
 
 def _steps(encounter: Encounter) -> Steps:
-    return Steps.of(encounter.completed_groups)
+    """The pages of the current questionnaire: an intake not yet sent is answered in it (a
+    save moves an older one to it), whatever version it was started under; what that version
+    never showed is still to do."""
+    version = encounter.questionnaire_version
+    older = (
+        None
+        if encounter.is_submitted or version == questionnaire.TWITCH_INTAKE.version
+        else version
+    )
+    return Steps.stored(encounter.completed_groups, encounter.answers, since=older)
+
+
+def _intake(encounter: Encounter) -> questionnaire.Questionnaire:
+    """The questionnaire the encounter's answers are read with: the current one until it is
+    sent, then the version it was sent under, forever."""
+    if not encounter.is_submitted:
+        return questionnaire.TWITCH_INTAKE
+    return questionnaire.for_version(encounter.questionnaire_version)
 
 
 def _place_url(step: str | None) -> str:
@@ -220,22 +237,22 @@ def resume(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 
 @patient_view
 @require_http_methods(["GET", "POST"])
-def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse:
+def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
     steps = _steps(encounter)
-    if group not in steps:
+    if slug not in steps:
         raise Http404
     if encounter.is_submitted:
         return redirect("twitch_intake:thanks")
-    if not steps.may_open(group):
+    if not steps.may_open(slug):
         return redirect(_place_url(steps.resume))  # no skipping ahead of the emergency page
-    group_def = questionnaire.TWITCH_INTAKE.group(group)
-    Form = form_class(group)
+    page_def = steps.page(slug)
+    Form = form_class(page_def)
     if request.method == "POST":
         form = Form(request.POST, stored=encounter.answers)
         if form.is_valid():
             result = services.save_page(
                 encounter.pk,
-                group_def,
+                page_def,
                 form.answers,
                 language=get_language() or "",
                 session_key=request.session.session_key,
@@ -243,41 +260,42 @@ def page(request: HttpRequest, encounter: Encounter, group: str) -> HttpResponse
             if result.already_submitted:
                 return redirect("twitch_intake:thanks")
             encounter = result.encounter
+            steps = _steps(encounter)
             if form.newly_revealed():
                 # JavaScript was off: show the follow-up question the answer just opened up.
-                form = Form(initial=initial_for(group_def, encounter.answers))
-                return _render_page(request, encounter, group_def, form, revealed_more=True)
-            if result.is_emergency and _asks_about_emergencies(group_def):
+                form = Form(initial=initial_for(page_def, encounter.answers))
+                return _render_page(request, encounter, steps, page_def, form, revealed_more=True)
+            if result.is_emergency and _asks_about_emergencies(page_def):
                 return redirect("twitch_intake:get_care")
-            return redirect(_place_url(_steps(encounter).after_save(group)))
+            return redirect(_place_url(steps.after_save(slug)))
     else:
-        form = Form(initial=initial_for(group_def, encounter.answers))
-    return _render_page(request, encounter, group_def, form)
+        form = Form(initial=initial_for(page_def, encounter.answers))
+    return _render_page(request, encounter, steps, page_def, form)
 
 
 def _render_page(
     request: HttpRequest,
     encounter: Encounter,
-    group: questionnaire.Group,
+    steps: Steps,
+    page: questionnaire.Page,
     form: Any,
     revealed_more: bool = False,
 ) -> HttpResponse:
-    steps = _steps(encounter)
-    previous = steps.previous(group.link_id)
+    previous = steps.previous(page.slug)
     status = 400 if form.is_bound and form.errors else 200
     return render(
         request,
         "twitch_intake/page.html",
         _context(
             form=form,
-            group=group,
-            step=steps.number(group.link_id),
+            page=page,
+            step=steps.number(page.slug),
             steps=steps.count,
             previous_url=reverse("twitch_intake:page", args=[previous]) if previous else None,
             revealed_more=revealed_more,
             encounter=encounter,
             # Not on the page that asks about the signs: there the patient may be changing them.
-            reminder=None if _asks_about_emergencies(group) else _reminder(encounter),
+            reminder=None if _asks_about_emergencies(page) else _reminder(encounter),
         ),
         status=status,
     )
@@ -286,7 +304,7 @@ def _render_page(
 def _reminder(encounter: Encounter) -> tuple[Any, ...] | None:
     """The signs the patient reported, for the one-line reminder on every later page; ``None``
     when the answers hold none."""
-    assessment = triage.assess(encounter.answers)
+    assessment = triage.assess(encounter.answers, _intake(encounter))
     if not assessment.is_emergency:
         return None
     return assessment.emergency_signs
@@ -297,19 +315,18 @@ def _clinic_was_told(encounter: Encounter) -> bool:
     return encounter.alerted_at is not None and bool(app_settings.ALERT_EMAILS)
 
 
-def _response_group(encounter: Encounter) -> questionnaire.Group | None:
-    """The group whose get-care question(s) apply to the stored answers, if any."""
-    intake = questionnaire.TWITCH_INTAKE
-    for group in intake.groups:
-        if any(q.is_enabled(encounter.answers) for q in intake.emergency_responses(group)):
-            return group
+def _response_page(encounter: Encounter) -> questionnaire.Page | None:
+    """The page whose get-care question(s) apply to the stored answers, if any."""
+    for page in questionnaire.TWITCH_INTAKE.pages():
+        if any(q.emergency_response and q.is_enabled(encounter.answers) for q in page.questions):
+            return page
     return None
 
 
-def _asks_about_emergencies(group: questionnaire.Group) -> bool:
-    """Whether ``group`` holds a question an emergency rule reads."""
+def _asks_about_emergencies(page: questionnaire.Page) -> bool:
+    """Whether ``page`` holds a question an emergency rule reads."""
     emergency_questions = triage.emergency_questions()
-    return any(question.link_id in emergency_questions for question in group.questions)
+    return any(question.link_id in emergency_questions for question in page.questions)
 
 
 @patient_view
@@ -320,19 +337,20 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     Below the warning, the patient says what they are doing about it: a small form of its own,
     saved with the rest of its group's answers (redirect after POST; no JavaScript needed).
     """
-    assessment = triage.assess(encounter.answers)
+    intake = _intake(encounter)
+    assessment = triage.assess(encounter.answers, intake)
     if not assessment.is_emergency:
         return redirect(_resume_url(encounter))
-    group = None if encounter.is_submitted else _response_group(encounter)
+    page = None if encounter.is_submitted else _response_page(encounter)
     form = None
     status = 200
-    if group is not None:
+    if page is not None:
         if request.method == "POST":
-            form = EmergencyResponseForm(group, encounter.answers, request.POST)
+            form = EmergencyResponseForm(page, encounter.answers, request.POST)
             if form.is_valid():
                 result = services.save_page(
                     encounter.pk,
-                    group,
+                    page,
                     form.answers,
                     language=get_language() or "",
                     session_key=request.session.session_key,
@@ -343,14 +361,13 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             status = 400
         elif _steps(encounter).is_complete:
             # Every page is done (sent back here by Submit, say): say at once what is missing.
-            form = EmergencyResponseForm(group, encounter.answers, {})
+            form = EmergencyResponseForm(page, encounter.answers, {})
             form.is_valid()
         else:
-            form = EmergencyResponseForm(group, encounter.answers)
+            form = EmergencyResponseForm(page, encounter.answers)
     elif request.method == "POST":
         return redirect("twitch_intake:get_care")
-    intake = questionnaire.TWITCH_INTAKE
-    responses = intake.emergency_responses(group) if group is not None else ()
+    responses = form.questions if form is not None else ()
     answered = [
         q.label(encounter.answers[q.link_id]) for q in responses if q.link_id in encounter.answers
     ]
@@ -366,6 +383,9 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             form=form,
             answered=answered,
             continue_url=_resume_url(encounter),
+            # Not the clinic's office line here: only an advice line that answers at all hours
+            # (ADVICE_PHONE) is offered to someone who needs care now (CLINICAL.md).
+            clinic_phone="",
         ),
         status=status,
     )
@@ -385,7 +405,7 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             sections=[
                 {
                     **section,
-                    "url": reverse("twitch_intake:page", args=[section["group"].link_id]),
+                    "url": reverse("twitch_intake:page", args=[section["group"].pages[0].slug]),
                     "rows": [_review_row(row) for row in section["rows"]],
                 }
                 for section in display.answer_sections(encounter.answers)
@@ -405,15 +425,20 @@ def _review_row(row: dict[str, Any]) -> dict[str, Any]:
 @patient_view
 @require_POST
 def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+    steps = _steps(encounter)
+    if not encounter.is_submitted and not steps.is_complete:
+        # Every page first: the save of one is what moves an older intake to this version.
+        return redirect(_resume_url(encounter))
     result = services.submit(encounter.pk, session_key=request.session.session_key)
     if not result.ok:
         link_id = result.problems[0].link_id
         intake = questionnaire.TWITCH_INTAKE
         if intake.has_question(link_id) and intake.question(link_id).emergency_response:
             return redirect("twitch_intake:get_care")  # the question is asked there
-        if not intake.has_question(link_id):
+        slug = steps.page_of(link_id)
+        if slug is None:
             return redirect("twitch_intake:review")
-        return redirect("twitch_intake:page", intake.group_of(link_id).link_id)
+        return redirect("twitch_intake:page", slug)
     return HttpResponseRedirect(reverse("twitch_intake:thanks"))
 
 
@@ -429,7 +454,7 @@ def thanks(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             reminder=reminder,
             # An emergency intake is never promised a call back.
             emergency=reminder is not None or encounter.level == triage.Level.EMERGENCY,
-            advice=questionnaire.TWITCH_INTAKE.after_advice(encounter.answers),
+            advice=_intake(encounter).after_advice(encounter.answers),
         ),
     )
 

@@ -13,7 +13,7 @@ from twitch_intake.questionnaire import TWITCH_INTAKE, ItemType
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 DATE_OF_BIRTH = "1980-05-17"  # make_encounter's
 PASSWORD = "correct horse battery staple"
-GROUP_IDS = [g.link_id for g in TWITCH_INTAKE.groups]
+PAGE_IDS = [p.slug for p in TWITCH_INTAKE.pages()]
 
 
 def at(path: str) -> re.Pattern[str]:
@@ -21,16 +21,16 @@ def at(path: str) -> re.Pattern[str]:
     return re.compile("^https?://[^/]+" + re.escape(path) + "$")
 
 
-def page_url(group: str) -> re.Pattern[str]:
-    return at(f"/intake/page/{group}/")
+def page_url(slug: str) -> re.Pattern[str]:
+    return at(f"/intake/page/{slug}/")
 
 
 def heading(page: Page) -> Locator:
     return page.get_by_role("heading", level=1)
 
 
-def current_group(page: Page) -> str:
-    match = re.search(r"/intake/page/([a-z]+)/$", page.url)
+def current_page(page: Page) -> str:
+    match = re.search(r"/intake/page/([a-z-]+)/$", page.url)
     assert match, f"not on a page of the intake: {page.url}"
     return match.group(1)
 
@@ -49,7 +49,7 @@ def fill(page: Page, answers: dict[str, Any], next_button: str = "Next") -> None
     ``next_button`` is its word for Next)."""
     page.wait_for_load_state("domcontentloaded")
     expect(page.get_by_role("button", name=next_button)).to_be_visible()  # the whole form is there
-    for question in TWITCH_INTAKE.group(current_group(page)).questions:
+    for question in TWITCH_INTAKE.page(current_page(page)).questions:
         block = page.locator(f"#div_id_{question.link_id}")
         if question.link_id not in answers or not block.is_visible():
             continue
@@ -70,10 +70,10 @@ def next_page(page: Page) -> None:
 def answer_pages(page: Page, answers: dict[str, Any]) -> None:
     """From the current page of the intake, answer each page and go on to the review."""
     while not page.url.endswith("/intake/review/"):
-        group = current_group(page)
+        slug = current_page(page)
         fill(page, answers)
         next_page(page)
-        expect(page).not_to_have_url(page_url(group))
+        expect(page).not_to_have_url(page_url(slug))
     expect(heading(page)).to_have_text("Check your answers")
 
 

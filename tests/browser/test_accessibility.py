@@ -24,8 +24,9 @@ from tests.browser.steps import (
     page_url,
     send,
 )
-from tests.factories import make_submitted, rich_answers, routine_answers
+from tests.factories import PAGE_IDS, make_submitted, rich_answers, routine_answers
 from twitch_intake.models import Encounter
+from twitch_intake.questionnaire import TWITCH_INTAKE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -90,7 +91,8 @@ def test_axe_finds_nothing_serious_on_any_patient_page(new_page, invite):
     expect(page.locator(".error-summary")).to_be_visible()
     scan(page, "page 1: emergency, nothing ticked")
 
-    page.get_by_label("A severe headache").check()
+    severe_headache = TWITCH_INTAKE.question("emergency-signs").label("severe-headache")
+    page.get_by_label(str(severe_headache)).check()
     next_page(page)
     expect(page).to_have_url(at("/intake/get-care-now/"))
     scan(page, "get care now")
@@ -101,18 +103,17 @@ def test_axe_finds_nothing_serious_on_any_patient_page(new_page, invite):
     scan(page, "get care now, answer saved")
     page.get_by_role("link", name="Continue the form").click()
 
-    answers = rich_answers()
-    names = {"history": "page 2", "symptoms": "page 3", "background": "page 4", "closing": "page 5"}
-    for group, number in names.items():
-        expect(page).to_have_url(page_url(group))
-        scan(page, f"{number}: {group}")
-        if group == "history":
+    answers = rich_answers() | {"recent-emergency": True, "recent-emergency-signs": ["seizure"]}
+    for number, slug in enumerate(PAGE_IDS[1:], start=2):
+        expect(page).to_have_url(page_url(slug))
+        scan(page, f"page {number}: {slug}")
+        if slug == "history":
             next_page(page)
             expect(page.locator(".error-summary")).to_be_visible()
             scan(page, "page 2: history, nothing answered")
         fill(page, answers)
-        if group == "history":
-            scan(page, "page 2: history, follow-up questions open")
+        if any(q.show_when for q in TWITCH_INTAKE.page(slug).questions):
+            scan(page, f"page {number}: {slug}, follow-up questions open")
         next_page(page)
     expect(page).to_have_url(at("/intake/review/"))
     scan(page, "review")
@@ -202,26 +203,46 @@ def test_the_whole_intake_with_the_keyboard_alone(new_page, invite):
     keys.tick("#div_id_emergency-signs input[value=none]")
     keys.press(NEXT)
     expect(page).to_have_url(page_url("history"))
-    keys.tick("#id_duration_0")
-    keys.tick("#id_severity_0")
+    for question in ("duration", "onset", "course", "severity"):
+        keys.tick(f"#id_{question}_0")
+    keys.press(NEXT)
+    expect(page).to_have_url(page_url("frequency"))
+    keys.tick("#id_frequency_0")
+    keys.tick("#div_id_movement input[value=flicker]")
+    keys.press(NEXT)
+    expect(page).to_have_url(page_url("locations"))
     keys.tick("#div_id_locations input[value=eyelid]")
     keys.tick("#div_id_locations input[value=calf]")
     keys.tick("#div_id_locations input[value=other]")
     keys.tab_to("#id_locations-other")  # opened by ticking "Somewhere else"
     page.keyboard.type("left big toe")
+    keys.tick("#id_side_0")
     keys.tick("#id_more-than-one-location_0")
+    keys.press(NEXT)
+    expect(page).to_have_url(page_url("pattern"))
     keys.tick("#id_pattern_0")
     keys.press(NEXT)
     expect(page).to_have_url(page_url("symptoms"))
     keys.tick("#div_id_other-symptoms input[value=none]")
     keys.press(NEXT)
+    expect(page).to_have_url(page_url("recent-emergency"))
+    keys.tick("#id_recent-emergency_0")  # yes: the signs open below
+    keys.tick("#div_id_recent-emergency-signs input[value=seizure]")
+    keys.tick("#id_family-history_0")
+    keys.press(NEXT)
     expect(page).to_have_url(page_url("background"))
-    for question in ("medication-flags", "condition-flags", "triggers"):
-        keys.tick(f"#div_id_{question} input[value=none]")
+    keys.tick("#div_id_medication-flags input[value=none]")
+    keys.press(NEXT)
+    expect(page).to_have_url(page_url("conditions"))
+    keys.tick("#div_id_condition-flags input[value=none]")
+    keys.press(NEXT)
+    expect(page).to_have_url(page_url("pregnancy"))
+    keys.tick("#div_id_triggers input[value=none]")
     keys.press(NEXT)
     expect(page).to_have_url(page_url("closing"))
     keys.tab_to("#id_notes")
     page.keyboard.type("Typed without a mouse.")
+    keys.tick("#id_answered-by_0")
     keys.press(NEXT)
     expect(page).to_have_url(at("/intake/review/"))
 
@@ -237,6 +258,7 @@ def test_the_whole_intake_with_the_keyboard_alone(new_page, invite):
     assert encounter.answers["locations"] == ["eyelid", "calf", "other"]
     assert encounter.answers["locations-other"] == "left big toe"
     assert encounter.answers["notes"] == "Typed without a mouse."
+    assert encounter.answers["recent-emergency-signs"] == ["seizure"]
     kinds = {stop["tag"].split()[0] for stop in keys.stops}
     assert {"<a", "<button", "<input", "<textarea"} <= kinds, kinds
 
@@ -296,9 +318,7 @@ def test_errors_are_focused_and_tied_to_their_fields(new_page, invite):
     next_page(page)
     expect(page).to_have_url(page_url("history"))
     next_page(page)
-    _assert_errors_announced(
-        page, {"duration", "severity", "locations", "more-than-one-location", "pattern"}
-    )
+    _assert_errors_announced(page, {"duration", "onset", "course", "severity"})
     answer_pages(page, routine_answers())  # and the page can still be put right
 
     start = new_page("phone")

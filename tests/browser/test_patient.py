@@ -22,6 +22,10 @@ from tests.browser.steps import (
 )
 from tests.factories import routine_answers
 from twitch_intake.models import Encounter
+from twitch_intake.questionnaire import TWITCH_INTAKE
+
+SEIZURE = str(TWITCH_INTAKE.question("emergency-signs").label("seizure"))
+SEVERE = str(TWITCH_INTAKE.question("severity").label("severe"))
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +43,7 @@ def test_routine_intake_with_a_change_from_the_review(new_page, invite, viewport
     expect(heading(page)).to_have_text("Your form before your visit")
     confirm(page)
     expect(page).to_have_url(page_url("emergency"))
-    expect(page.get_by_text("Step 1 of 5")).to_be_visible()
+    expect(page.get_by_text("Step 1 of 11")).to_be_visible()
 
     answer_pages(page, routine_answers(notes="Worse after coffee."))
     review = page.locator("main")
@@ -69,13 +73,13 @@ def test_an_emergency_sign_shows_get_care_now_at_once(new_page, invite, viewport
     page = new_page(viewport)
     page.goto(link)
     confirm(page)
-    page.get_by_label("A seizure (fit)").check()
+    page.get_by_label(SEIZURE).check()
     next_page(page)
 
     expect(page).to_have_url(at("/intake/get-care-now/"))
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Get medical care now")
-    expect(alert).to_contain_text("A seizure (fit)")
+    expect(alert).to_contain_text(SEIZURE)
     expect(alert.get_by_role("link", name="Call 911 now")).to_have_attribute("href", "tel:911")
     expect(alert).to_contain_text("Do not drive yourself.")
     expect(alert).to_contain_text("We have told the clinic. They may not see it straight away")
@@ -93,7 +97,7 @@ def test_an_emergency_sign_shows_get_care_now_at_once(new_page, invite, viewport
 
     page.get_by_role("link", name="Continue the form").click()
     expect(page).to_have_url(page_url("history"))
-    reminder = "You told us about: A seizure (fit). If you have not got care yet, call 911 now."
+    reminder = f"You told us about: {SEIZURE}. If you have not got care yet, call 911 now."
     expect(page.locator(".emergency-reminder")).to_have_text(re.compile(re.escape(reminder)))
     answer_pages(page, routine_answers(**{"emergency-signs": ["seizure"]}))
     expect(page.locator(".emergency-reminder")).to_contain_text(reminder)
@@ -118,23 +122,22 @@ def test_closing_the_page_and_reopening_the_link_resumes(new_page, invite, viewp
     expect(first).to_have_url(page_url("history"))
     fill(first, routine_answers(severity="severe"))
     next_page(first)
-    expect(first).to_have_url(page_url("symptoms"))
+    expect(first).to_have_url(page_url("frequency"))
     first.context.close()  # the patient closes the browser
 
     later = new_page(viewport)  # a new browser: no cookies
-    later.goto("/intake/page/symptoms/")
+    later.goto("/intake/page/frequency/")
     expect(heading(later)).to_have_text("Please open your link again")
     later.goto(link)
     confirm(later)
-    expect(later).to_have_url(page_url("symptoms"))
-    expect(later.get_by_text("Step 3 of 5")).to_be_visible()
+    expect(later).to_have_url(page_url("frequency"))
+    expect(later.get_by_text("Step 3 of 11")).to_be_visible()
 
     later.get_by_role("link", name="Back").click()
     expect(later).to_have_url(page_url("history"))
-    expect(later.get_by_label("Severe: the body part moves", exact=False)).to_be_checked()
-    expect(later.get_by_label("Eyelid")).to_be_checked()
+    expect(later.get_by_label(SEVERE, exact=True)).to_be_checked()
     next_page(later)
-    expect(later).to_have_url(page_url("symptoms"))
+    expect(later).to_have_url(page_url("frequency"))
     answer_pages(later, routine_answers(severity="severe"))
     send(later)
     encounter.refresh_from_db()
@@ -150,30 +153,62 @@ def test_without_javascript_the_whole_intake_completes(new_page, invite, viewpor
     fill(page, routine_answers())
     next_page(page)
     expect(page).to_have_url(page_url("history"))
+    answers = routine_answers(
+        **{
+            "locations": ["eyelid", "other"],
+            "locations-other": "left big toe",
+            "recent-emergency": True,
+            "recent-emergency-signs": ["vomiting"],
+        }
+    )
+    for slug in ("history", "frequency"):
+        expect(page).to_have_url(page_url(slug))
+        fill(page, answers)
+        next_page(page)
 
     # The follow-up questions are hidden until the server has seen the answers that open them.
+    expect(page).to_have_url(page_url("locations"))
     where_else = page.get_by_label("Where else?")
-    how_long = page.locator("#div_id_episode-length")
     expect(where_else).to_be_hidden()
-    expect(how_long).to_be_hidden()
-    answers = routine_answers(locations=["eyelid", "other"], **{"locations-other": "left big toe"})
     fill(page, answers)
     next_page(page)
-    expect(page).to_have_url(page_url("history"))  # drawn again, now asking
+    expect(page).to_have_url(page_url("locations"))  # drawn again, now asking
     expect(where_else).to_be_visible()
-    expect(how_long).to_be_visible()
     expect(page.get_by_label("Somewhere else")).to_be_checked()
-    expect(page.get_by_label("It comes and goes")).to_be_checked()
-
     fill(page, answers)
     next_page(page)
+
+    expect(page).to_have_url(page_url("pattern"))
+    how_long = page.locator("#div_id_episode-length")
+    expect(how_long).to_be_hidden()
+    fill(page, answers)
+    next_page(page)
+    expect(page).to_have_url(page_url("pattern"))
+    expect(how_long).to_be_visible()
+    expect(page.get_by_label("It comes and goes")).to_be_checked()
+    fill(page, answers)
+    next_page(page)
+
     expect(page).to_have_url(page_url("symptoms"))
+    fill(page, answers)
+    next_page(page)
+    expect(page).to_have_url(page_url("recent-emergency"))
+    signs = page.locator("#div_id_recent-emergency-signs")
+    expect(signs).to_be_hidden()
+    fill(page, answers)
+    next_page(page)
+    expect(page).to_have_url(page_url("recent-emergency"))  # drawn again, now asking
+    expect(signs).to_be_visible()
+    expect(signs).to_contain_text("Your answer opened this question")
+    fill(page, answers)
+    next_page(page)
     answer_pages(page, answers)
     expect(page.locator("main")).to_contain_text("left big toe")
     send(page)
     encounter.refresh_from_db()
     assert encounter.answers["locations-other"] == "left big toe"
     assert encounter.answers["episode-length"] == "seconds"
+    assert encounter.answers["recent-emergency-signs"] == ["vomiting"]
     assert encounter.status == Encounter.Status.SUBMITTED
 
 
@@ -206,7 +241,67 @@ def test_intake_js_shows_an_other_than_question_once_any_sign_but_none_is_ticked
     confirm(page)
     block = page.locator("#div_id_emergency-action")
     expect(block).to_be_hidden()
-    page.get_by_label("A seizure (fit)").check()
+    page.get_by_label(SEIZURE).check()
     expect(block).to_be_visible()
     page.get_by_label("None of these").check()  # clears the sign: exclusive
     expect(block).to_be_hidden()
+
+
+@on_a_phone
+def test_intake_js_opens_the_recent_signs_on_yes_and_keeps_not_sure_alone(
+    new_page, invite, viewport
+):
+    """The declarations at work in the browser: ``ShowWhen(..., True)`` on a yes/no question,
+    and the "Not sure" of ``movement``, which cannot be ticked with another answer."""
+    encounter, link = invite()
+    page = new_page(viewport)
+    page.goto(link)
+    confirm(page)
+    answers = routine_answers(
+        **{"recent-emergency": True, "recent-emergency-signs": ["seizure", "high-fever"]}
+    )
+    for slug in ("emergency", "history"):
+        expect(page).to_have_url(page_url(slug))
+        fill(page, answers)
+        next_page(page)
+
+    expect(page).to_have_url(page_url("frequency"))
+    fill(page, answers)
+    movement = TWITCH_INTAKE.question("movement")
+    flicker = page.get_by_label(str(movement.label("flicker")), exact=True)
+    jerk = page.get_by_label(str(movement.label("jerk")), exact=True)
+    not_sure = page.locator("#div_id_movement").get_by_label(
+        str(movement.label("not-sure")), exact=True
+    )
+    flicker.check()
+    jerk.check()
+    not_sure.check()  # clears the others
+    expect(flicker).not_to_be_checked()
+    expect(jerk).not_to_be_checked()
+    flicker.check()  # and ticking another clears it
+    expect(not_sure).not_to_be_checked()
+    expect(flicker).to_be_checked()
+    next_page(page)
+
+    for slug in ("locations", "pattern", "symptoms"):
+        expect(page).to_have_url(page_url(slug))
+        fill(page, answers)
+        next_page(page)
+    expect(page).to_have_url(page_url("recent-emergency"))
+    signs = page.locator("#div_id_recent-emergency-signs")
+    question = page.locator("#div_id_recent-emergency")
+    expect(signs).to_be_hidden()
+    question.get_by_label("Yes", exact=True).check()
+    expect(signs).to_be_visible()
+    question.get_by_label("No", exact=True).check()
+    expect(signs).to_be_hidden()
+    fill(page, answers)  # yes, and the signs
+    expect(signs).to_be_visible()
+    next_page(page)
+    expect(page).to_have_url(page_url("background"))  # no second drawing with JavaScript on
+    answer_pages(page, answers)
+    send(page)
+    encounter.refresh_from_db()
+    assert encounter.answers["movement"] == ["flicker"]
+    assert encounter.answers["recent-emergency-signs"] == ["high-fever", "seizure"]
+    assert "recent-emergency-signs" in encounter.flags

@@ -25,11 +25,9 @@ def test_an_emergency_submitted_while_mail_is_down_reaches_the_clinic_when_it_is
 
     with SMTPServer("refuse") as smtp, override_settings(**smtp.settings()):
         # The patient reports a seizure and submits while every attempt to send is refused.
-        for group in TWITCH_INTAKE.groups:
-            response = client.post(
-                f"/intake/page/{group.link_id}/", page_data(group.link_id, answers)
-            )
-            assert response.status_code == 302, group.link_id
+        for page in TWITCH_INTAKE.pages():
+            response = client.post(f"/intake/page/{page.slug}/", page_data(page.slug, answers))
+            assert response.status_code == 302, page.slug
             answer_get_care(client, response, answers)
         assert client.post("/intake/submit/")["Location"] == "/intake/thanks/"
         assert client.get("/intake/thanks/").status_code == 200

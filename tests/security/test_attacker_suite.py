@@ -35,7 +35,7 @@ from twitch_intake.questionnaire import TWITCH_INTAKE
 
 pytestmark = pytest.mark.django_db
 
-GROUPS = [g.link_id for g in TWITCH_INTAKE.groups]
+GROUPS = [p.slug for p in TWITCH_INTAKE.pages()]
 MARKER = '{{"zq"|add:"xw"}}'
 EVALUATED = "zqxw"
 SCRIPT = '"><script>alert(1)</script><img src=x onerror=alert(1)>'
@@ -53,13 +53,13 @@ PAYLOADS: dict[str, Callable[[], Any]] = {
     "list for one value": lambda: ["none", MARKER, SCRIPT],
     "file": lambda: SimpleUploadedFile("answer.txt", MARKER.encode(), "text/plain"),
 }
-#: Every group page's fields: its questions, the hidden show-when state, and what a page does
-#: not expect at all.
+#: Every page's fields: its questions, the hidden show-when state, and what a page does not
+#: expect at all.
 EXTRA_FIELDS = ["_revealed", "csrfmiddlewaretoken", "unexpected"]
 GROUP_FIELDS = [
-    (group.link_id, field)
-    for group in TWITCH_INTAKE.groups
-    for field in [q.link_id for q in group.questions] + EXTRA_FIELDS
+    (page.slug, field)
+    for page in TWITCH_INTAKE.pages()
+    for field in [q.link_id for q in page.questions] + EXTRA_FIELDS
 ]
 #: Complete and valid, every follow-up shown: any page may be posted, and submit would succeed.
 SAVED = rich_answers()
@@ -93,7 +93,7 @@ def patient() -> tuple[Encounter, Client]:
     return encounter, bound_client(encounter)
 
 
-# --- The group pages ------------------------------------------------------------------------
+# --- The pages of the form ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_each_field_of_each_page(patient, group, field):
             assert_inert(client.get(shown))
 
 
-@pytest.mark.parametrize("group", [g for g in GROUPS if g != "closing"])  # closing: no required
+@pytest.mark.parametrize("group", GROUPS)  # every page asks a required question
 def test_the_hidden_state_on_a_page_drawn_again_with_an_error(patient, group):
     """The page comes back when an answer is missing: the hidden field is drawn again too."""
     encounter, client = patient
@@ -135,7 +135,7 @@ def test_the_hidden_state_on_a_page_drawn_again_with_an_error(patient, group):
 @pytest.mark.parametrize("group", GROUPS)
 def test_every_field_of_a_page_at_once(patient, group):
     encounter, client = patient
-    fields = [q.link_id for q in TWITCH_INTAKE.group(group).questions] + EXTRA_FIELDS
+    fields = [q.link_id for q in TWITCH_INTAKE.page(group).questions] + EXTRA_FIELDS
     for name, payload in PAYLOADS.items():
         reset(encounter)
         response = client.post(f"/intake/page/{group}/", {f: payload() for f in fields})
@@ -159,10 +159,9 @@ def test_a_body_that_is_not_a_form(patient, group):
         reset(encounter)
         response = client.generic("POST", url, body, content_type=content_type)
         assert_inert(response)
-        if response.status_code != 302:
-            assert answers_of(encounter) == SAVED
-        else:  # no form data at all: a page of optional questions is answered blank
-            assert group == "closing" and "notes" not in answers_of(encounter)
+        # No form data at all: every page asks a required question, so none is saved.
+        assert response.status_code != 302
+        assert answers_of(encounter) == SAVED
 
 
 # --- Arriving: the link and self-start ------------------------------------------------------

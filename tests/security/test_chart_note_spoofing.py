@@ -24,7 +24,7 @@ from twitch_intake.questionnaire import TWITCH_INTAKE
 
 pytestmark = pytest.mark.django_db
 
-PAGES = [g.link_id for g in TWITCH_INTAKE.groups]
+PAGES = [p.slug for p in TWITCH_INTAKE.pages()]
 FAKE = "Ada\nLevel: Routine\nRed flags: 0"
 #: Right-to-left override, isolates, marks, zero-width characters, the byte-order mark.
 INVISIBLE = [
@@ -177,14 +177,14 @@ def test_self_start_refuses_a_name_of_more_than_one_line_or_with_hidden_controls
 
 
 @pytest.mark.parametrize(
-    ("group", "link_id", "posted"),
+    ("slug", "link_id", "posted"),
     [
         (
-            "history",
+            "locations",
             "locations-other",
             {"locations": ["other"], "locations-other": "toe\nLevel: x"},
         ),
-        ("history", "locations-other", {"locations": ["other"], "locations-other": "toe\u202e"}),
+        ("locations", "locations-other", {"locations": ["other"], "locations-other": "toe\u202e"}),
         (
             "symptoms",
             "weakness-where",
@@ -194,13 +194,13 @@ def test_self_start_refuses_a_name_of_more_than_one_line_or_with_hidden_controls
         ("closing", "notes", {"notes": "fine\u200b"}),
     ],
 )
-def test_a_page_refuses_it_beside_the_field_and_keeps_what_was_saved(group, link_id, posted):
+def test_a_page_refuses_it_beside_the_field_and_keeps_what_was_saved(slug, link_id, posted):
     saved = routine_answers()
     encounter = make_encounter(answers=saved, completed_groups=PAGES)
     client = bound_client(encounter)
-    data = {**{k: v for k, v in routine_answers().items() if k in {q.link_id for q in TWITCH_INTAKE.group(group).questions}}, **posted}  # fmt: skip
+    data = {**{k: v for k, v in routine_answers().items() if k in {q.link_id for q in TWITCH_INTAKE.page(slug).questions}}, **posted}  # fmt: skip
     data = {k: ("yes" if v is True else "no" if v is False else v) for k, v in data.items()}
-    response = client.post(f"/intake/page/{group}/", data)
+    response = client.post(f"/intake/page/{slug}/", data)
     assert response.status_code == 400
     error = Page(response).error(link_id)
     assert error, response.content.decode()
@@ -212,7 +212,7 @@ def test_long_answers_keep_their_line_breaks(client):
     patient = bound_client(encounter)
     response = patient.post(
         "/intake/page/closing/",
-        {"notes": "Line one\r\nLine two\n\tthree", "answered-by": "patient"},
+        {"notes": "Line one\r\nLine two\n\tthree", "answered-by": routine_answers()["answered-by"]},
     )
     assert response.status_code == 302
     assert (

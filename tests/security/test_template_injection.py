@@ -17,7 +17,7 @@ from twitch_intake.questionnaire import TWITCH_INTAKE
 
 pytestmark = pytest.mark.django_db
 
-PAGES = [g.link_id for g in TWITCH_INTAKE.groups]
+PAGES = [p.slug for p in TWITCH_INTAKE.pages()]
 
 #: Evaluated, ``{{"zq"|add:"xw"}}`` renders as ``zqxw``; as text it never contains it. Without
 #: spaces, because the old code split the value on whitespace (and sorted the pieces).
@@ -29,7 +29,8 @@ EVALUATED = "zqxw"
 RE_RENDERS = {
     "error": ("symptoms", {}),
     "newly revealed": ("symptoms", {"other-symptoms": ["weakness"]}),
-    "error, history": ("history", {"locations": ["other"]}),
+    "error, locations": ("locations", {"locations": ["other"]}),
+    "newly revealed, recent signs": ("recent-emergency", {"recent-emergency": "yes"}),
 }
 
 
@@ -49,6 +50,10 @@ def test_posted_template_syntax_is_never_evaluated(case):
     encounter = _patient()
     _, response = _post(encounter, page, data, f"episode-length {MARKER}")
     assert response.status_code == (200 if case == "newly revealed" else 400)
+    if case.startswith("newly revealed"):
+        assert "one more question" in response.content.decode() or "opened this question" in (
+            response.content.decode()
+        )
     assert EVALUATED not in response.content.decode()
 
 

@@ -18,8 +18,8 @@ def host_on_bootstrap4(settings):
 
 
 def every_form():
-    for group in questionnaire.TWITCH_INTAKE.groups:
-        yield forms.form_class(group.link_id)()
+    for page in questionnaire.TWITCH_INTAKE.pages():
+        yield forms.form_class(page)()
     yield forms.ConfirmBirthDateForm()
     yield forms.SelfStartForm()
 

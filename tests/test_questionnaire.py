@@ -1004,3 +1004,9 @@ def test_a_yes_no_follow_up_must_name_a_yes_no_question() -> None:
     )
     with pytest.raises(ValueError):
         Questionnaire("9.9.9", "t", (Group("g", "G", "", (asks, follow)),))
+
+
+@pytest.mark.parametrize("version", ["9.0.0", "", None, "garbage"])
+def test_a_stored_row_of_a_version_not_known_is_read_with_the_current_one(version: Any) -> None:
+    assert questionnaire.stored_under(version) is TWITCH_INTAKE
+    assert questionnaire.stored_under("1.0.0") is V1_0

@@ -98,3 +98,18 @@ def test_nothing_to_change_prints_only_the_total():
     make_submitted(routine_answers())
 
     assert retriage() == ["1 encounters checked, 0 changed"]
+
+
+@pytest.mark.django_db
+def test_a_row_of_a_version_this_release_does_not_know_is_retriaged_not_crashed():
+    """A row written by a newer release that was rolled back: read with the current rules."""
+    from twitch_intake import services
+
+    encounter = make_submitted()
+    Encounter.objects.filter(pk=encounter.pk).update(
+        questionnaire_version="9.0.0", level="priority"
+    )
+    report = services.retriage()
+    encounter.refresh_from_db()
+    assert report.checked >= 1 and encounter.level == "routine"
+    assert encounter.questionnaire_version == "9.0.0"

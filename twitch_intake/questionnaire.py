@@ -1086,6 +1086,17 @@ def for_version(version: str | None) -> Questionnaire:
     return TWITCH_INTAKE.as_of(version) if version else TWITCH_INTAKE
 
 
+def stored_under(version: str | None) -> Questionnaire:
+    """The questionnaire a stored row of ``version`` is read with. A version this definition
+    does not know (a row written by a newer release, which was then rolled back) is read as the
+    current one: a stored intake must always render, retriage and export, under its own
+    version's name."""
+    try:
+        return for_version(version)
+    except ValueError:
+        return TWITCH_INTAKE
+
+
 def current_version() -> str:
     """The version new encounters are stored against: a callable default, read when a row is
     made, so that a content version is a change to this module and never a migration."""

@@ -328,7 +328,7 @@ def submit(encounter_id: int, *, session_key: str | None = None) -> SubmitResult
         # the current one). An answer to a question that version does not ask (a content
         # version dropped it while the patient was part way through) is let go, not a page
         # they cannot leave.
-        intake = questionnaire.for_version(encounter.questionnaire_version)
+        intake = questionnaire.stored_under(encounter.questionnaire_version)
         asked = {k: v for k, v in encounter.answers.items() if intake.has_question(k)}
         cleaned, problems = validation.validate(asked, intake)
         if problems:
@@ -469,7 +469,7 @@ def _assess_with_history(encounter: Encounter) -> triage.Assessment:
     """The encounter's assessment, with the history of its answers where a sign was reported
     (only there can a withdrawn sign be; the others need no query)."""
     earlier = history.earlier_answers(encounter.pk) if encounter.emergency_reported_at else None
-    intake = questionnaire.for_version(encounter.questionnaire_version)
+    intake = questionnaire.stored_under(encounter.questionnaire_version)
     return triage.assess(encounter.answers, intake=intake, earlier=earlier)
 
 

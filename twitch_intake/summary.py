@@ -533,10 +533,7 @@ def intake_of(encounter: Encounter) -> Questionnaire:
     """The questionnaire as the encounter's version asked it. A version this definition does
     not know is read as the current one: a summary must render, and its header shows the
     version stored."""
-    try:
-        return questionnaire.for_version(encounter.questionnaire_version)
-    except ValueError:
-        return questionnaire.TWITCH_INTAKE
+    return questionnaire.stored_under(encounter.questionnaire_version)
 
 
 def _item(question: Question, answers: Mapping[str, Any], asked: Questionnaire) -> HistoryItem:

@@ -110,7 +110,7 @@ def _intake(encounter: Encounter) -> questionnaire.Questionnaire:
     sent, then the version it was sent under, forever."""
     if not encounter.is_submitted:
         return questionnaire.TWITCH_INTAKE
-    return questionnaire.for_version(encounter.questionnaire_version)
+    return questionnaire.stored_under(encounter.questionnaire_version)
 
 
 def _place_url(step: str | None) -> str:

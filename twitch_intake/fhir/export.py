@@ -100,10 +100,7 @@ def _answered_under(version: str | None) -> Questionnaire:
     """The questionnaire an encounter or response of ``version`` was answered under; the current
     one for an empty version, and for one this definition does not know (a row stored by a
     newer release): then the export names that version and holds what was stored, honestly."""
-    try:
-        return questionnaire.for_version(version)
-    except ValueError:
-        return questionnaire.TWITCH_INTAKE
+    return questionnaire.stored_under(version)
 
 
 def questionnaire_json(version: str | None = None) -> dict[str, Any]:

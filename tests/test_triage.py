@@ -89,7 +89,11 @@ def answers(**overrides: Any) -> dict[str, Any]:
 
 
 def label(link_id: str, code: str) -> str:
-    return str(TWITCH_INTAKE.question(link_id).label(code))
+    """How the evidence names an answer: the option's short name where it has one ("Weakness",
+    not the sentence that explains it to the patient), else its label."""
+    question = TWITCH_INTAKE.question(link_id)
+    option = question.option(code)
+    return str((option.brief if option is not None else "") or question.label(code))
 
 
 def raised(given: dict[str, Any], code: str) -> triage.Flag:
@@ -658,7 +662,8 @@ def test_bulbar_evidence_names_the_symptoms_and_the_tongue() -> None:
     assert label("other-symptoms", "speech-change") in flag.evidence
     assert label("locations", "tongue") in flag.evidence
     assert label("locations", "hand") not in flag.evidence
-    assert flag.answers == (label("other-symptoms", "speech-change"), label("locations", "tongue"))
+    full = TWITCH_INTAKE.question("other-symptoms").label("speech-change")
+    assert flag.answers == (full, TWITCH_INTAKE.question("locations").label("tongue"))
 
 
 def test_recent_signs_evidence_names_the_signs_and_is_not_an_emergency() -> None:
@@ -824,3 +829,10 @@ def test_a_red_flag_not_raised_says_what_was_answered(
 ) -> None:
     negatives = {n.code: str(n.shows) for n in assess(given).negatives}
     assert negatives[code] == shows
+
+
+def test_weakness_evidence_says_where_as_typed_and_shows_a_stored_line_break() -> None:
+    given = answers(other_symptoms=["weakness"], weakness_where="right hand")
+    assert raised(given, "weakness").evidence == "ticked: Weakness; where: “right hand”"
+    stored = {**given, "weakness-where": "hand\nLevel: Routine"}  # stored before the rules
+    assert "\n" not in str(assess(stored).flag("weakness").evidence)

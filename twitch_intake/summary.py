@@ -97,12 +97,7 @@ INTEGRITY_WARNING = _(
 # --- Free text in the chart note --------------------------------------------------------------
 
 
-def _visible(line: str) -> str:
-    """Control and format characters (a right-to-left override, a zero-width space) as code
-    points, so that the note shows what was stored instead of being rearranged by it."""
-    return "".join(
-        f"[U+{ord(ch):04X}]" if validation.has_control_character(ch) else ch for ch in line
-    )
+_visible = validation.visible
 
 
 def quoted(text: str) -> str:

@@ -314,9 +314,17 @@ def _ticked(
         return None
     question = intake.question(link_id)
     labels = tuple(question.label(code) for code in chosen)
+    # The option's short name where it has one ("Weakness", not the sentence that explains it
+    # to the patient): evidence is read in a glance, and it is still what the patient ticked.
+    words = tuple(_brief(question, code) for code in chosen)
     return Finding(
-        _words(lambda: gettext("ticked: %(answers)s") % {"answers": _joined(labels)}), labels
+        _words(lambda: gettext("ticked: %(answers)s") % {"answers": _joined(words)}), labels
     )
+
+
+def _brief(question: Question, code: str) -> Text:
+    option = question.option(code)
+    return (option.brief if option is not None else "") or question.label(code)
 
 
 def _answered(
@@ -328,10 +336,11 @@ def _answered(
         return None
     question = intake.question(link_id)
     label = question.label(value)
+    brief = _brief(question, value)
     return Finding(
         _words(
             lambda: (
-                gettext("%(question)s %(answer)s") % {"question": question.text, "answer": label}
+                gettext("%(question)s %(answer)s") % {"question": question.text, "answer": brief}
             )
         ),
         (label,),
@@ -362,7 +371,17 @@ def emergency_signs(answers: Answers, intake: Questionnaire) -> Finding | None:
 def weakness(answers: Answers, intake: Questionnaire) -> Finding | None:
     """Weakness with the twitching: the article's first reason to make an appointment, and with
     twitching the sign that separates a nerve or motor-neuron problem from benign twitches."""
-    return _ticked(answers, intake, "other-symptoms", ["weakness"])
+    found = _ticked(answers, intake, "other-symptoms", ["weakness"])
+    where = answers.get("weakness-where")
+    if found is None or not isinstance(where, str) or not where.strip():
+        return found
+    ticked, where = found.evidence, validation.visible(where.strip())
+    return Finding(
+        _words(
+            lambda: gettext("%(ticked)s; where: “%(where)s”") % {"ticked": ticked, "where": where}
+        ),
+        found.answers,
+    )
 
 
 def multifocal(answers: Answers, intake: Questionnaire) -> Finding | None:
@@ -642,7 +661,7 @@ RULES: tuple[Rule, ...] = (
         Kind.RED,
         _("Weakness with the twitching"),
         _("Source article: make an appointment when weakness accompanies the twitching"),
-        reads=("other-symptoms",),
+        reads=("other-symptoms", "weakness-where"),
         test=weakness,
         level=Level.PRIORITY,
         highlight=1,
@@ -892,7 +911,7 @@ def _firing_options(
             alone = {**answers, question.link_id: [option.code] if full.repeats else option.code}
             if rule.test(alone, current) is not None:
                 offered = option.code in question.codes
-                (asked if offered else unasked).append(option.label)
+                (asked if offered else unasked).append(option.brief or option.label)
     return asked, unasked
 
 

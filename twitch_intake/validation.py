@@ -65,6 +65,13 @@ def has_control_character(text: str, multiline: bool = False) -> bool:
     return character_problem(text, multiline=multiline) is not None
 
 
+def visible(line: str) -> str:
+    """Control and format characters (a line break, a right-to-left override, a zero-width
+    space) as code points, so that text stored before the input rules refused them shows what
+    was stored instead of being rearranged, or starting a line, by it."""
+    return "".join(f"[U+{ord(ch):04X}]" if has_control_character(ch) else ch for ch in line)
+
+
 def is_blank(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == ()
 

@@ -23,6 +23,7 @@ from tests.test_views import (
     REVIEW_URL,
     SUBMIT_URL,
     THANKS_URL,
+    IntakeClient,
     Page,
     answer_pages,
     label,
@@ -380,8 +381,12 @@ def test_the_get_care_page_offers_no_office_line_only_an_all_hours_advice_line(c
     page = words(report(client, "breathing-difficulty"))
     assert "Call 911 now." in page  # trouble breathing: call now
     assert "020 7946 0000" not in page and "Call the clinic" not in page
-    # The other pages keep the clinic's number for questions.
-    assert "020 7946 0000" in words(client.get(PAGE_URL.format("history")))
+    # Nor do the later pages that repeat "call now"; an intake without a sign keeps it.
+    assert "020 7946 0000" not in words(client.get(PAGE_URL.format("history")))
+    calm = IntakeClient()
+    sign_in(calm, make_encounter(patient_name="No Sign"))
+    calm.post(PAGE_URL.format("emergency"), {"emergency-signs": ["none"]})
+    assert "020 7946 0000" in words(calm.get(PAGE_URL.format("history")))
     set_intake_settings(settings, CLINIC_PHONE="020 7946 0000", ADVICE_PHONE="0800 111 222")
     page = words(client.get(GET_CARE_URL))
     assert "For advice at any hour, day or night, call 0800 111 222." in page
@@ -395,7 +400,8 @@ def test_a_sign_taken_back_still_gets_the_emergency_thanks_page(patient):
     report(client, "breathing-difficulty")
     answers = routine_answers()  # then "None of these" on the first page, and the rest
     answer_pages(client, answers)
-    assert "You told us about" not in words(client.get(REVIEW_URL))  # no sign ticked now
+    # No sign is ticked now, but the one taken back is still told, with "call now".
+    assert "You told us about" in words(client.get(REVIEW_URL))
     assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
     assert Encounter.objects.get(pk=encounter.pk).level == "emergency"
     thanks = words(client.get(THANKS_URL))

@@ -207,6 +207,7 @@ def _added_in_1_1(question: Question) -> Question:
 #: first page offers an answer 1.0.0 never offered.
 VERSIONED = dataclasses.replace(
     PAGED,
+    version="1.1.0",
     groups=(
         Group(
             "a",

@@ -401,7 +401,7 @@ def test_every_flag_raised_in_table_order_with_kind_label_and_source() -> None:
         ("breathing", ["NICE NG42", "breathlessness lying flat"]),
         ("recent-emergency-signs", ["emergency signs", "NHS", "even if it has passed"]),
         ("severe", ["severe"]),
-        ("persistent", ["persistent", "MedlinePlus"]),
+        ("persistent", ["severe or persistent", "a month or more"]),
         ("lifestyle-triggers", ["common causes"]),
         ("medication-link", ["benzodiazepine", "MedlinePlus"]),
         ("medicine-mentioned", ["benzodiazepine", "MedlinePlus"]),
@@ -775,7 +775,7 @@ def test_an_option_1_0_0_never_offered_is_not_asked_not_no() -> None:
     assert negatives["breathing"] == "not asked (form version 1.0.0)"
     # Swallowing and the tongue were asked; speech change was not: both are said.
     assert negatives["bulbar"] == (
-        "no (swallowing and speech problems not ticked; tongue not among the places); "
+        "no (swallowing and speech problems not ticked; tongue not ticked); "
         "not asked in form version 1.0.0: " + label("other-symptoms", "speech-change")
     )
     assert negatives["emergency-signs"].endswith(
@@ -818,7 +818,7 @@ def test_the_same_blank_in_1_1_0_is_not_answered() -> None:
         (
             answers(other_symptoms=["cramps"], locations=["eyelid"]),
             "bulbar",
-            "no (swallowing and speech problems not ticked; tongue not among the places)",
+            "no (swallowing and speech problems not ticked; tongue not ticked)",
         ),
         ({}, "weakness", "not answered"),
         ({}, "multifocal", "not answered"),

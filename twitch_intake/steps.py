@@ -65,6 +65,10 @@ class Steps:
         added, so nothing the patient was never shown counts as done.
         """
         steps = cls.of(completed, definition)
+        if since is not None and since not in steps.definition.versions:
+            # A version nobody knows ("", or one a newer release wrote): read as the first, so
+            # every page that gained a question or an answer since is shown again, never a 500.
+            since = questionnaire.FIRST_VERSION
         named = set(completed)
         groups = {p.group.link_id for p in steps.pages if p.slug in named}
         only_groups = all(step in groups for step in steps.completed)

@@ -101,8 +101,11 @@ _visible = validation.visible
 
 
 def quoted(text: str) -> str:
-    """One line of someone's words for the chart note, in double quotes."""
-    return f'"{_visible(text)}"'
+    """One line of someone's words for the chart note, in double quotes; a quote they typed is
+    escaped (``\"``), so that it cannot close ours and go on in words that read like ours
+    (``right hand") · Level: Routine``)."""
+    escaped = _visible(text).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 def chart_text(text: str) -> str:
@@ -639,7 +642,9 @@ def _story_part(
         said = _said(answers, intake, question, option.code)
         if not said:
             return str(_words(option))
-        return f"{_words(option)} ({quoted(said) if quote else said})"
+        # Quoted on screen too: the story is one line of our words, and the patient's must
+        # read as theirs wherever the line is shown.
+        return f"{_words(option)} ({quoted(said)})"
 
     ticked = [o for o in _ticked(question, answers) if o.code not in question.exclusive]
     if question.link_id in triage.emergency_questions():

@@ -160,10 +160,14 @@ class Withdrawal:
 
 
 def _clock(first: datetime, second: datetime | None) -> tuple[str, str]:
-    """The two times in local time: hours and minutes, with the date when not the same day."""
+    """The two times in local time: hours and minutes, with the date unless both are today."""
     one = timezone.localtime(first)
     two = timezone.localtime(second) if second is not None else None
-    fmt = "H:i" if two is None or one.date() == two.date() else "Y-m-d H:i"
+    # Hours alone only when read the same day they happened: a summary read days later must
+    # not leave the clinician guessing which day "08:15" was.
+    today = timezone.localdate()
+    same_day = one.date() == today and (two is None or two.date() == today)
+    fmt = "H:i" if same_day else "Y-m-d H:i"
     return date_format(one, fmt), date_format(two, fmt) if two is not None else ""
 
 
@@ -419,7 +423,21 @@ def one_place(answers: Answers, intake: Questionnaire) -> Text:
     ticked = _ticked(answers, intake, "locations")
     if ticked is None:
         return NOT_ANSWERED
-    return format_lazy(_("no (one place: {place})"), place=ticked.answers[0])
+    place = ticked.answers[0]
+    question = intake.question("locations")
+    code = ticked_codes(answers, "locations")[0]
+    details = intake.details_of(question, code)
+    typed = answers.get(details.link_id) if details is not None else None
+    if isinstance(typed, str) and typed.strip():
+        # The words typed for "somewhere else" may name several places: the clinician reads
+        # them here, beside the "no", rather than a bare "Somewhere else".
+        visible = validation.visible(typed.strip())
+        return format_lazy(
+            _("no (one place: {place}: “{typed}”; ask whether it is one place)"),
+            place=place,
+            typed=visible,
+        )
+    return format_lazy(_("no (one place: {place})"), place=place)
 
 
 def muscle_loss(answers: Answers, intake: Questionnaire) -> Finding | None:
@@ -445,7 +463,7 @@ def bulbar(answers: Answers, intake: Questionnaire) -> Finding | None:
 
 def no_bulbar_sign(answers: Answers, intake: Questionnaire) -> Text:
     """The negative of :func:`bulbar`, in one phrase rather than two lists."""
-    return _("no (swallowing and speech problems not ticked; tongue not among the places)")
+    return _("no (swallowing and speech problems not ticked; tongue not ticked)")
 
 
 def breathing(answers: Answers, intake: Questionnaire) -> Finding | None:
@@ -735,10 +753,7 @@ RULES: tuple[Rule, ...] = (
         "persistent",
         Kind.RED,
         _("Twitching for a month or more"),
-        _(
-            "Source article: severe or persistent twitching; MedlinePlus: harmless twitches "
-            "usually last no more than a few days"
-        ),
+        _("Source article: severe or persistent twitching (persistent: a month or more)"),
         reads=("duration",),
         test=persistent,
         level=Level.PRIORITY,

@@ -22,7 +22,7 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import display, questionnaire, ratelimit, services, triage
+from . import display, history, questionnaire, ratelimit, services, triage
 from .conf import app_settings
 from .forms import (
     ConfirmBirthDateForm,
@@ -283,6 +283,7 @@ def _render_page(
 ) -> HttpResponse:
     previous = steps.previous(page.slug)
     status = 400 if form.is_bound and form.errors else 200
+    reminder = None if _asks_about_emergencies(page) else _reminder(encounter)
     return render(
         request,
         "twitch_intake/page.html",
@@ -295,7 +296,8 @@ def _render_page(
             revealed_more=revealed_more,
             encounter=encounter,
             # Not on the page that asks about the signs: there the patient may be changing them.
-            reminder=None if _asks_about_emergencies(page) else _reminder(encounter),
+            reminder=reminder,
+            **_no_office_line(reminder is not None),
         ),
         status=status,
     )
@@ -303,11 +305,22 @@ def _render_page(
 
 def _reminder(encounter: Encounter) -> tuple[Any, ...] | None:
     """The signs the patient reported, for the one-line reminder on every later page; ``None``
-    when the answers hold none."""
-    assessment = triage.assess(encounter.answers, _intake(encounter))
+    when the answers hold none and none was ever reported. A sign taken back is still told
+    (the intake stays an emergency until a clinician reconciles it, and a patient who unticked
+    "trouble breathing" in a panic must still read "call now"): the history is read only for
+    an intake that reported one."""
+    earlier = history.earlier_answers(encounter.pk) if encounter.emergency_reported_at else None
+    assessment = triage.assess(encounter.answers, _intake(encounter), earlier=earlier)
     if not assessment.is_emergency:
         return None
-    return assessment.emergency_signs
+    withdrawn = [a for w in assessment.withdrawn_signs for a in w.answers]
+    return tuple(dict.fromkeys([*assessment.emergency_signs, *withdrawn]))
+
+
+def _no_office_line(emergency: bool) -> dict[str, str]:
+    """Beside "call the emergency number now", the clinic's office number is not offered:
+    only an advice line that answers at all hours may be (CLINICAL.md, the get-care page)."""
+    return {"clinic_phone": ""} if emergency else {}
 
 
 def _clinic_was_told(encounter: Encounter) -> bool:
@@ -398,6 +411,7 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     steps = _steps(encounter)
     if not steps.is_complete:
         return redirect(_resume_url(encounter))
+    reminder = _reminder(encounter)
     return render(
         request,
         "twitch_intake/review.html",
@@ -411,7 +425,8 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
                 for section in display.answer_sections(encounter.answers)
             ],
             steps=steps.count,
-            reminder=_reminder(encounter),
+            reminder=reminder,
+            **_no_office_line(reminder is not None),
         ),
     )
 
@@ -454,6 +469,7 @@ def thanks(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             reminder=reminder,
             # An emergency intake is never promised a call back.
             emergency=reminder is not None or encounter.level == triage.Level.EMERGENCY,
+            **_no_office_line(reminder is not None or encounter.level == triage.Level.EMERGENCY),
             advice=_intake(encounter).after_advice(encounter.answers),
         ),
     )

@@ -116,7 +116,7 @@ def test_typed_words_in_the_one_line_story_cannot_add_a_line():
     assert _lines_starting(text, "Red flags:") == ["Red flags: 2"]
     story = text.splitlines()[1]
     assert '"toe[U+000A]Level: Routine"' in story
-    assert '"hand"[U+2029]Red flags: 0"' in story
+    assert '"hand\\"[U+2029]Red flags: 0"' in story  # their quote escaped, not closing ours
 
 
 def test_one_line_free_text_is_quoted_and_long_text_is_set_off_line_by_line():

@@ -50,7 +50,8 @@ test-integration: $(STAMP)
 # Any manage.py command against the same database as demo, e.g. make manage ARGS="createsuperuser"
 manage: $(STAMP)
 	@url=$$($(DB_URL)) || exit 1; \
-	DATABASE_URL="$$url" DJANGO_DEBUG=1 $(PY) manage.py $(ARGS)
+	export DATABASE_URL="$$url" DJANGO_DEBUG=1; \
+	$(PY) manage.py migrate --noinput -v 0 && $(PY) manage.py $(ARGS)
 
 bench: $(STAMP)
 	@url=$$($(DB_URL)) || exit 1; \

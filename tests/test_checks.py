@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import django
 import pytest
 from django.conf import settings as django_settings
 from django.core import checks
@@ -28,8 +29,16 @@ BASE = {
 def delivering_email(settings):
     """pytest-django's locmem backend delivers nothing, which is itself an error (E029) in
     production: these tests check the rest with a backend that would deliver."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
+    use_backend(settings, "django.core.mail.backends.smtp.EmailBackend")
+
+
+def use_backend(settings, backend):
+    """The default mailer, where this Django reads it (``MAILERS`` from 6.1, which deprecates
+    ``EMAIL_BACKEND``)."""
+    if django.VERSION >= (6, 1):
+        settings.MAILERS = {"default": {"BACKEND": backend}}
+    else:
+        settings.EMAIL_BACKEND = backend
 
 
 def check_settings_with(settings, **values):
@@ -339,8 +348,7 @@ def test_the_sites_default_pack_must_be_allowed(settings, default):
 def test_alerts_through_a_backend_that_delivers_nothing_are_an_error_in_production(
     settings, backend
 ):
-    settings.EMAIL_BACKEND = backend
-    settings.MAILERS = {"default": {"BACKEND": backend}}
+    use_backend(settings, backend)
     settings.DEBUG = False
     [message] = check_settings_with(settings)
     assert message.id == "twitch_intake.E029" and message.hint
@@ -354,13 +362,54 @@ def test_alerts_through_smtp_or_a_provider_pass(settings):
         "django.core.mail.backends.smtp.EmailBackend",
         "anymail.backends.amazon_ses.EmailBackend",
     ):
-        settings.EMAIL_BACKEND = backend
-        settings.MAILERS = {"default": {"BACKEND": backend}}
+        use_backend(settings, backend)
         assert check_settings_with(settings) == []
 
 
 def test_the_mailer_is_read_from_mailers_where_django_has_them(settings):
     settings.DEBUG = False
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
     assert ids(settings) == ["twitch_intake.E029"]
+
+
+def test_a_session_engine_the_server_cannot_end_is_an_error(settings):
+    from twitch_intake.checks import check_wiring
+
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    assert "twitch_intake.E035" in [m.id for m in check_wiring()]
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    assert "twitch_intake.E035" not in [m.id for m in check_wiring()]
+
+
+@pytest.mark.parametrize("where", ["missing", "after csrf"])
+def test_the_charset_middleware_must_come_before_csrf(settings, where):
+    from twitch_intake.checks import check_wiring
+
+    charset = "twitch_intake.middleware.RequestCharsetMiddleware"
+    middleware = [m for m in settings.MIDDLEWARE if m != charset]
+    if where == "after csrf":
+        middleware.append(charset)
+    settings.MIDDLEWARE = middleware
+    assert "twitch_intake.E034" in [m.id for m in check_wiring()]
+
+
+def test_the_wiring_as_the_tests_have_it_has_neither(settings):
+    from twitch_intake.checks import check_wiring
+
+    assert not {"twitch_intake.E034", "twitch_intake.E035"} & {m.id for m in check_wiring()}
+
+
+def test_a_site_url_over_plain_http_in_production_is_an_error(settings):
+    settings.DEBUG = False
+    assert ids(settings, SITE_URL="http://intake.clinic.example") == ["twitch_intake.E036"]
+    settings.DEBUG = True
+    assert ids(settings, SITE_URL="http://localhost:8000") == []
+
+
+def test_settings_that_are_not_a_dict_are_reported_not_a_crash(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.TWITCH_INTAKE = "oops"
+    with pytest.raises(SystemCheckError, match="E000"):
+        call_command("check")

@@ -188,3 +188,51 @@ def test_a_signed_in_site_user_who_is_not_staff_keeps_the_sites_session(
     client.get("/")
     assert _expiry_age(client) > 13 * 24 * 3600
     assert "_twitch_intake_seen" not in client.session
+
+
+# --- After an outside attack: the idle limit and the second factor in an outage ------------------
+
+
+def test_a_host_page_that_never_reads_its_session_costs_no_query(client, django_assert_num_queries):
+    encounter = make_encounter()
+    bound_client(encounter, client)
+    with django_assert_num_queries(0):
+        assert client.get("/").status_code == 200
+
+
+def _session_store_down(monkeypatch):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import OperationalError
+
+    def down(self):
+        raise OperationalError("connection to server failed")
+
+    monkeypatch.setattr(SessionStore, "load", down)
+
+
+def test_a_database_outage_never_turns_an_app_response_into_a_500(client, monkeypatch):
+    """A CSRF refusal on the app's language switch is answered before any view: reading the
+    session afterwards for the idle limit must not turn the 403 into a 500."""
+    encounter = make_encounter()
+    strict = Client(enforce_csrf_checks=True)
+    bound_client(encounter, strict)
+    _session_store_down(monkeypatch)
+    response = strict.post("/patients/language/", {"language": "es"})
+    assert response.status_code == 403
+
+
+def test_the_second_factor_check_in_an_outage_is_a_503_not_a_500(client, monkeypatch):
+    from django.contrib.auth.models import User
+    from django.db import OperationalError
+
+    from twitch_intake import mfa
+
+    client.force_login(User.objects.create_superuser("outage", "o@clinic.test", "x" * 20))
+
+    def down(request):
+        raise OperationalError("connection to server failed")
+
+    monkeypatch.setattr(mfa, "needs_second_factor", down)
+    response = client.get("/staff/twitch_intake/encounter/")
+    assert response.status_code == 503 and response["Retry-After"].isdigit()
+    assert "Traceback" not in response.content.decode()

@@ -10,6 +10,7 @@ at ``manage.py check`` instead of a 500 for the first patient.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -140,6 +141,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="twitch_intake.E016",
             )
         )
+    site = app_settings.SITE_URL
+    if (
+        not settings.DEBUG
+        and isinstance(site, str)
+        and site.lower().startswith("http://")
+        and urlsplit(site).hostname not in ("localhost", "127.0.0.1", "::1")  # this machine
+    ):
+        errors.append(
+            Error(
+                f"TWITCH_INTAKE['SITE_URL'] is {site!r}: links to the summary (in alerts) and "
+                "to the intake would travel over plain HTTP.",
+                hint="Serve the site over HTTPS and start SITE_URL with https://.",
+                id="twitch_intake.E036",
+            )
+        )
     return errors
 
 
@@ -209,10 +225,12 @@ def _check_alert_emails(alerts: Any) -> list[CheckMessage]:
         # backend that delivers nothing, that would be untrue for every emergency.
         errors.append(
             Error(
-                f"EMAIL_BACKEND is {backend!r}, which delivers no email: emergency alerts to "
-                "ALERT_EMAILS would never arrive, while the patient is told the clinic was told.",
-                hint="Set EMAIL_BACKEND to the SMTP backend (with EMAIL_HOST, EMAIL_PORT and "
-                "EMAIL_TIMEOUT) or a provider's (django-anymail).",
+                f"The email backend is {backend!r}, which delivers no email: emergency alerts "
+                "to ALERT_EMAILS would never arrive, while the patient is told the clinic was "
+                "told.",
+                hint="Use the SMTP backend (MAILERS['default'] on Django 6.1 and later, "
+                "EMAIL_BACKEND with EMAIL_HOST, EMAIL_PORT and EMAIL_TIMEOUT before) or a "
+                "provider's (django-anymail): see the README's mail settings.",
                 id="twitch_intake.E029",
             )
         )
@@ -224,7 +242,9 @@ def _email_backend() -> str:
     mailers = getattr(settings, "MAILERS", None)
     if isinstance(mailers, dict) and isinstance(mailers.get("default"), dict):
         return str(mailers["default"].get("BACKEND", ""))
-    return str(getattr(settings, "EMAIL_BACKEND", ""))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Django 6.1 deprecates EMAIL_BACKEND for MAILERS
+        return str(getattr(settings, "EMAIL_BACKEND", ""))
 
 
 #: Email backends that store or print a message instead of sending it: fine in development.
@@ -325,6 +345,30 @@ def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             errors.append(
                 Error(f"{path} is not in MIDDLEWARE: {why}.", hint=where + ".", id=check_id)
             )
+    charset = "twitch_intake.middleware.RequestCharsetMiddleware"
+    csrf = "django.middleware.csrf.CsrfViewMiddleware"
+    if charset not in middleware or (
+        csrf in middleware and middleware.index(charset) > middleware.index(csrf)
+    ):
+        errors.append(
+            Error(
+                f"{charset} is not in MIDDLEWARE before {csrf}: a patient's page posted in "
+                "another charset would be a 500, not a calm 400.",
+                hint=f"MIDDLEWARE.insert(MIDDLEWARE.index({csrf!r}), {charset!r}).",
+                id="twitch_intake.E034",
+            )
+        )
+    engine = getattr(settings, "SESSION_ENGINE", "")
+    if engine.endswith("signed_cookies"):
+        errors.append(
+            Error(
+                f"SESSION_ENGINE is {engine!r}: a patient's session lives in their browser, so "
+                "the server can neither end it after IDLE_TIMEOUT nor when a new link is issued.",
+                hint="Use a server-side engine: django.contrib.sessions.backends.db (the "
+                "default) or cached_db.",
+                id="twitch_intake.E035",
+            )
+        )
     session_at = middleware.index(session) if session in middleware else -1
     idle = "twitch_intake.middleware.IdleSessionMiddleware"
     if idle in middleware and middleware.index(idle) < max(

@@ -17,6 +17,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -42,8 +43,6 @@ BACKUP_CODES = 10
 #: Who can change accounts or second-factor devices can make themselves (or anyone) a
 #: clinician: they confirm a code as clinicians do.
 PERMS_OVER_ACCOUNTS = (
-    "auth.change_user",
-    "auth.add_user",
     "auth.change_group",
     "auth.change_permission",
     "otp_totp.add_totpdevice",
@@ -61,8 +60,17 @@ def mfa_required(user: _AnyUser) -> bool:
     return bool(
         user.is_superuser
         or user.has_perm(PERM_SUMMARY)
-        or any(user.has_perm(perm) for perm in PERMS_OVER_ACCOUNTS)
+        or any(user.has_perm(perm) for perm in perms_over_accounts())
     )
+
+
+def perms_over_accounts() -> tuple[str, ...]:
+    """:data:`PERMS_OVER_ACCOUNTS` and the add and change permissions of the site's user
+    model, whatever it is (``AUTH_USER_MODEL``): whoever can edit accounts can put one into
+    Clinicians, on a custom user model as on Django's own."""
+    meta = get_user_model()._meta
+    users = tuple(f"{meta.app_label}.{action}_{meta.model_name}" for action in ("change", "add"))
+    return (*users, *PERMS_OVER_ACCOUNTS)
 
 
 def is_verified(user: Any) -> bool:
@@ -125,7 +133,17 @@ class SecondFactorMiddleware:
         match = request.resolver_match
         if match is None or "admin" not in match.namespaces or match.url_name in _OPEN_ADMIN_PAGES:
             return None
-        if needs_second_factor(request):
+        from django.db import DatabaseError
+
+        from .middleware import is_outage, unavailable
+
+        try:
+            owes = needs_second_factor(request)
+        except DatabaseError as error:
+            if not is_outage(error):
+                raise
+            return unavailable(error)  # before the view: no process_exception would see it
+        if owes:
             return second_factor_page(request)
         return None
 

@@ -124,11 +124,18 @@ class IdleSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.db import DatabaseError
+
         response = self.get_response(request)
         session = getattr(request, "session", None)
         if session is None or session.is_empty() or response.status_code >= 500:
             return response  # a 503 for a database outage must not read the session again
-        limit = self._limit(request, session)
+        if not session.accessed and not headers.is_ours(request):
+            return response  # a host page that never read its session: not a query more
+        try:
+            limit = self._limit(request, session)
+        except DatabaseError:
+            return response  # the session could not be read: the response stands, never a 500
         if limit is None:
             return response
         now = int(time.time())
@@ -167,21 +174,33 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        from django.db import DatabaseError, InterfaceError, OperationalError
-
         if not headers.is_ours(request):
             return None  # the host's pages fail as the host decides
-        if not isinstance(exception, OperationalError | InterfaceError) and not (
-            isinstance(exception, DatabaseError) and "connection" in str(exception).lower()
-        ):
+        if not is_outage(exception):
             return None
-        # Django closes the broken connection when the request finishes; the next one reconnects.
-        logger.warning("Database unavailable: %s", type(exception).__name__)
-        from django.template.loader import render_to_string
+        return unavailable(exception)
 
-        body = render_to_string("twitch_intake/unavailable.html", app_settings.contact())
-        response = HttpResponse(body, status=503)
-        response["Retry-After"] = str(self.RETRY_AFTER)
-        response["Cache-Control"] = "no-store"
-        headers.apply(response)
-        return response
+
+def is_outage(exception: BaseException) -> bool:
+    """A database that is down or dropped the connection (not a query's own error)."""
+    from django.db import DatabaseError, InterfaceError, OperationalError
+
+    return isinstance(exception, OperationalError | InterfaceError) or (
+        isinstance(exception, DatabaseError) and "connection" in str(exception).lower()
+    )
+
+
+def unavailable(exception: BaseException) -> HttpResponse:
+    """The calm 503 of a database outage, with the app's headers. Also for middleware of the
+    app's that reads the database before the view (the second-factor check), whose errors no
+    ``process_exception`` sees."""
+    # Django closes the broken connection when the request finishes; the next one reconnects.
+    logger.warning("Database unavailable: %s", type(exception).__name__)
+    from django.template.loader import render_to_string
+
+    body = render_to_string("twitch_intake/unavailable.html", app_settings.contact())
+    response = HttpResponse(body, status=503)
+    response["Retry-After"] = str(DatabaseUnavailableMiddleware.RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    headers.apply(response)
+    return response

@@ -134,8 +134,9 @@ def answers_for(form: forms.Form) -> dict[str, Any]:
     first; one choice takes its first answer; yes/no takes "no"; text takes a short sentence. A
     question shown only for certain answers is answered only when those answers were given.
     """
-    group = getattr(form, "group", None)
-    questions = {q.link_id: q for q in group.questions} if group is not None else {}
+    # The form of a page (``page``; a group's form before groups had pages: ``group``).
+    asked = getattr(form, "page", None) or getattr(form, "group", None)
+    questions = {q.link_id: q for q in asked.questions} if asked is not None else {}
     data: dict[str, Any] = {}
     given: dict[str, Any] = {}
     revealed = []
@@ -162,7 +163,7 @@ def answers_for(form: forms.Form) -> dict[str, Any]:
             given[name] = value
     hidden = [n for n, f in form.fields.items() if isinstance(f.widget, forms.HiddenInput)]
     for name in hidden:
-        data[name] = " ".join(revealed) if group is not None else (form[name].value() or "")
+        data[name] = " ".join(revealed) if asked is not None else (form[name].value() or "")
     return data
 
 

@@ -349,3 +349,28 @@ def test_the_demo_does_not_require_mfa_unless_asked():
     )
     on = clinic_settings(PASSWORD_SCRIPT, DJANGO_DEBUG="1", REQUIRE_MFA="1")
     assert on.splitlines()[-1] == "REQUIRE_MFA True"
+
+
+def test_who_can_edit_accounts_of_a_custom_user_model_owes_a_code(monkeypatch, settings):
+    """On a site with its own user model (``accounts.User``), editing accounts is
+    ``accounts.change_user``: that user can put anyone into Clinicians, so they confirm a code."""
+    from types import SimpleNamespace
+
+    from twitch_intake import mfa
+
+    custom = SimpleNamespace(_meta=SimpleNamespace(app_label="accounts", model_name="user"))
+    monkeypatch.setattr(mfa, "get_user_model", lambda: custom)
+
+    class Manager:
+        is_authenticated, is_superuser = True, False
+
+        def __init__(self, perms: set[str]) -> None:
+            self.perms = perms
+
+        def has_perm(self, perm: str) -> bool:
+            return perm in self.perms
+
+    assert mfa.mfa_required(Manager({"accounts.change_user"}))
+    assert mfa.mfa_required(Manager({"accounts.add_user"}))
+    assert not mfa.mfa_required(Manager({"auth.view_user"}))
+    assert not mfa.mfa_required(Manager(set()))

@@ -846,7 +846,8 @@ def send_invitation(
             return InviteResult(encounter, refused=refused)
         encounter.issue_link(now)
         encounter.save(update_fields=[*_LINK_FIELDS, "updated_at"])
-        record_access(encounter, user, AccessEvent.Action.LINK, client_address)
+        if user is not None:  # staff asked for it (a command without a user: no person did)
+            record_access(encounter, user, AccessEvent.Action.LINK, client_address)
         encounter.messages.filter(status=PatientMessage.Status.QUEUED).update(
             status=PatientMessage.Status.SKIPPED
         )

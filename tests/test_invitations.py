@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -764,3 +765,83 @@ def test_the_thanks_page_says_answers_are_not_read_in_real_time():
     assert "reads your answers before your visit" in page
     assert "If you feel worse before your visit" in page
     assert "911" in page  # the emergency lines stay
+
+
+# --- Bulk: a day's schedule --------------------------------------------------------------------
+
+
+def _day_of_encounters() -> tuple[dt.date, list[Encounter]]:
+    day = timezone.localdate() + dt.timedelta(days=10)
+    visit = timezone.make_aware(dt.datetime.combine(day, dt.time(10)))
+    made = [
+        make_encounter(visit_at=visit, email="one@example.test", preferred_channel="email"),
+        make_encounter(visit_at=visit, mobile="+12025550143", preferred_channel="sms"),
+        make_encounter(visit_at=visit),  # no contact details
+        make_encounter(visit_at=visit, preferred_channel="letter"),
+        make_encounter(
+            visit_at=visit + dt.timedelta(days=1), email="x@example.test", preferred_channel="email"
+        ),  # another day
+    ]
+    return day, made
+
+
+@pytest.mark.django_db
+def test_the_command_invites_a_days_schedule_once_with_a_progress_count(capsys):
+    day, made = _day_of_encounters()
+    user = front_desk()
+
+    call_command("twitch_intake_invite", day.isoformat(), "--user", user.username)
+    out = capsys.readouterr().out
+    assert "4/4" in out
+    assert "2 invited, 0 invited before, 2 without contact details" in out
+    assert {m.encounter_id for m in PatientMessage.objects.filter(kind="invitation")} == {
+        made[0].pk,
+        made[1].pk,
+    }
+    for private in ("one@example.test", "2025550143", "Ada", "/intake/link/"):
+        assert private not in out
+
+    call_command("twitch_intake_invite", day.isoformat(), "--user", user.username)
+    assert "0 invited, 2 invited before" in capsys.readouterr().out
+    assert PatientMessage.objects.filter(kind="invitation").count() == 2
+
+
+@pytest.mark.django_db
+def test_the_command_needs_a_day_and_a_user_who_may_send_links():
+    with pytest.raises(CommandError):
+        call_command("twitch_intake_invite", "10/03/2031", "--user", front_desk().username)
+    User.objects.create_user("nobody", password="x" * 20, is_staff=True)
+    with pytest.raises(CommandError):
+        call_command("twitch_intake_invite", "2031-03-10", "--user", "nobody")
+
+
+@pytest.mark.django_db
+def test_the_admin_action_invites_the_selected_encounters():
+    day, made = _day_of_encounters()
+    client = signed_in(front_desk())
+
+    response = client.post(
+        "/admin/twitch_intake/encounter/",
+        {"action": "send_invitations", "_selected_action": [e.pk for e in made[:4]]},
+        follow=True,
+    )
+
+    assert "2 of 4 invited; 0 invited before; 2 without contact details" in (
+        response.content.decode()
+    )
+    assert PatientMessage.objects.filter(kind="invitation").count() == 2
+
+
+@pytest.mark.django_db
+def test_no_bulk_action_for_those_who_may_not_send_links(django_user_model):
+    clinician = django_user_model.objects.create_user("doc", password="x" * 20, is_staff=True)
+    clinician.groups.add(staff_group("Clinicians"))
+    encounter = make_encounter(email="one@example.test", preferred_channel="email")
+    client = signed_in(clinician)
+    assert "send_invitations" not in client.get("/admin/twitch_intake/encounter/").content.decode()
+    response = client.post(
+        "/admin/twitch_intake/encounter/",
+        {"action": "send_invitations", "_selected_action": [encounter.pk]},
+    )
+    assert response.status_code in {200, 302, 403}
+    assert not PatientMessage.objects.exists()

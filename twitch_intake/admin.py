@@ -338,8 +338,9 @@ class EncounterAdmin(_EncounterAdminBase):
     date_hierarchy = "visit_at"
     list_per_page = 50
     show_full_result_count = False
-    # No bulk actions: health records are not deleted in bulk, and the queue renders faster.
-    actions = None
+    # The one bulk action is inviting (front desk, a day's schedule from the date filter):
+    # health records are never deleted in bulk, and nobody else gets checkboxes.
+    actions = ["send_invitations"]
     form = EncounterForm
     #: What the intake itself set: shown, never edited here.
     intake_fields = (
@@ -371,6 +372,36 @@ class EncounterAdmin(_EncounterAdminBase):
             # Who acknowledged each emergency shown, in one query for the page, not one a row.
             queryset = queryset.prefetch_related("emergency_acknowledged_by")
         return queryset
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        if not request.user.has_perm(PERM_LINK):
+            return {}
+        return {
+            name: action
+            for name, action in super().get_actions(request).items()
+            if name != "delete_selected"
+        }
+
+    @admin.action(description=_("Send invitations (those with contact details, not yet invited)"))
+    def send_invitations(self, request: HttpRequest, queryset: QuerySet[Encounter]) -> None:
+        if not request.user.has_perm(PERM_LINK):
+            raise PermissionDenied
+        ids = list(queryset.order_by("visit_at").values_list("pk", flat=True))
+        report = services.invite_all(ids, request.user, client_address(request))
+        self.message_user(
+            request,
+            gettext(
+                "%(invited)d of %(total)d invited; %(already)d invited before; %(refused)d "
+                "without contact details or already submitted."
+            )
+            % {
+                "invited": len(report.invited),
+                "total": len(ids),
+                "already": len(report.already),
+                "refused": len(report.refused),
+            },
+            messages.SUCCESS if report.invited else messages.WARNING,
+        )
 
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         if request.user.has_perm(PERM_SUMMARY):

@@ -599,7 +599,7 @@ def check_birth_date(
 
 
 class LinkRefused(StrEnum):
-    """Why a new link may not be shown to staff."""
+    """Why a new link may not be shown to staff (printed in a letter)."""
 
     #: The intake is sent: nothing is left to answer.
     SUBMITTED = "submitted"
@@ -623,13 +623,14 @@ def link_refusal(encounter: Encounter) -> LinkRefused | None:
 @dataclass
 class LinkResult:
     encounter: Encounter
-    #: The new link's token, to show this once; "" when refused.
+    #: The new link's token, to print this once in the letter; "" when refused.
     token: str = ""
     refused: LinkRefused | str = ""
 
 
 def issue_link(encounter_id: int, user: Any, client_address: str | None) -> LinkResult:
-    """A new link (revoking the one before) for staff to show once, or why not.
+    """A new link (revoking the one before) for the printed letter, or why not; a link sent by
+    email or text is :func:`send_invitation`'s.
 
     Checked and issued under the row lock: a patient saving their first page at the same moment
     is either before (refused) or after (their old link is dead, they use the new one). Every
@@ -1045,3 +1046,47 @@ def undelivered() -> Q:
     return Q(
         pk__in=Encounter.objects.annotate(last=Subquery(latest)).filter(last="failed").values("pk")
     )
+
+
+@dataclass
+class BulkInvitations:
+    """What a bulk invitation did, by encounter id."""
+
+    invited: list[int] = field(default_factory=list)
+    #: Invited before (a message exists): left alone, never sent twice.
+    already: list[int] = field(default_factory=list)
+    #: No contact details, a letter chosen, no text messages here, or submitted.
+    refused: list[int] = field(default_factory=list)
+
+
+def day_schedule(day: date) -> Any:
+    """The encounters whose visit falls on ``day`` in the clinic's time zone."""
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return Encounter.objects.filter(visit_at__gte=start, visit_at__lt=start + timedelta(days=1))
+
+
+def invite_all(
+    encounter_ids: Iterable[int],
+    user: Any,
+    client_address: str | None = None,
+    progress: Any = None,
+) -> BulkInvitations:
+    """Invite each encounter that has contact details and no invitation yet, one transaction
+    each (one refused never undoes the others); ``progress(done, total)`` after each."""
+    ids = list(encounter_ids)
+    report = BulkInvitations()
+    invited_before = set(
+        PatientMessage.objects.filter(
+            encounter_id__in=ids, kind=PatientMessage.Kind.INVITATION
+        ).values_list("encounter_id", flat=True)
+    )
+    for done, encounter_id in enumerate(ids, 1):
+        if encounter_id in invited_before:
+            report.already.append(encounter_id)
+        elif send_invitation(encounter_id, user, client_address).refused:
+            report.refused.append(encounter_id)
+        else:
+            report.invited.append(encounter_id)
+        if progress is not None:
+            progress(done, len(ids))
+    return report

@@ -50,6 +50,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
@@ -236,7 +237,7 @@ class EncounterForm(forms.ModelForm):  # type: ignore[type-arg]  # the admin bin
             )
         if "language" in self.fields:
             self.fields["language"] = forms.ChoiceField(
-                label=_("patient's language"),
+                label=capfirst(Encounter._meta.get_field("language").verbose_name),
                 choices=[("", _("The clinic's language")), *settings.LANGUAGES],
                 required=False,
                 help_text=_("Messages to the patient are in this language."),

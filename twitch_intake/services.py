@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -997,7 +997,7 @@ def message_context(encounter: Encounter, token: str) -> dict[str, Any]:
         "emergency_number": app_settings.EMERGENCY_NUMBER,
         "visit_date": date_format(visit, "DATE_FORMAT"),
         "visit_time": time_format(visit, "TIME_FORMAT"),
-        "minutes": ABOUT_MINUTES,
+        "about_minutes": ABOUT_MINUTES,
         "link": patient_link(token),
     }
 
@@ -1034,18 +1034,17 @@ def _send_patient_message(
 
 
 def undelivered() -> Q:
-    """Encounters whose latest message (not counting those not needed) failed for good: the
-    patient may not have their link, so staff phone them."""
-    latest = (
-        PatientMessage.objects.filter(encounter=OuterRef("pk"))
-        .exclude(status=PatientMessage.Status.SKIPPED)
-        .exclude(status=PatientMessage.Status.QUEUED, attempts=0)
-        .order_by("-created_at", "-pk")
-        .values("status")[:1]
+    """Encounters with a message that failed for good and none delivered since: the patient
+    may not have their link, so staff phone them."""
+    delivered_since = PatientMessage.objects.filter(
+        encounter=OuterRef("encounter"),
+        status=PatientMessage.Status.SENT,
+        created_at__gt=OuterRef("created_at"),
     )
-    return Q(
-        pk__in=Encounter.objects.annotate(last=Subquery(latest)).filter(last="failed").values("pk")
-    )
+    failed = PatientMessage.objects.filter(
+        encounter=OuterRef("pk"), status=PatientMessage.Status.FAILED
+    ).filter(~Exists(delivered_since))
+    return Q(Exists(failed))
 
 
 @dataclass

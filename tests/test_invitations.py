@@ -845,3 +845,23 @@ def test_no_bulk_action_for_those_who_may_not_send_links(django_user_model):
     )
     assert response.status_code in {200, 302, 403}
     assert not PatientMessage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_message_run_inside_the_quiet_hours_waits_for_their_end(settings):
+    local = timezone.localtime()
+    start = (local - dt.timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    end = (local + dt.timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, "QUIET_HOURS": (start, end)}
+    encounter = tomorrow(email="zed@example.test", preferred_channel="email")
+    services.send_invitation(encounter.pk, None, None)
+    message = PatientMessage.objects.get()
+    assert message.due_at > timezone.now()  # queued for the end of the quiet hours
+
+    services.deliver_patient_message(message.pk)  # a retry or a late worker, inside them
+
+    assert mail.outbox == []
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert timezone.localtime(message.due_at).time() == end
+    assert [job.scheduled_at for job in jobs() if job.status == "todo"] == [message.due_at]

@@ -65,8 +65,9 @@ def main() -> None:
         "  Two-factor sign-in for clinicians: "
         + ("on" if app_settings.REQUIRE_MFA else "off in the demo (REQUIRE_MFA=1 turns it on)"),
         f"  Encounters loaded: {Encounter.objects.count()}   (Ctrl-C stops the server)",
-        "  Alert queue: a worker is running beside the server (manage.py procrastinate worker);",
-        "    emergency alert emails print here.",
+        "  Queue: a worker is running beside the server (manage.py procrastinate worker);",
+        "    emergency alerts, and the invitations and reminders front desk sends (email and",
+        "    text message, console backends), print here.",
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -211,6 +211,12 @@ TWITCH_INTAKE = {
     "ALERT_EMAILS": _env_list("ALERT_EMAILS") or (["on-call@clinic.example"] if DEBUG else []),
     "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else ""),
     "SELF_START": _env_bool("SELF_START", DEBUG),
+    # Text messages: printed by the worker in development (make demo), none in production
+    # until a provider is set (README, "Invitations and reminders").
+    "SMS_BACKEND": os.environ.get(
+        "SMS_BACKEND", "twitch_intake.sms.backends.console.SMSBackend" if DEBUG else ""
+    ),
+    "PHONE_REGION": os.environ.get("PHONE_REGION", "US"),
     "TRUSTED_PROXY_COUNT": _TRUSTED_PROXY_COUNT,
     "REQUIRE_MFA": _REQUIRE_MFA,
     "STAFF_IDLE_TIMEOUT": timedelta(minutes=30),  # the demo's staff too

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 import time
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from tests.factories import (
     emergency_answers,
+    issue,
     make_encounter,
     make_submitted,
     rich_answers,
@@ -27,7 +27,7 @@ from tests.factories import (
 )
 from twitch_intake import questionnaire, services
 from twitch_intake.middleware import IdleSessionMiddleware
-from twitch_intake.models import AccessEvent, Encounter, Status, queue_rank
+from twitch_intake.models import AccessEvent, Encounter, Status, hash_token, queue_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -398,7 +398,7 @@ def test_front_desk_queue_shows_no_level_or_flags(client, front_desk):
     assert queue(response) == ["rich"]
     assert "level_badge" not in response.context["cl"].list_display
     assert "flag_chips" not in response.context["cl"].list_display
-    assert [f.title for f in response.context["cl"].filter_specs] == ["status", "visit"]
+    assert [f.title for f in response.context["cl"].filter_specs] == ["messages", "status", "visit"]
     assert "ti-level" not in content
     assert "ti-chip" not in content
     assert "unreviewed emergenc" not in content
@@ -547,6 +547,8 @@ def test_submitted_answers_survive_a_superuser_save(client, superuser):
 
 LOGIN = "login"
 TO_CHANGE = "change page"
+#: The link sent by the queue, and back to the invited encounter's page.
+SENT = "sent"
 
 #: view -> (method, expected result for each role in ROLES)
 MATRIX: dict[str, tuple[str, tuple[Any, ...]]] = {
@@ -557,7 +559,8 @@ MATRIX: dict[str, tuple[str, tuple[Any, ...]]] = {
     "text": ("get", (LOGIN, 403, 403, 200, 200)),
     "fhir": ("get", (LOGIN, 403, 403, 200, 200)),
     "review": ("post", (LOGIN, 403, 403, TO_CHANGE, TO_CHANGE)),
-    "link": ("post", (LOGIN, 403, 200, 403, 200)),
+    "link": ("post", (LOGIN, 403, SENT, 403, SENT)),
+    "letter": ("post", (LOGIN, 403, 200, 403, 200)),
     "accessevent": ("get", (LOGIN, 403, 403, 403, 200)),
 }
 
@@ -572,13 +575,13 @@ MATRIX: dict[str, tuple[str, tuple[Any, ...]]] = {
 )
 def test_permission_matrix(as_role, view, role, expected):
     submitted = make_submitted(rich_answers())
-    invited = make_encounter()
+    invited = make_encounter(email="ada@example.test", preferred_channel="email")
     if view == "accessevent":
         target = reverse("admin:twitch_intake_accessevent_changelist")
     elif view in {"changelist", "add"}:
         target = url(view)
     else:
-        target = url(view, invited if view == "link" else submitted)
+        target = url(view, invited if view in {"link", "letter"} else submitted)
     client = as_role(role)
 
     response = getattr(client, MATRIX[view][0])(target)
@@ -586,6 +589,9 @@ def test_permission_matrix(as_role, view, role, expected):
     if expected == LOGIN:
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/?next=")
+    elif expected == SENT:
+        assert response.status_code == 302
+        assert response["Location"] == url("change", invited)
     elif expected == TO_CHANGE:
         assert response.status_code == 302
         assert response["Location"] == url("change", submitted)
@@ -596,9 +602,10 @@ def test_permission_matrix(as_role, view, role, expected):
     if expected != TO_CHANGE:
         submitted.refresh_from_db()
         assert submitted.status == Status.SUBMITTED
-    if view == "link":
+    if view in {"link", "letter"}:
         invited.refresh_from_db()
-        assert (invited.token_hash is not None) == (expected == 200)
+        assert (invited.token_hash is not None) == (expected in {200, SENT})
+        assert invited.messages.exists() == (expected == SENT)
 
 
 # --- Review ------------------------------------------------------------------------------------
@@ -710,7 +717,7 @@ def test_the_queue_writes_no_access_event(client, clinician):
 
 def test_front_desk_views_write_no_access_event_but_for_the_link_they_issue(client, front_desk):
     encounter = make_submitted(rich_answers())
-    invited = make_encounter()
+    invited = make_encounter(email="ada@example.test", preferred_channel="email")
     client.force_login(front_desk)
 
     client.get(CHANGELIST)
@@ -862,69 +869,89 @@ def test_summary_views_of_a_missing_encounter_are_404(client, clinician, view):
 # --- Patient links -----------------------------------------------------------------------------
 
 
-def _shown_token(response) -> str:
-    assert response.status_code == 200
-    tokens = LINK_IN_PAGE.findall(response.content.decode())
-    assert len(set(tokens)) == 1, tokens
-    return tokens[0]
+def _no_link_in(response) -> None:
+    assert not LINK_IN_PAGE.search(response.content.decode())
+    assert "/intake/link/" not in response.content.decode()
 
 
-def test_new_patient_link_is_shown_once_and_replaces_the_old_one(client, front_desk):
-    encounter = make_encounter()  # not answered yet: with answers, no link is shown to staff
-    old_token = encounter.issue_link()
-    encounter.save()
+def test_send_new_link_queues_it_by_the_channel_and_never_shows_it(client, front_desk):
+    encounter = make_encounter(email="ada@example.test", preferred_channel="email")
+    old_token = issue(encounter)
     client.force_login(front_desk)
 
     response = client.post(url("link", encounter))
 
-    token = _shown_token(response)
-    assert "no-store" in response["Cache-Control"]
+    assert response.status_code == 302  # after the POST, a redirect: a reload sends nothing
+    assert response["Location"] == url("change", encounter)
+    page = client.get(response["Location"])
+    _no_link_in(page)
+    assert "on its way to the patient by email" in page.content.decode()
     encounter.refresh_from_db()
-    assert hashlib.sha256(token.encode()).hexdigest() == encounter.token_hash
+    assert encounter.token_hash != hash_token(old_token)
     assert encounter.token_expires_at > timezone.now()
-    # Shown only on that one response: not on a GET, not on the encounter page.
+    [invitation] = encounter.messages.filter(kind="invitation")
+    assert (invitation.channel, invitation.status) == ("email", "queued")
     assert client.get(url("link", encounter)).status_code == 405
-    assert token not in client.get(url("change", encounter)).content.decode()
-    # The old link is dead, the new one opens.
+    # The old link is dead.
     client.logout()
     assert client.get(reverse("twitch_intake:link", args=[old_token])).status_code == 404
-    assert client.get(reverse("twitch_intake:link", args=[token])).status_code == 200
 
 
 def test_each_new_link_revokes_the_one_before(client, front_desk):
-    encounter = make_encounter()
+    # A visit in 30 days: the invitation now, reminders 7 and 3 days before.
+    encounter = make_encounter(
+        email="ada@example.test",
+        preferred_channel="email",
+        visit_at=timezone.now() + dt.timedelta(days=30),
+    )
     client.force_login(front_desk)
 
-    first = _shown_token(client.post(url("link", encounter)))
-    second = _shown_token(client.post(url("link", encounter)))
+    client.post(url("link", encounter))
+    first = Encounter.objects.get(pk=encounter.pk).token_hash
+    first_batch = set(encounter.messages.values_list("pk", flat=True))
+    client.post(url("link", encounter))
+    second = Encounter.objects.get(pk=encounter.pk)
 
-    assert first != second
-    encounter.refresh_from_db()
-    assert encounter.token_hash == hashlib.sha256(second.encode()).hexdigest()
+    assert first != second.token_hash
+    assert second.current_link(timezone.now()) is not None
+    assert len(first_batch) == 3
+    # The first invitation's messages wait no more: one set of messages per patient.
+    assert set(second.messages.filter(status="queued").values_list("pk", flat=True)).isdisjoint(
+        first_batch
+    )
+    assert second.messages.filter(status="queued").count() == 3
 
 
 def test_no_new_link_for_a_submitted_encounter(client, front_desk):
-    encounter = make_submitted()
+    encounter = make_submitted(email="ada@example.test", preferred_channel="email")
     client.force_login(front_desk)
 
     response = client.post(url("link", encounter), follow=True)
 
     assert "already sent" in response.content.decode()
-    assert not LINK_IN_PAGE.search(response.content.decode())
+    _no_link_in(response)
     encounter.refresh_from_db()
     assert encounter.token_hash is None
+    assert not encounter.messages.exists()
 
 
-def test_front_desk_change_page_offers_a_new_link_only_before_submission(client, front_desk):
-    invited = make_encounter()
-    submitted = make_submitted()
+def test_front_desk_change_page_offers_sending_only_before_submission(client, front_desk):
+    invited = make_encounter(email="ada@example.test", preferred_channel="email")
+    no_contact = make_encounter()
+    submitted = make_submitted(email="ada@example.test", preferred_channel="email")
     client.force_login(front_desk)
 
-    assert url("link", invited) in client.get(url("change", invited)).content.decode()
-    assert url("link", submitted) not in client.get(url("change", submitted)).content.decode()
+    page = client.get(url("change", invited)).content.decode()
+    assert url("link", invited) in page and "Send invitation" in page
+    assert url("letter", invited) in page
+    page = client.get(url("change", no_contact)).content.decode()
+    assert url("link", no_contact) not in page
+    assert "enter their email or mobile number" in page
+    page = client.get(url("change", submitted)).content.decode()
+    assert url("link", submitted) not in page and url("letter", submitted) not in page
 
 
-def test_creating_an_encounter_as_front_desk_shows_its_link(client, front_desk):
+def test_creating_an_encounter_as_front_desk_sends_its_invitation(client, front_desk):
     client.force_login(front_desk)
 
     response = client.post(
@@ -936,17 +963,19 @@ def test_creating_an_encounter_as_front_desk_shows_its_link(client, front_desk):
             # A new visit is within three years (tests/security/test_date_ranges.py).
             "visit_at_0": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
             "visit_at_1": "10:30:00",
+            "email": "new.patient@example.test",
+            "preferred_channel": "email",
         },
     )
 
-    assert [t.name for t in response.templates][0] == "admin/twitch_intake/encounter/link.html"
-    token = _shown_token(response)
-    assert "The encounter was created." in response.content.decode()
     encounter = Encounter.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == url("change", encounter)
+    _no_link_in(client.get(response["Location"]))
     assert (encounter.patient_name, encounter.date_of_birth) == ("New Patient", dt.date(1975, 2, 3))
     assert encounter.status == Status.INVITED
-    assert encounter.token_hash == hashlib.sha256(token.encode()).hexdigest()
-    assert url("change", encounter) in response.content.decode()
+    assert encounter.token_hash is not None
+    assert encounter.messages.get(kind="invitation").status == "queued"
 
 
 # --- Staff login hardening ---------------------------------------------------------------------

@@ -8,8 +8,11 @@ Built only from ModelAdmin's documented hooks. Who sees what:
 * ``acknowledge_emergency`` (Clinicians), with ``view_summary``: acknowledge an emergency,
   submitted or not (how, a note): it leaves the banner's count of unreviewed emergencies and
   keeps its level.
-* ``issue_link`` (Front desk): a new patient link, shown once, and only while the intake holds
-  no answers (then whoever sees it could open them). Each link issued is an access event.
+* ``issue_link`` (Front desk): send the patient their link (an invitation, or a new link), by
+  email or text message through the queue, never shown on screen; or print a letter with the
+  link as a QR code, only while the intake holds no answers (then whoever saw it could open
+  them). Each link issued is an access event. The patient's contact details and the delivery
+  record are on the encounter for whoever may see it; the queue flags a message that failed.
 * Without ``view_summary`` (Front desk) the queue shows no level or flags and the encounter page
   only the patient's details.
 
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -46,16 +50,19 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
+from phonenumber_field.formfields import PhoneNumberField
 
-from . import display, fhir, services, summary, triage
+from . import display, fhir, letters, services, summary, triage
 from .conf import app_settings
 from .mfa import requires_second_factor
 from .models import (
     AccessEvent,
     Acknowledgement,
+    Channel,
     Encounter,
     LevelChoice,
     Status,
@@ -205,6 +212,95 @@ class AcknowledgeForm(forms.Form):
         return cleaned
 
 
+class EncounterForm(forms.ModelForm):  # type: ignore[type-arg]  # the admin binds the model
+    """The front desk's encounter: who, when, and how to reach the patient.
+
+    A mobile number without a country code is read with the clinic's region (``PHONE_REGION``,
+    read when the form is made); the chosen channel must have its address or number.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "mobile" in self.fields:
+            old = self.fields["mobile"]
+            self.fields["mobile"] = PhoneNumberField(
+                region=app_settings.PHONE_REGION,
+                required=False,
+                label=old.label,
+                help_text=old.help_text,
+                error_messages={
+                    "invalid": _(
+                        "Enter a valid mobile number, e.g. %(example)s, or leave it empty."
+                    )
+                    % {"example": _example_number()}
+                },
+            )
+        if "language" in self.fields:
+            self.fields["language"] = forms.ChoiceField(
+                label=capfirst(Encounter._meta.get_field("language").verbose_name),
+                choices=[("", _("The clinic's language")), *settings.LANGUAGES],
+                required=False,
+                help_text=_("Messages to the patient are in this language."),
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        channel = cleaned.get("preferred_channel")
+        if channel == Channel.EMAIL and not cleaned.get("email") and "email" not in self.errors:
+            self.add_error(
+                "email",
+                forms.ValidationError(_("Enter the email to send the link to."), code="required"),
+            )
+        if channel == Channel.SMS and not cleaned.get("mobile") and "mobile" not in self.errors:
+            self.add_error(
+                "mobile",
+                forms.ValidationError(
+                    _("Enter the mobile number to text the link to."), code="required"
+                ),
+            )
+        if channel == Channel.SMS and not app_settings.SMS_BACKEND:
+            self.add_error(
+                "preferred_channel",
+                forms.ValidationError(
+                    _("This clinic does not send text messages: choose email or a letter."),
+                    code="no_sms",
+                ),
+            )
+        return cleaned
+
+
+def _example_number() -> str:
+    import phonenumbers
+
+    example = phonenumbers.example_number_for_type(
+        app_settings.PHONE_REGION, phonenumbers.PhoneNumberType.MOBILE
+    )
+    if example is None:
+        return "+1 201 555 0123"
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def undelivered_count() -> int:
+    """Encounters whose latest message could not be delivered: staff phone the patient."""
+    return Encounter.objects.filter(services.undelivered()).count()
+
+
+class UndeliveredFilter(admin.SimpleListFilter):
+    """The queue's notice: patients whose link may not have reached them."""
+
+    title = _("messages")
+    parameter_name = "undelivered"
+    YES = "1"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(self.YES, _("Not delivered: phone the patient"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Encounter]) -> QuerySet[Encounter]:
+        if self.value() == self.YES:
+            return queryset.filter(services.undelivered())
+        return queryset
+
+
 def may_acknowledge(user: Any) -> bool:
     """``acknowledge_emergency`` and ``view_summary`` both: whoever acts on an emergency reads
     it first, and reading it asks for the second factor (``mfa.mfa_required``)."""
@@ -238,13 +334,15 @@ class EncounterAdmin(_EncounterAdminBase):
         "record_number",
     )
     list_display_links = ("patient_name",)
-    list_filter = (EmergencyFilter, "level", FlagFilter, "status", "visit_at")
+    list_filter = (EmergencyFilter, "level", FlagFilter, UndeliveredFilter, "status", "visit_at")
     search_fields = ("patient_name", "record_number")
     date_hierarchy = "visit_at"
     list_per_page = 50
     show_full_result_count = False
-    # No bulk actions: health records are not deleted in bulk, and the queue renders faster.
-    actions = None
+    # The one bulk action is inviting (front desk, a day's schedule from the date filter):
+    # health records are never deleted in bulk, and nobody else gets checkboxes.
+    actions = ["send_invitations"]
+    form = EncounterForm
     #: What the intake itself set: shown, never edited here.
     intake_fields = (
         "status",
@@ -253,10 +351,11 @@ class EncounterAdmin(_EncounterAdminBase):
         "reviewed_by",
         "token_expires_at",
         "questionnaire_version",
-        "language",
     )
+    contact_fields = ("email", "mobile", "preferred_channel", "language", "reminders_off")
     fieldsets = (
         (_("Patient"), {"fields": ("patient_name", "date_of_birth", "record_number", "visit_at")}),
+        (_("Contact"), {"fields": contact_fields}),
         (_("Intake"), {"fields": intake_fields}),
     )
     readonly_fields = intake_fields
@@ -275,6 +374,36 @@ class EncounterAdmin(_EncounterAdminBase):
             queryset = queryset.prefetch_related("emergency_acknowledged_by")
         return queryset
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        if not request.user.has_perm(PERM_LINK):
+            return {}
+        return {
+            name: action
+            for name, action in super().get_actions(request).items()
+            if name != "delete_selected"
+        }
+
+    @admin.action(description=_("Send invitations (those with contact details, not yet invited)"))
+    def send_invitations(self, request: HttpRequest, queryset: QuerySet[Encounter]) -> None:
+        if not request.user.has_perm(PERM_LINK):
+            raise PermissionDenied
+        ids = list(queryset.order_by("visit_at").values_list("pk", flat=True))
+        report = services.invite_all(ids, request.user, client_address(request))
+        self.message_user(
+            request,
+            gettext(
+                "%(invited)d of %(total)d invited; %(already)d invited before; %(refused)d "
+                "without contact details or already submitted."
+            )
+            % {
+                "invited": len(report.invited),
+                "total": len(ids),
+                "already": len(report.already),
+                "refused": len(report.refused),
+            },
+            messages.SUCCESS if report.invited else messages.WARNING,
+        )
+
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         if request.user.has_perm(PERM_SUMMARY):
             return self.list_display
@@ -283,7 +412,7 @@ class EncounterAdmin(_EncounterAdminBase):
     def get_list_filter(self, request: HttpRequest) -> tuple[Any, ...]:
         if request.user.has_perm(PERM_SUMMARY):
             return self.list_filter
-        return ("status", "visit_at")
+        return (UndeliveredFilter, "status", "visit_at")
 
     #: Every lookup the queue's own filters and date hierarchy make, with a check of its value:
     #: nothing else reaches the database (a 400). A lookup into the answers or another stored
@@ -301,6 +430,7 @@ class EncounterAdmin(_EncounterAdminBase):
         "level__isnull": lambda value: value in {"True", "False"},
         "flag": lambda value: len(value) <= 32,  # FlagFilter itself ignores an unknown code
         EmergencyFilter.parameter_name: lambda value: value == EmergencyFilter.AWAITING,
+        UndeliveredFilter.parameter_name: lambda value: value == UndeliveredFilter.YES,
     }
     #: Of those, the ones taken from the answers: only for those who may read a summary, or a
     #: hand-made ``?level__exact=emergency`` would show the front desk who is an emergency.
@@ -410,6 +540,10 @@ class EncounterAdmin(_EncounterAdminBase):
                 f"?{EmergencyFilter.parameter_name}={EmergencyFilter.AWAITING}"
             )
             extra_context["failed_alerts"] = failed_alert_count()
+        extra_context["undelivered_messages"] = undelivered_count()
+        extra_context["undelivered_query"] = (
+            f"?{UndeliveredFilter.parameter_name}={UndeliveredFilter.YES}"
+        )
         return super().changelist_view(request, extra_context)
 
     # --- the encounter page -----------------------------------------------------------------
@@ -469,11 +603,21 @@ class EncounterAdmin(_EncounterAdminBase):
         user = request.user
         if obj is not None and self.has_view_or_change_permission(request, obj):
             refusal = services.link_refusal(obj)
+            may_link = user.has_perm(PERM_LINK)
+            invite_refusal = services.invite_refusal(obj)
+            delivery = list(obj.messages.all())
             extra_context.update(
                 can_view_summary=user.has_perm(PERM_SUMMARY),
                 can_review=user.has_perm(PERM_REVIEW) and obj.status == Status.SUBMITTED,
-                can_issue_link=user.has_perm(PERM_LINK) and refusal is None,
-                link_withheld=user.has_perm(PERM_LINK) and refusal == services.LinkRefused.STARTED,
+                can_invite=may_link and invite_refusal is None,
+                invite_label=_("Send new link") if delivery else _("Send invitation"),
+                invite_needs_contact=may_link
+                and invite_refusal
+                in {services.InviteRefused.NO_CONTACT, services.InviteRefused.NO_SMS},
+                can_print_letter=may_link and refusal is None,
+                link_withheld=may_link and refusal == services.LinkRefused.STARTED,
+                delivery=delivery,
+                undelivered=Encounter.objects.filter(services.undelivered(), pk=obj.pk).exists(),
                 can_acknowledge=may_acknowledge(user)
                 and obj.is_emergency
                 and obj.emergency_acknowledged_at is None,
@@ -487,24 +631,37 @@ class EncounterAdmin(_EncounterAdminBase):
                 intake = summary.intake_of(obj)
                 extra_context["summary"] = summary.build(obj, intake)
                 extra_context["answer_sections"] = display.answer_sections(obj.answers, intake)
-        response = super().change_view(request, object_id, form_url, extra_context)
+        response = _bad_form_is_400(
+            request, super().change_view(request, object_id, form_url, extra_context)
+        )
         if "summary" in extra_context:
             response["Cache-Control"] = "no-store, private"
             # Logged whenever the page is rendered with the summary, whatever the method (a GET,
             # a HEAD, a superuser's invalid POST); a saved POST redirects and shows nothing.
-            rendered = isinstance(response, TemplateResponse) and response.status_code == 200
+            rendered = isinstance(response, TemplateResponse) and response.status_code in {200, 400}
             if rendered and obj is not None:
                 record_access(request, obj, AccessEvent.Action.VIEW)
         return response
 
+    @allow_methods("GET", "HEAD", "POST")
+    @in_clinic_language
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return _bad_form_is_400(request, super().add_view(request, form_url, extra_context))
+
     def response_add(
         self, request: HttpRequest, obj: Encounter, post_url_continue: str | None = None
     ) -> HttpResponse:
-        if request.user.has_perm(PERM_LINK):
-            issued = services.issue_link(obj.pk, request.user, client_address(request))
-            if issued.token:
-                return self._show_new_link(request, issued, created=True)
-        return super().response_add(request, obj, post_url_continue)
+        """The new encounter's invitation goes at once by its channel (never on screen); then
+        the usual redirect, so a reload sends nothing again."""
+        if request.user.has_perm(PERM_LINK) and services.invite_refusal(obj) is None:
+            self._send(request, obj.pk)
+        response = super().response_add(request, obj, post_url_continue)
+        if "_addanother" in request.POST or IS_POPUP_VAR in request.POST:
+            return response
+        # To the new encounter's page (its delivery record), not the queue.
+        return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[obj.pk]))
 
     # --- extra views ------------------------------------------------------------------------
 
@@ -516,6 +673,7 @@ class EncounterAdmin(_EncounterAdminBase):
             path("<int:pk>/fhir/", wrap(self.fhir_view), name="twitch_intake_encounter_fhir"),
             path("<int:pk>/review/", wrap(self.review_view), name="twitch_intake_encounter_review"),
             path("<int:pk>/link/", wrap(self.link_view), name="twitch_intake_encounter_link"),
+            path("<int:pk>/letter/", wrap(self.letter_view), name="twitch_intake_encounter_letter"),
             path(
                 "<int:pk>/acknowledge/",
                 wrap(self.acknowledge_view),
@@ -646,49 +804,91 @@ class EncounterAdmin(_EncounterAdminBase):
     @allow_methods("POST")
     @in_clinic_language
     def link_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """ "Send invitation" / "Send new link": a new link to the patient's own contact, by
+        the queue; the page only says it is on its way."""
+        if not request.user.has_perm(PERM_LINK):
+            raise PermissionDenied
+        get_object_or_404(Encounter, pk=pk)
+        self._send(request, pk)
+        return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
+
+    @allow_methods("POST")
+    def letter_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A printable invitation with a new link as a QR code, for a patient without email or a
+        phone; only while the intake holds no answers (whoever sees a link could open them).
+        A POST, since it revokes the link before; the page is never cached."""
         if not request.user.has_perm(PERM_LINK):
             raise PermissionDenied
         get_object_or_404(Encounter, pk=pk)
         issued = services.issue_link(pk, request.user, client_address(request))
-        if issued.refused == services.LinkRefused.SUBMITTED:
+        if issued.refused:
+            self.message_user(
+                request,
+                gettext(
+                    "The patient has started answering, so a new link cannot be shown here or "
+                    "printed: anyone who saw it could open their answers. A new link can only be "
+                    "sent to the patient's own contact on record."
+                )
+                if issued.refused == services.LinkRefused.STARTED
+                else gettext("This intake was already sent; it needs no new link."),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
+        encounter = issued.encounter
+        with translation.override(services.patient_language(encounter)):
+            context = services.message_context(encounter, issued.token)
+            context["qr"] = letters.qr_data_uri(context["link"])
+            context["expires_at"] = encounter.token_expires_at
+            context["patient_name"] = encounter.patient_name
+            response = TemplateResponse(request, "twitch_intake/letter.html", context)
+            response.render()
+        response["Cache-Control"] = "no-store, private"
+        return response
+
+    def _send(self, request: HttpRequest, pk: int) -> None:
+        result = services.send_invitation(pk, request.user, client_address(request))
+        if result.refused == services.InviteRefused.SUBMITTED:
             self.message_user(
                 request,
                 gettext("This intake was already sent; it needs no new link."),
                 messages.WARNING,
             )
-        elif issued.refused:
+        elif result.refused == services.InviteRefused.NO_SMS:
+            self.message_user(
+                request,
+                gettext("This clinic does not send text messages: choose email or a letter."),
+                messages.ERROR,
+            )
+        elif result.refused:
             self.message_user(
                 request,
                 gettext(
-                    "The patient has started answering, so a new link cannot be shown here: "
-                    "anyone who saw it could open their answers. A new link can only be sent to "
-                    "the patient's own contact on record. Their current link keeps working until "
-                    "it expires."
+                    "Enter the patient's email or mobile number and how to send the link, then "
+                    "send it. The link is never shown here."
                 ),
                 messages.ERROR,
             )
         else:
-            return self._show_new_link(request, issued, created=False)
-        return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
+            channel = Channel(result.encounter.preferred_channel).label
+            self.message_user(
+                request,
+                gettext(
+                    "The link is on its way to the patient by %(channel)s; any earlier link no "
+                    "longer works. Its delivery is recorded below."
+                )
+                % {"channel": str(channel).lower()},
+                messages.SUCCESS,
+            )
 
-    def _show_new_link(
-        self, request: HttpRequest, issued: services.LinkResult, created: bool
-    ) -> HttpResponse:
-        """Show a new link this once: only its hash is kept, so it cannot be shown again."""
-        encounter = issued.encounter
-        url = request.build_absolute_uri(reverse("twitch_intake:link", args=[issued.token]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": encounter,
-            "title": _("Patient link"),
-            "link": url,
-            "created": created,
-            "expires_at": encounter.token_expires_at,
-        }
-        response = TemplateResponse(request, "admin/twitch_intake/encounter/link.html", context)
-        response["Cache-Control"] = "no-store, private"
-        return response
+
+def _bad_form_is_400(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A POST whose form came back with errors (an invalid email or number) is a 400: the page
+    with the form and the messages beside the fields, never a 500 or a 200 that looks saved."""
+    if request.method == "POST" and isinstance(response, TemplateResponse):
+        adminform = (response.context_data or {}).get("adminform")
+        if adminform is not None and adminform.form.errors:
+            response.status_code = 400
+    return response
 
 
 @admin.register(AccessEvent)

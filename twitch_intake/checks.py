@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,6 +116,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     errors += _check_alert_emails(given.get("ALERT_EMAILS", DEFAULTS["ALERT_EMAILS"]))
+    errors += _check_messages(given)
     phone = given.get("CLINIC_PHONE", DEFAULTS["CLINIC_PHONE"])
     if not isinstance(phone, str):
         errors.append(
@@ -232,6 +233,107 @@ def _check_alert_emails(alerts: Any) -> list[CheckMessage]:
                 "EMAIL_BACKEND with EMAIL_HOST, EMAIL_PORT and EMAIL_TIMEOUT before) or a "
                 "provider's (django-anymail): see the README's mail settings.",
                 id="twitch_intake.E029",
+            )
+        )
+    return errors
+
+
+def _reminders(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(_positive_duration(v) for v in value)
+
+
+def _quiet_hours(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, time) and v.tzinfo is None for v in value)
+    )
+
+
+#: Text-message backends that print or store a message instead of sending it.
+_NO_DELIVERY_SMS = frozenset(
+    {
+        "twitch_intake.sms.backends.console.SMSBackend",
+        "twitch_intake.sms.backends.locmem.SMSBackend",
+        "twitch_intake.sms.backends.file.SMSBackend",
+    }
+)
+
+
+def _check_messages(given: dict[str, Any]) -> list[CheckMessage]:
+    """Invitations and reminders: the region numbers are read with, the SMS backend, when."""
+    import phonenumbers
+    from django.utils.module_loading import import_string
+
+    errors: list[CheckMessage] = []
+    region = given.get("PHONE_REGION", DEFAULTS["PHONE_REGION"])
+    if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        errors.append(
+            Error(
+                f"TWITCH_INTAKE['PHONE_REGION'] must be a region code such as 'US' or 'ES'; "
+                f"it is {region!r}.",
+                hint="Mobile numbers typed without a country code are read in this region.",
+                id="twitch_intake.E041",
+            )
+        )
+    backend = given.get("SMS_BACKEND", DEFAULTS["SMS_BACKEND"])
+    options = given.get("SMS_OPTIONS", DEFAULTS["SMS_OPTIONS"])
+    if not isinstance(options, dict):
+        errors.append(
+            Error(
+                f"TWITCH_INTAKE['SMS_OPTIONS'] must be a dict; it is {type(options).__name__}.",
+                id="twitch_intake.E042",
+            )
+        )
+    if not isinstance(backend, str):
+        errors.append(
+            Error(
+                f"TWITCH_INTAKE['SMS_BACKEND'] must be a dotted path; it is {backend!r}.",
+                id="twitch_intake.E043",
+            )
+        )
+    elif backend:
+        try:
+            import_string(backend)
+        except ImportError as error:
+            errors.append(
+                Error(
+                    f"TWITCH_INTAKE['SMS_BACKEND'] {backend!r} cannot be imported ({error}).",
+                    hint="For Twilio: pip install 'twitch-intake[twilio]'.",
+                    id="twitch_intake.E043",
+                )
+            )
+        if not settings.DEBUG and backend in _NO_DELIVERY_SMS:
+            errors.append(
+                Error(
+                    f"SMS_BACKEND is {backend!r}, which sends no text message: patients who "
+                    "chose a text would never get their link.",
+                    hint="Use a provider's backend (twitch_intake.sms.backends.twilio.SMSBackend)"
+                    " or leave SMS_BACKEND empty to offer email and letters only.",
+                    id="twitch_intake.E044",
+                )
+            )
+    if not _reminders(given.get("REMINDERS", DEFAULTS["REMINDERS"])):
+        errors.append(
+            Error(
+                "TWITCH_INTAKE['REMINDERS'] must be a list of positive datetime.timedelta "
+                "(how long before the visit each reminder goes).",
+                id="twitch_intake.E045",
+            )
+        )
+    if not _quiet_hours(given.get("QUIET_HOURS", DEFAULTS["QUIET_HOURS"])):
+        errors.append(
+            Error(
+                "TWITCH_INTAKE['QUIET_HOURS'] must be two datetime.time without a time zone, "
+                "from and to, e.g. (time(21), time(8)): the clinic's TIME_ZONE applies.",
+                id="twitch_intake.E046",
+            )
+        )
+    if not _positive_int(given.get("MESSAGE_ATTEMPTS", DEFAULTS["MESSAGE_ATTEMPTS"])):
+        errors.append(
+            Error(
+                "TWITCH_INTAKE['MESSAGE_ATTEMPTS'] must be a whole number of at least 1.",
+                id="twitch_intake.E047",
             )
         )
     return errors

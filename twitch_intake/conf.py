@@ -6,7 +6,7 @@ least). Reading on each access, not at import, is what lets ``override_settings`
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +28,12 @@ DEFAULTS: dict[str, Any] = {
     "REQUIRE_MFA": True,
     "IDLE_TIMEOUT": timedelta(minutes=30),
     "STAFF_IDLE_TIMEOUT": None,
+    "PHONE_REGION": "US",
+    "SMS_BACKEND": "",
+    "SMS_OPTIONS": {},
+    "REMINDERS": [timedelta(days=7), timedelta(days=3)],
+    "QUIET_HOURS": (time(21, 0), time(8, 0)),
+    "MESSAGE_ATTEMPTS": 8,
 }
 
 
@@ -140,6 +146,41 @@ class Settings:
         """When set, staff sessions (``is_staff``) end after this long idle too; ``None`` (the
         default) leaves them to the host's session settings."""
         value: timedelta | None = self._get("STAFF_IDLE_TIMEOUT")
+        return value
+
+    @property
+    def PHONE_REGION(self) -> str:
+        """The clinic's region (ISO 3166 code, e.g. ``"US"``, ``"ES"``): a mobile number typed
+        without a country code is read as a number of this region."""
+        return str(self._get("PHONE_REGION")).upper()
+
+    @property
+    def SMS_BACKEND(self) -> str:
+        """Dotted path of the text-message backend (``twitch_intake.sms.backends.*``), in the
+        manner of ``EMAIL_BACKEND``; empty: the clinic sends no text messages."""
+        return str(self._get("SMS_BACKEND"))
+
+    @property
+    def SMS_OPTIONS(self) -> dict[str, Any]:
+        """Keyword arguments for the text-message backend (a provider's account and sender)."""
+        return dict(self._get("SMS_OPTIONS"))
+
+    @property
+    def REMINDERS(self) -> list[timedelta]:
+        """How long before the visit each reminder goes, while the intake is not submitted."""
+        return list(self._get("REMINDERS"))
+
+    @property
+    def QUIET_HOURS(self) -> tuple[time, time]:
+        """From when to when (the clinic's ``TIME_ZONE``) no message is sent to a patient: one
+        due then waits for the end of the quiet hours."""
+        start, end = self._get("QUIET_HOURS")
+        return start, end
+
+    @property
+    def MESSAGE_ATTEMPTS(self) -> int:
+        """Tries to deliver one message before it is marked failed, for staff to phone."""
+        value: int = self._get("MESSAGE_ATTEMPTS")
         return value
 
     def contact(self) -> dict[str, str]:

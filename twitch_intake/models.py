@@ -13,6 +13,7 @@ version: new rows take ``questionnaire.current_version()`` when they are made.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from collections.abc import Collection
@@ -28,7 +29,9 @@ from django.db import models
 from django.db.models import Case, F, Func, OrderBy, Q, Value, When
 from django.db.models.lookups import Exact
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
 
 from . import questionnaire
 from .conf import app_settings
@@ -39,6 +42,15 @@ from .validators import validate_one_line
 def hash_token(token: str) -> str:
     """Links are stored only as this hash: a database leak reveals no working link."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_token(nonce: str) -> str:
+    """The link made from a stored nonce and the site's ``SECRET_KEY`` (Django's password-reset
+    tokens are made the same way), so that the queue's worker can send a reminder with the link
+    the patient already has instead of revoking it. The database alone (nonce and hash) still
+    reveals no working link; a new ``SECRET_KEY`` makes new links at the next message."""
+    digest = salted_hmac("twitch_intake.link", nonce, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 # --- Plausible dates ------------------------------------------------------------------------
@@ -179,6 +191,14 @@ class EncounterQuerySet(models.QuerySet["Encounter"]):
         return self.filter(awaiting_emergency())
 
 
+class Channel(models.TextChoices):
+    """How the patient's link reaches them."""
+
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("Text message")
+    LETTER = "letter", _("Printed letter")
+
+
 class Acknowledgement(models.TextChoices):
     """How a clinician dealt with an emergency before the visit."""
 
@@ -191,6 +211,7 @@ class Encounter(models.Model):
     Status = Status
     Level = LevelChoice
     Acknowledgement = Acknowledgement
+    Channel = Channel
 
     patient_name = models.CharField(
         _("patient name"), max_length=200, validators=[validate_one_line]
@@ -233,6 +254,35 @@ class Encounter(models.Model):
     )
     language = models.CharField(_("patient's language"), max_length=10, blank=True)
 
+    # How to reach the patient: patient data, shown only to staff who may see the encounter and
+    # never logged; messages to these carry the link and no health details.
+    email = models.EmailField(_("email"), blank=True, default="", db_default="")
+    mobile = PhoneNumberField(
+        _("mobile number"),
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Without a country code it is read as a number of the clinic's region."),
+    )
+    preferred_channel = models.CharField(
+        _("send the link by"),
+        max_length=8,
+        choices=Channel.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    reminders_off = models.BooleanField(
+        _("no reminders"),
+        default=False,
+        db_default=False,
+        help_text=_("Send no reminders to this patient (the invitation is still sent)."),
+    )
+
+    # The current link is made from this and SECRET_KEY (``link_token``); the hash finds it.
+    link_nonce = models.CharField(
+        max_length=64, blank=True, default="", db_default="", editable=False
+    )
     token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     token_expires_at = models.DateTimeField(
         _("link expires"), null=True, blank=True, editable=False
@@ -382,6 +432,10 @@ class Encounter(models.Model):
                 name="encounter_link_expires",
             ),
             models.CheckConstraint(
+                condition=Q(preferred_channel="") | Q(preferred_channel__in=Channel.values),
+                name="encounter_channel_known",
+            ),
+            models.CheckConstraint(
                 condition=Q(
                     date_of_birth__gte=EARLIEST_BIRTH, date_of_birth__lt=LATEST_VISIT.date()
                 ),
@@ -437,14 +491,23 @@ class Encounter(models.Model):
         return bool(self.alert_last_error) and self.alert_sent_at is None
 
     def issue_link(self, now: datetime | None = None) -> str:
-        """Make a new link token (revoking any earlier one); the caller saves and shows it once."""
+        """Make a new link token (revoking any earlier one); the caller saves and sends it."""
         now = now or timezone.now()
-        token = secrets.token_urlsafe(32)  # 256 bits
+        self.link_nonce = secrets.token_urlsafe(32)  # 256 bits
+        token = link_token(self.link_nonce)
         self.token_hash = hash_token(token)
         self.token_expires_at = now + app_settings.LINK_LIFETIME
         self.dob_failures = 0
         self.locked_until = None
         return token
+
+    def current_link(self, now: datetime) -> str | None:
+        """The token of the link the patient holds, while it works; None when a new one is
+        needed (none made yet, expired, or made under another ``SECRET_KEY``)."""
+        if not self.link_nonce or not self.token_expires_at or self.token_expires_at <= now:
+            return None
+        token = link_token(self.link_nonce)
+        return token if hash_token(token) == self.token_hash else None
 
     def link_usable(self, now: datetime) -> bool:
         return bool(
@@ -452,6 +515,89 @@ class Encounter(models.Model):
             and self.token_expires_at > now
             and not (self.locked_until and self.locked_until > now)
         )
+
+
+class PatientMessage(models.Model):
+    """One message to a patient (an invitation with their link, or a reminder): the delivery
+    record front desk sees on the encounter, and what the queue's job reads to send it.
+
+    Written only by ``services``; the job is ``tasks.send_patient_message``. ``last_error`` is
+    the provider's error class and code (the patient's address or number taken out), never the
+    message, which holds the link and is never stored.
+    """
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", _("Invitation")
+        REMINDER = "reminder", _("Reminder")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        #: Not delivered after every try, or refused for good: staff phone the patient.
+        FAILED = "failed", _("Failed")
+        #: Not sent, and never will be: submitted, reminders off, replaced, or a day that
+        #: already had a message.
+        SKIPPED = "skipped", _("Not needed")
+
+    encounter = models.ForeignKey(
+        Encounter, verbose_name=_("encounter"), on_delete=models.CASCADE, related_name="messages"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    channel = models.CharField(
+        _("channel"),
+        max_length=8,
+        choices=[(Channel.EMAIL, Channel.EMAIL.label), (Channel.SMS, Channel.SMS.label)],
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED
+    )
+    due_at = models.DateTimeField(_("due"))
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sent by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("message to the patient")
+        verbose_name_plural = _("messages to the patient")
+        ordering = ["due_at", "pk"]
+        indexes = [
+            models.Index(fields=["encounter", "due_at"], name="patient_message_encounter"),
+            # The queue's notice: messages that could not be delivered.
+            models.Index(
+                fields=["encounter"],
+                condition=Q(status="failed"),
+                name="patient_message_failed",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["invitation", "reminder"]), name="patient_message_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=[Channel.EMAIL, Channel.SMS]),
+                name="patient_message_channel_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "sent", "failed", "skipped"]),
+                name="patient_message_status_known",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="patient_message_sent_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.encounter_id} by {self.channel} ({self.status})"
 
 
 class AccessEvent(models.Model):

@@ -12,23 +12,25 @@ import logging
 import smtplib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import Enum, StrEnum
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from . import history, questionnaire, tasks, triage, validation
+from . import history, questionnaire, sms, tasks, triage, validation
 from .conf import app_settings
 from .models import IDENTITY_FIELDS as IDENTITY_FIELDS  # services.IDENTITY_FIELDS, as before
-from .models import AccessEvent, Encounter, Status
+from .models import AccessEvent, Channel, Encounter, PatientMessage, Status
 from .steps import Steps
 
 logger = logging.getLogger(__name__)
@@ -597,7 +599,7 @@ def check_birth_date(
 
 
 class LinkRefused(StrEnum):
-    """Why a new link may not be shown to staff."""
+    """Why a new link may not be shown to staff (printed in a letter)."""
 
     #: The intake is sent: nothing is left to answer.
     SUBMITTED = "submitted"
@@ -621,13 +623,14 @@ def link_refusal(encounter: Encounter) -> LinkRefused | None:
 @dataclass
 class LinkResult:
     encounter: Encounter
-    #: The new link's token, to show this once; "" when refused.
+    #: The new link's token, to print this once in the letter; "" when refused.
     token: str = ""
     refused: LinkRefused | str = ""
 
 
 def issue_link(encounter_id: int, user: Any, client_address: str | None) -> LinkResult:
-    """A new link (revoking the one before) for staff to show once, or why not.
+    """A new link (revoking the one before) for the printed letter, or why not; a link sent by
+    email or text is :func:`send_invitation`'s.
 
     Checked and issued under the row lock: a patient saving their first page at the same moment
     is either before (refused) or after (their old link is dead, they use the new one). Every
@@ -741,3 +744,348 @@ def acknowledge_emergency(
         record_access(encounter, user, AccessEvent.Action.ACKNOWLEDGE, client_address)
     logger.info("Emergency on encounter %s acknowledged by user %s", encounter_id, user.pk)
     return AcknowledgeResult(encounter)
+
+
+# --- Invitations and reminders (front desk asks; the queue sends) -----------------------------
+# A message is a row (the delivery record) and a job on the queue, written together in the
+# front desk's transaction. The job sends it when due, outside the clinic's quiet hours, and
+# records every try; the row is what front desk sees. The link is never shown to staff: it is
+# made again from the encounter's nonce when the message is sent (``models.link_token``).
+
+
+class InviteRefused(StrEnum):
+    """Why no invitation was queued."""
+
+    #: The intake is sent: nothing is left to answer.
+    SUBMITTED = "submitted"
+    #: No channel chosen, a printed letter, or no address or number for the chosen channel.
+    NO_CONTACT = "no_contact"
+    #: Text messages chosen, and the clinic has no ``SMS_BACKEND``.
+    NO_SMS = "no_sms"
+
+
+@dataclass
+class InviteResult:
+    encounter: Encounter
+    message: PatientMessage | None = None
+    refused: InviteRefused | str = ""
+
+
+def contact_for(encounter: Encounter, channel: str) -> str:
+    """The address or E.164 number a message by ``channel`` goes to; "" when there is none."""
+    if channel == Channel.EMAIL:
+        return encounter.email
+    if channel == Channel.SMS and encounter.mobile:
+        return str(encounter.mobile.as_e164) if encounter.mobile.is_valid() else ""
+    return ""
+
+
+def invite_refusal(encounter: Encounter) -> InviteRefused | None:
+    """Why an invitation cannot be sent to ``encounter`` now, or None when it can."""
+    if encounter.is_submitted:
+        return InviteRefused.SUBMITTED
+    channel = encounter.preferred_channel
+    if channel not in (Channel.EMAIL, Channel.SMS) or not contact_for(encounter, channel):
+        return InviteRefused.NO_CONTACT
+    if channel == Channel.SMS and not app_settings.SMS_BACKEND:
+        return InviteRefused.NO_SMS
+    return None
+
+
+def next_sending_time(moment: datetime) -> datetime:
+    """``moment``, or the end of the quiet hours (``QUIET_HOURS``, the clinic's time zone) it
+    falls in: nobody is woken by a reminder."""
+    start, end = app_settings.QUIET_HOURS
+    local = timezone.localtime(moment)
+    clock = local.time()
+    if start == end:
+        return moment
+    if start > end:  # across midnight, e.g. 21:00 to 08:00
+        if clock >= start:
+            day = local.date() + timedelta(days=1)
+        elif clock < end:
+            day = local.date()
+        else:
+            return moment
+    elif start <= clock < end:
+        day = local.date()
+    else:
+        return moment
+    return timezone.make_aware(datetime.combine(day, end))
+
+
+def reminder_times(visit_at: datetime, first: datetime) -> list[datetime]:
+    """When the reminders go (``REMINDERS`` before the visit), after the first message at
+    ``first``: those already past or on the day of an earlier message are left out (a visit
+    tomorrow gets its invitation now and no reminder), at most one message a day."""
+    days = {timezone.localdate(first)}
+    times: list[datetime] = []
+    for before in sorted(app_settings.REMINDERS, reverse=True):
+        due = next_sending_time(visit_at - before)
+        if due <= first or due >= visit_at or timezone.localdate(due) in days:
+            continue
+        days.add(timezone.localdate(due))
+        times.append(due)
+    return times
+
+
+def send_invitation(
+    encounter_id: int, user: Any, client_address: str | None, *, now: datetime | None = None
+) -> InviteResult:
+    """Make a new link (revoking the one before) and queue its invitation and reminders by the
+    patient's chosen channel, or say why not. The link reaches only the patient's own contact,
+    so this is allowed once they have started answering too (they resume with it).
+
+    Under the row lock: a new invitation replaces the messages still waiting from an earlier
+    one, so a patient never gets two sets of reminders. A link made is an access event.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        refused = invite_refusal(encounter)
+        if refused is not None:
+            return InviteResult(encounter, refused=refused)
+        encounter.issue_link(now)
+        encounter.save(update_fields=[*_LINK_FIELDS, "updated_at"])
+        if user is not None:  # staff asked for it (a command without a user: no person did)
+            record_access(encounter, user, AccessEvent.Action.LINK, client_address)
+        encounter.messages.filter(status=PatientMessage.Status.QUEUED).update(
+            status=PatientMessage.Status.SKIPPED
+        )
+        first = next_sending_time(now)
+        invitation = _queue_message(encounter, PatientMessage.Kind.INVITATION, first, user)
+        for due in reminder_times(encounter.visit_at, first):
+            _queue_message(encounter, PatientMessage.Kind.REMINDER, due, user)
+    return InviteResult(encounter, message=invitation)
+
+
+#: What a new link changes on the encounter.
+_LINK_FIELDS = ("link_nonce", "token_hash", "token_expires_at", "dob_failures", "locked_until")
+
+
+def _queue_message(encounter: Encounter, kind: str, due: datetime, user: Any) -> PatientMessage:
+    message = PatientMessage.objects.create(
+        encounter=encounter,
+        kind=kind,
+        channel=encounter.preferred_channel,
+        due_at=due,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    tasks.queue_patient_message(message.pk, encounter.pk, due)
+    return message
+
+
+def deliver_patient_message(message_id: int) -> None:
+    """Send one message if it is still wanted, and record how it went. Run by the queue's
+    worker, which retries while this raises.
+
+    Skipped for good once the intake is submitted, a reminder once reminders are off or when a
+    message went the same day; put back to the end of the quiet hours when run inside them.
+    One that fails for good (the provider says so, or ``MESSAGE_ATTEMPTS`` tries) is marked
+    failed for the queue to show, and raises no more. Sent first, then marked sent, like the
+    alert: the job's lock keeps two from running at once, so only a worker dying between the
+    two could send it twice. Neither the body (it holds the link) nor the contact is logged.
+    """
+    message = PatientMessage.objects.select_related("encounter").filter(pk=message_id).first()
+    if message is None or message.status != PatientMessage.Status.QUEUED:
+        return
+    encounter, now = message.encounter, timezone.now()
+    if _not_needed(message, now):
+        _record_message(message, status=PatientMessage.Status.SKIPPED)
+        return
+    later = next_sending_time(now)
+    if later > now:
+        PatientMessage.objects.filter(pk=message.pk).update(due_at=later)
+        tasks.queue_patient_message(message.pk, encounter.pk, later)
+        return
+    contact = contact_for(encounter, message.channel)
+    if not contact:
+        _record_message(
+            message, status=PatientMessage.Status.FAILED, error=NO_CONTACT, attempt=True
+        )
+        return
+    token = encounter.current_link(now) or _renew_link(encounter.pk, message.created_by, now)
+    try:
+        _send_patient_message(message, encounter, contact, token)
+    except Exception as error:
+        attempts = message.attempts + 1
+        final = bool(getattr(error, "permanent", False)) or (
+            attempts >= app_settings.MESSAGE_ATTEMPTS
+        )
+        _record_message(
+            message,
+            status=PatientMessage.Status.FAILED if final else PatientMessage.Status.QUEUED,
+            error=_describe_mail_error(error).replace(contact, "[recipient]"),
+            attempt=True,
+        )
+        if final:
+            logger.warning(
+                "Message %s for encounter %s not delivered after %s tries",
+                message.pk,
+                encounter.pk,
+                attempts,
+            )
+            return
+        raise
+    _record_message(message, status=PatientMessage.Status.SENT, sent_at=now, attempt=True)
+
+
+#: Recorded when the chosen channel has no address or number on record any more.
+NO_CONTACT = "No address or number on record for this channel."
+
+
+def _not_needed(message: PatientMessage, now: datetime) -> bool:
+    encounter = message.encounter
+    if encounter.is_submitted or encounter.visit_at <= now:
+        return True
+    if message.kind != PatientMessage.Kind.REMINDER:
+        return False
+    if encounter.reminders_off:
+        return True
+    today = timezone.localdate(now)
+    sent = encounter.messages.filter(status=PatientMessage.Status.SENT).values_list(
+        "sent_at", flat=True
+    )
+    return any(at is not None and timezone.localdate(at) == today for at in sent)
+
+
+def _record_message(
+    message: PatientMessage,
+    *,
+    status: str,
+    error: str = "",
+    sent_at: datetime | None = None,
+    attempt: bool = False,
+) -> None:
+    fields: dict[str, Any] = {"status": status, "last_error": error[:255]}
+    if attempt:
+        fields["attempts"] = F("attempts") + 1
+    if sent_at is not None:
+        fields["sent_at"] = sent_at
+    PatientMessage.objects.filter(pk=message.pk, status=PatientMessage.Status.QUEUED).update(
+        **fields
+    )
+
+
+def _renew_link(encounter_id: int, user: Any, now: datetime) -> str:
+    """A new link for a message, when the one the patient holds has expired (or was made
+    under another ``SECRET_KEY``); an access event when staff asked for the message."""
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        token = encounter.current_link(now)
+        if token is not None:  # another job renewed it first
+            return token
+        token = encounter.issue_link(now)
+        encounter.save(update_fields=[*_LINK_FIELDS, "updated_at"])
+        if user is not None:
+            record_access(encounter, user, AccessEvent.Action.LINK, None)
+    return token
+
+
+def patient_link(token: str) -> str:
+    """The full link in a message or letter, from ``SITE_URL`` (never the request's host)."""
+    return app_settings.SITE_URL + reverse("twitch_intake:link", args=[token])
+
+
+def message_context(encounter: Encounter, token: str) -> dict[str, Any]:
+    """What every message and letter says: who, when, what, how long, the link, and whom to
+    call; nothing about the patient's health. Rendered in the patient's language."""
+    visit = timezone.localtime(encounter.visit_at)
+    return {
+        "clinic_name": app_settings.CLINIC_NAME,
+        "clinic_phone": app_settings.CLINIC_PHONE,
+        "emergency_number": app_settings.EMERGENCY_NUMBER,
+        "visit_date": date_format(visit, "DATE_FORMAT"),
+        "visit_time": time_format(visit, "TIME_FORMAT"),
+        "about_minutes": ABOUT_MINUTES,
+        "link": patient_link(token),
+    }
+
+
+#: About how long the intake takes, as messages tell the patient.
+ABOUT_MINUTES = 10
+
+
+def patient_language(encounter: Encounter) -> str:
+    return encounter.language or settings.LANGUAGE_CODE
+
+
+def render_patient_message(
+    message: PatientMessage, encounter: Encounter, token: str
+) -> tuple[str, str]:
+    """The subject (email only) and text of ``message``, in the patient's language."""
+    base = f"twitch_intake/messages/{message.kind}"
+    with override(patient_language(encounter)):
+        context = message_context(encounter, token)
+        if message.channel == Channel.SMS:
+            return "", render_to_string(f"{base}_sms.txt", context).strip()
+        subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
+        return subject, render_to_string(f"{base}_email.txt", context)
+
+
+def _send_patient_message(
+    message: PatientMessage, encounter: Encounter, contact: str, token: str
+) -> None:
+    subject, body = render_patient_message(message, encounter, token)
+    if message.channel == Channel.SMS:
+        sms.send_sms(contact, body)
+    else:
+        send_mail(subject, body, None, [contact])
+
+
+def undelivered() -> Q:
+    """Encounters with a message that failed for good and none delivered since: the patient
+    may not have their link, so staff phone them."""
+    delivered_since = PatientMessage.objects.filter(
+        encounter=OuterRef("encounter"),
+        status=PatientMessage.Status.SENT,
+        created_at__gt=OuterRef("created_at"),
+    )
+    failed = PatientMessage.objects.filter(
+        encounter=OuterRef("pk"), status=PatientMessage.Status.FAILED
+    ).filter(~Exists(delivered_since))
+    return Q(Exists(failed))
+
+
+@dataclass
+class BulkInvitations:
+    """What a bulk invitation did, by encounter id."""
+
+    invited: list[int] = field(default_factory=list)
+    #: Invited before (a message exists): left alone, never sent twice.
+    already: list[int] = field(default_factory=list)
+    #: No contact details, a letter chosen, no text messages here, or submitted.
+    refused: list[int] = field(default_factory=list)
+
+
+def day_schedule(day: date) -> Any:
+    """The encounters whose visit falls on ``day`` in the clinic's time zone."""
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return Encounter.objects.filter(visit_at__gte=start, visit_at__lt=start + timedelta(days=1))
+
+
+def invite_all(
+    encounter_ids: Iterable[int],
+    user: Any,
+    client_address: str | None = None,
+    progress: Any = None,
+) -> BulkInvitations:
+    """Invite each encounter that has contact details and no invitation yet, one transaction
+    each (one refused never undoes the others); ``progress(done, total)`` after each."""
+    ids = list(encounter_ids)
+    report = BulkInvitations()
+    invited_before = set(
+        PatientMessage.objects.filter(
+            encounter_id__in=ids, kind=PatientMessage.Kind.INVITATION
+        ).values_list("encounter_id", flat=True)
+    )
+    for done, encounter_id in enumerate(ids, 1):
+        if encounter_id in invited_before:
+            report.already.append(encounter_id)
+        elif send_invitation(encounter_id, user, client_address).refused:
+            report.refused.append(encounter_id)
+        else:
+            report.invited.append(encounter_id)
+        if progress is not None:
+            progress(done, len(ids))
+    return report

@@ -3,10 +3,14 @@
 The queue is procrastinate's: a job is a row in the same database as the answers, so the alert
 is deferred inside the transaction that stores the emergency sign (it commits with the answers
 or not at all), survives restarts, and is run by any number of workers
-(``manage.py procrastinate worker``) on any machine that reaches the database.
+(``manage.py procrastinate worker``) on any machine that reaches the database. Messages to
+patients (invitations, reminders) are jobs too, deferred with their delivery record and
+scheduled for when they are due.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.db import transaction
 from procrastinate import BaseRetryStrategy, RetryDecision
@@ -54,6 +58,44 @@ def queue_emergency_alert(encounter_id: int) -> None:
             )
     except AlreadyEnqueued:
         pass  # an alert job for this encounter is already waiting: it sends the one email
+
+
+class Backoff(BaseRetryStrategy):
+    """A patient's message: 1, 2, 4 … minutes and never more than an hour between tries. The
+    message's own record stops it (``MESSAGE_ATTEMPTS``, or a refusal for good), so with the
+    default of 8 tries a provider has about two hours to come back before staff are asked to
+    phone the patient."""
+
+    first_wait = 60
+    max_wait = 60 * 60
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision:
+        wait = min(self.max_wait, self.first_wait * 2 ** min(job.attempts, 16))
+        return RetryDecision(retry_in={"seconds": wait})
+
+
+@app.task(name="twitch_intake.send_patient_message", retry=Backoff())
+def send_patient_message(message_id: int) -> None:
+    """One invitation or reminder; see :func:`services.deliver_patient_message`."""
+    services.deliver_patient_message(message_id)
+
+
+def queue_patient_message(message_id: int, encounter_id: int, due_at: datetime) -> None:
+    """Put a message's job in the queue for ``due_at``, in the caller's transaction.
+
+    The lock is the encounter's, so two messages to one patient never run at once (and the
+    at-most-one-a-day rule reads what the other sent); the queueing lock keeps one waiting job
+    per message. Both name only ids.
+    """
+    try:
+        with transaction.atomic():
+            send_patient_message.configure(
+                lock=f"twitch_intake.message:{encounter_id}",
+                queueing_lock=f"twitch_intake.message-job:{message_id}",
+                schedule_at=due_at,
+            ).defer(message_id=message_id)
+    except AlreadyEnqueued:
+        pass  # its job is already waiting
 
 
 @app.periodic(cron="* * * * *")

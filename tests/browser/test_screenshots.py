@@ -125,3 +125,80 @@ def test_screenshots_of_an_emergency_in_spanish(new_page, invite):
         expect(page).to_have_url(at("/intake/thanks/"))
         expect(page.locator(".emergency-reminder")).to_contain_text("llame al 911 ahora")
         shoot(page, "es-thanks-emergency")
+
+
+def test_screenshots_of_invitations(new_page, settings):
+    """Front desk's encounter page with its delivery record, the invitation email and text in
+    English and Spanish, and the printable letter with its QR code."""
+    import datetime as dt
+    import html
+
+    from django.contrib.auth.models import User
+    from django.core import mail
+    from django.utils import timezone
+
+    from tests.browser.steps import PASSWORD
+    from tests.factories import make_encounter, staff_group
+    from twitch_intake import services, sms
+    from twitch_intake.models import PatientMessage
+
+    settings.TWITCH_INTAKE = {
+        **settings.TWITCH_INTAKE,
+        "SMS_BACKEND": "twitch_intake.sms.backends.locmem.SMSBackend",
+    }
+    sms.outbox.clear()
+    front = User.objects.create_user("front", password=PASSWORD, is_staff=True)
+    front.groups.add(staff_group("Front desk"))
+    visit = timezone.now() + dt.timedelta(days=12)
+    sent = make_encounter(
+        patient_name="Sam Example",
+        visit_at=visit,
+        email="sam@example.test",
+        mobile="+12025550143",
+        preferred_channel="email",
+    )
+    services.send_invitation(sent.pk, front, "127.0.0.1")
+    invitation = PatientMessage.objects.get(encounter=sent, kind="invitation")
+    services.deliver_patient_message(invitation.pk)
+    for language, channel in (("en", "sms"), ("es", "email"), ("es", "sms")):
+        other = make_encounter(
+            visit_at=visit,
+            email="sam@example.test",
+            mobile="+34612345678",
+            preferred_channel=channel,
+            language=language,
+        )
+        services.send_invitation(other.pk, front, None)
+        services.deliver_patient_message(
+            PatientMessage.objects.get(encounter=other, kind="invitation").pk
+        )
+    letter_patient = make_encounter(patient_name="Lee Example", visit_at=visit)
+
+    admin = new_page("desktop")
+    log_in(admin, front.username, f"/admin/twitch_intake/encounter/{sent.pk}/change/")
+    expect(admin.locator(".ti-delivery")).to_contain_text("Sent")
+    expect(admin.locator("body")).not_to_contain_text("/intake/link/")
+    shoot(admin, "front-desk-delivery-record")
+
+    texts = [message.body for message in sms.outbox]
+    emails = [f"Subject: {m.subject}\n\n{m.body}" for m in mail.outbox]
+    for name, text in (
+        ("invitation-email", emails[0]),
+        ("invitation-text", texts[0]),
+        ("es-invitation-email", emails[1]),
+        ("es-invitation-text", texts[1]),
+    ):
+        view = new_page("phone")
+        view.set_content(
+            '<main style="font: 16px/1.45 sans-serif; padding: 1em; white-space: pre-wrap; '
+            f'overflow-wrap: anywhere">{html.escape(text)}</main>'
+        )
+        shoot(view, name)
+
+    admin.goto(f"/admin/twitch_intake/encounter/{letter_patient.pk}/change/")
+    with admin.context.expect_page() as opened:
+        admin.get_by_role("button", name="Print a letter instead").click()
+    letter = opened.value
+    expect(letter.locator(".ti-qr img")).to_be_visible()
+    shoot(letter, "invitation-letter")
+    sms.outbox.clear()

@@ -239,7 +239,7 @@ def test_the_admin_refuses_it_beside_the_field_and_changes_nothing(
         f"/admin/twitch_intake/encounter/{encounter.pk}/change/",
         change_form_data(encounter, **{field: value}),
     )
-    assert response.status_code == 200  # the form again, not a redirect
+    assert response.status_code == 400  # the form again, not a redirect
     errors = response.context["adminform"].form.errors
     assert list(errors) == [field]
     assert errors.as_data()[field][0].code == code

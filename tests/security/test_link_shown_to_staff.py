@@ -1,6 +1,7 @@
 """Finding 2: front desk could read and rewrite answers in progress.
 
-"New patient link" showed the token on screen, and front desk sees the date of birth, so they
+"New patient link" showed the token on screen (now links are only sent to the patient's own
+contact, or printed in a letter, which is what these tests hold to the rule), and front desk sees the date of birth, so they
 could open an intake that already held answers. A link to an encounter that holds answers (or
 is submitted) is never shown to staff now; one for an encounter with no answers yet may be shown
 once, and every link issued is an access event. The check and the issue happen under the row
@@ -70,9 +71,9 @@ def test_no_link_is_shown_for_an_intake_that_holds_answers(role, started):
     client = _client(_user(role))
 
     page = client.get(_url("change", encounter)).content.decode()
-    response = client.post(_url("link", encounter), follow=True)
+    response = client.post(_url("letter", encounter), follow=True)
 
-    assert _url("link", encounter) not in page  # no button that would be refused
+    assert _url("letter", encounter) not in page  # no button that would be refused
     assert "The patient has started answering" in page
     content = response.content.decode()
     assert not LINK_IN_PAGE.search(content)
@@ -96,14 +97,14 @@ def test_no_link_is_shown_for_a_submitted_intake():
 
 
 @pytest.mark.django_db
-def test_every_link_issued_is_an_access_event():
+@pytest.mark.parametrize("view", ["link", "letter"])
+def test_every_link_issued_is_an_access_event(view):
     front = _user("front_desk")
-    encounter = make_encounter()
+    encounter = make_encounter(email="ada@example.test", preferred_channel="email")
     client = _client(front)
 
-    response = client.post(_url("link", encounter))
+    client.post(_url(view, encounter))
 
-    token = LINK_IN_PAGE.search(response.content.decode()).group(1)
     event = AccessEvent.objects.get()
     assert (event.encounter, event.user, event.action) == (
         encounter,
@@ -112,11 +113,12 @@ def test_every_link_issued_is_an_access_event():
     )
     assert event.client_address == "127.0.0.1"
     encounter.refresh_from_db()
-    assert encounter.token_hash == hash_token(token)
+    assert encounter.token_hash is not None
 
 
 @pytest.mark.django_db
-def test_the_link_shown_when_an_encounter_is_created_is_an_access_event():
+def test_creating_an_encounter_sends_its_link_and_shows_none():
+    """After this change no page shows a link to staff, but the printed letter's."""
     front = _user("front_desk")
     client = _client(front)
 
@@ -128,11 +130,16 @@ def test_the_link_shown_when_an_encounter_is_created_is_an_access_event():
             "record_number": "",
             "visit_at_0": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
             "visit_at_1": "10:30:00",
+            "mobile": "202 555 0143",  # the clinic's region (PHONE_REGION, "US") reads it
+            "preferred_channel": "email",
+            "email": "new@example.test",
         },
+        follow=True,
     )
 
-    assert LINK_IN_PAGE.search(response.content.decode())
+    assert not LINK_IN_PAGE.search(response.content.decode())
     encounter = Encounter.objects.get()
+    assert str(encounter.mobile) == "+12025550143"
     assert list(AccessEvent.objects.values_list("encounter", "user", "action")) == [
         (encounter.pk, front.pk, "link")
     ]
@@ -182,7 +189,7 @@ def test_a_patient_saving_at_the_same_moment_cannot_slip_between_check_and_issue
                 cursor.execute("SELECT pg_backend_pid()")
                 outcome["pid"] = cursor.fetchone()[0]
             started.set()
-            outcome["response"] = client.post(_url("link", encounter), follow=True)
+            outcome["response"] = client.post(_url("letter", encounter), follow=True)
         finally:
             connection.close()
 

@@ -23,6 +23,36 @@ ALLOWED_UNESCAPED = {
         "{% autoescape off %}",
     ): "plain text for a chart note, served as text/plain with nosniff: HTML escaping would "
     "corrupt it, and free text in it is quoted (finding 10)",
+    (
+        "twitch_intake/messages/invitation_email.txt",
+        "{% autoescape off %}",
+    ): "a plain-text message to the patient (email or text): HTML escaping would corrupt it; "
+    "it holds only the clinic's settings, dates and the app's own link, no request data",
+    (
+        "twitch_intake/messages/invitation_sms.txt",
+        "{% autoescape off %}",
+    ): "a plain-text message to the patient (email or text): HTML escaping would corrupt it; "
+    "it holds only the clinic's settings, dates and the app's own link, no request data",
+    (
+        "twitch_intake/messages/invitation_subject.txt",
+        "{% autoescape off %}",
+    ): "a plain-text message to the patient (email or text): HTML escaping would corrupt it; "
+    "it holds only the clinic's settings, dates and the app's own link, no request data",
+    (
+        "twitch_intake/messages/reminder_email.txt",
+        "{% autoescape off %}",
+    ): "a plain-text message to the patient (email or text): HTML escaping would corrupt it; "
+    "it holds only the clinic's settings, dates and the app's own link, no request data",
+    (
+        "twitch_intake/messages/reminder_sms.txt",
+        "{% autoescape off %}",
+    ): "a plain-text message to the patient (email or text): HTML escaping would corrupt it; "
+    "it holds only the clinic's settings, dates and the app's own link, no request data",
+    (
+        "twitch_intake/messages/reminder_subject.txt",
+        "{% autoescape off %}",
+    ): "a plain-text message to the patient (email or text): HTML escaping would corrupt it; "
+    "it holds only the clinic's settings, dates and the app's own link, no request data",
 }
 UNESCAPING = re.compile(r"\|\s*safe(seq)?\b|{%-?\s*autoescape\s+off\s*-?%}")
 

@@ -366,6 +366,7 @@ def test_alerts_through_smtp_or_a_provider_pass(settings):
         assert check_settings_with(settings) == []
 
 
+@pytest.mark.skipif(django.VERSION < (6, 1), reason="MAILERS exists from Django 6.1")
 def test_the_mailer_is_read_from_mailers_where_django_has_them(settings):
     settings.DEBUG = False
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
@@ -413,3 +414,33 @@ def test_settings_that_are_not_a_dict_are_reported_not_a_crash(settings):
     settings.TWITCH_INTAKE = "oops"
     with pytest.raises(SystemCheckError, match="E000"):
         call_command("check")
+
+
+def test_mailers_are_read_only_where_django_reads_them(settings):
+    settings.DEBUG = False
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
+    dummy = "django.core.mail.backends.dummy.EmailBackend"
+    if django.VERSION < (6, 1):
+        settings.EMAIL_BACKEND = dummy  # what 5.2 sends with, MAILERS unread
+        assert ids(settings) == ["twitch_intake.E029"]
+    else:
+        assert ids(settings) == []
+
+
+def test_second_factor_secrets_shown_in_the_admin_are_an_error(settings):
+    from twitch_intake.checks import check_wiring
+
+    settings.OTP_ADMIN_HIDE_SENSITIVE_DATA = False
+    assert "twitch_intake.E037" in [m.id for m in check_wiring()]
+    settings.OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+    assert "twitch_intake.E037" not in [m.id for m in check_wiring()]
+
+
+def test_settings_in_any_mapping_are_read(settings):
+    from types import MappingProxyType
+
+    from twitch_intake.conf import app_settings
+
+    settings.TWITCH_INTAKE = MappingProxyType({**BASE, "ALERT_EMAILS": ["a@clinic.test"]})
+    assert app_settings.ALERT_EMAILS == ["a@clinic.test"]
+    assert check_settings(None) == []

@@ -54,7 +54,8 @@ def label(link_id: str, code: str) -> str:
 
 
 def clock(at: Any) -> str:
-    return date_format(timezone.localtime(at), "H:i")
+    """How the evidence gives a time: local, always with its date."""
+    return date_format(timezone.localtime(at), "Y-m-d H:i")
 
 
 def run(statement: str, params: list[Any] | None = None) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import django
 from django.conf import settings
 from django.conf.global_settings import LANGUAGES as DJANGO_LANGUAGES
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
@@ -86,7 +87,7 @@ _SHAPES: tuple[tuple[str, Callable[[Any], bool], str, str], ...] = (
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     given = getattr(settings, "TWITCH_INTAKE", {})
-    if not isinstance(given, dict):
+    if not isinstance(given, Mapping):
         return [Error("TWITCH_INTAKE must be a dict.", id="twitch_intake.E000")]
     for key in sorted(set(given) - set(DEFAULTS)):
         errors.append(
@@ -164,7 +165,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 def check_advice_phone(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``ADVICE_PHONE``: empty (no advice line offered) or a phone number, as a string."""
     given = getattr(settings, "TWITCH_INTAKE", {})
-    if not isinstance(given, dict):
+    if not isinstance(given, Mapping):
         return []  # check_settings reports it (E000)
     phone = given.get("ADVICE_PHONE", DEFAULTS["ADVICE_PHONE"])
     if isinstance(phone, str) and (phone == "" or _PHONE.match(phone)):
@@ -260,7 +261,7 @@ _NO_DELIVERY_SMS = frozenset(
 )
 
 
-def _check_messages(given: dict[str, Any]) -> list[CheckMessage]:
+def _check_messages(given: Mapping[str, Any]) -> list[CheckMessage]:
     """Invitations and reminders: the region numbers are read with, the SMS backend, when."""
     import phonenumbers
     from django.utils.module_loading import import_string
@@ -340,8 +341,9 @@ def _check_messages(given: dict[str, Any]) -> list[CheckMessage]:
 
 
 def _email_backend() -> str:
-    """The default mailer's backend: ``MAILERS`` (Django 6.1) when set, else ``EMAIL_BACKEND``."""
-    mailers = getattr(settings, "MAILERS", None)
+    """The default mailer's backend: ``MAILERS`` on Django 6.1 and later when set (earlier
+    versions ignore it), else ``EMAIL_BACKEND``."""
+    mailers = getattr(settings, "MAILERS", None) if django.VERSION >= (6, 1) else None
     if isinstance(mailers, dict) and isinstance(mailers.get("default"), dict):
         return str(mailers["default"].get("BACKEND", ""))
     with warnings.catch_warnings():
@@ -469,6 +471,15 @@ def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 hint="Use a server-side engine: django.contrib.sessions.backends.db (the "
                 "default) or cached_db.",
                 id="twitch_intake.E035",
+            )
+        )
+    if "django_otp" in installed and not getattr(settings, "OTP_ADMIN_HIDE_SENSITIVE_DATA", False):
+        errors.append(
+            Error(
+                "OTP_ADMIN_HIDE_SENSITIVE_DATA is not True: whoever may view a second-factor "
+                "device in the admin reads its secret and the backup codes.",
+                hint="Set OTP_ADMIN_HIDE_SENSITIVE_DATA = True.",
+                id="twitch_intake.E037",
             )
         )
     session_at = middleware.index(session) if session in middleware else -1

@@ -6,6 +6,7 @@ least). Reading on each access, not at import, is what lets ``override_settings`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import time, timedelta
 from typing import Any
 
@@ -44,7 +45,7 @@ class Settings:
         given = getattr(settings, "TWITCH_INTAKE", {})
         # Not a dict is check E000; until it is fixed every setting reads as its default, so
         # that the other checks report instead of crashing on it.
-        return given.get(name, DEFAULTS[name]) if isinstance(given, dict) else DEFAULTS[name]
+        return given.get(name, DEFAULTS[name]) if isinstance(given, Mapping) else DEFAULTS[name]
 
     @property
     def CLINIC_NAME(self) -> str:

@@ -47,6 +47,10 @@ PERMS_OVER_ACCOUNTS = (
     "auth.change_permission",
     "otp_totp.add_totpdevice",
     "otp_totp.change_totpdevice",
+    # Viewing a device shows its secret unless OTP_ADMIN_HIDE_SENSITIVE_DATA (check E037).
+    "otp_totp.view_totpdevice",
+    "otp_static.view_staticdevice",
+    "otp_static.view_statictoken",
     "otp_static.add_staticdevice",
     "otp_static.change_staticdevice",
     "otp_static.add_statictoken",

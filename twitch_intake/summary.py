@@ -104,8 +104,7 @@ def quoted(text: str) -> str:
     """One line of someone's words for the chart note, in double quotes; a quote they typed is
     escaped (``\"``), so that it cannot close ours and go on in words that read like ours
     (``right hand") · Level: Routine``)."""
-    escaped = _visible(text).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    return f'"{validation.quotable(text)}"'
 
 
 def chart_text(text: str) -> str:

@@ -160,14 +160,10 @@ class Withdrawal:
 
 
 def _clock(first: datetime, second: datetime | None) -> tuple[str, str]:
-    """The two times in local time: hours and minutes, with the date unless both are today."""
+    """The two times in local time, each with its date."""
     one = timezone.localtime(first)
     two = timezone.localtime(second) if second is not None else None
-    # Hours alone only when read the same day they happened: a summary read days later must
-    # not leave the clinician guessing which day "08:15" was.
-    today = timezone.localdate()
-    same_day = one.date() == today and (two is None or two.date() == today)
-    fmt = "H:i" if same_day else "Y-m-d H:i"
+    fmt = "Y-m-d H:i"  # always the day: a chart note pasted today is read next year
     return date_format(one, fmt), date_format(two, fmt) if two is not None else ""
 
 
@@ -379,7 +375,7 @@ def weakness(answers: Answers, intake: Questionnaire) -> Finding | None:
     where = answers.get("weakness-where")
     if found is None or not isinstance(where, str) or not where.strip():
         return found
-    ticked, where = found.evidence, validation.visible(where.strip())
+    ticked, where = found.evidence, validation.quotable(where.strip())
     return Finding(
         _words(
             lambda: gettext("%(ticked)s; where: “%(where)s”") % {"ticked": ticked, "where": where}
@@ -431,7 +427,7 @@ def one_place(answers: Answers, intake: Questionnaire) -> Text:
     if isinstance(typed, str) and typed.strip():
         # The words typed for "somewhere else" may name several places: the clinician reads
         # them here, beside the "no", rather than a bare "Somewhere else".
-        visible = validation.visible(typed.strip())
+        visible = validation.quotable(typed.strip())
         return format_lazy(
             _("no (one place: {place}: “{typed}”; ask whether it is one place)"),
             place=place,

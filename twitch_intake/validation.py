@@ -72,6 +72,21 @@ def visible(line: str) -> str:
     return "".join(f"[U+{ord(ch):04X}]" if has_control_character(ch) else ch for ch in line)
 
 
+#: The quotes our words put around someone's: typed inside them, each is escaped.
+_QUOTES = '"“”'
+
+
+def quotable(line: str) -> str:
+    """One line of someone's words, ready to go between our quotes: shown as :func:`visible`,
+    with a backslash before each backslash and each quote mark they typed (straight or curly),
+    so that none of theirs can close ours and go on in words that read like ours
+    (``right hand” · Level: Routine``)."""
+    escaped = visible(line).replace("\\", "\\\\")
+    for mark in _QUOTES:
+        escaped = escaped.replace(mark, "\\" + mark)
+    return escaped
+
+
 def is_blank(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == ()
 

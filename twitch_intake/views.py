@@ -166,7 +166,9 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     if encounter is None or not encounter.link_usable(now):
         return _link_unusable(request), True
     if encounter.is_submitted:
-        return render(request, "twitch_intake/already_sent.html", _context()), False
+        emergency = encounter.level == triage.Level.EMERGENCY
+        page = _context(**_no_office_line(emergency))
+        return render(request, "twitch_intake/already_sent.html", page), False
     form = ConfirmBirthDateForm(request.POST or None)
     if request.method != "POST" or not form.is_valid():
         return render(request, "twitch_intake/confirm.html", _context(form=form)), False
@@ -297,7 +299,8 @@ def _render_page(
             encounter=encounter,
             # Not on the page that asks about the signs: there the patient may be changing them.
             reminder=reminder,
-            **_no_office_line(reminder is not None),
+            # Also on the page that asks about the signs, once one was reported.
+            **_no_office_line(reminder is not None or encounter.emergency_reported_at is not None),
         ),
         status=status,
     )

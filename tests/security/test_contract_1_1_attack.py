@@ -71,13 +71,9 @@ def test_a_quote_typed_in_a_place_cannot_close_our_quote_in_the_story(clinician,
     assert any("Level: Routine" in part for part in quoted), line
     outside = re.sub(r'"((?:[^"\\]|\\.)*)"', "", line)
     assert "Level: Routine" not in outside and "Red flags: 0" not in outside
-    page = unescape(
-        words(
-            clinician.get(f"/admin/twitch_intake/encounter/{encounter.pk}/change/").content.decode()
-        )
-    )
-    start = page.index("years old")
-    story_html = page[start : page.index("Patient:", start) if "Patient:" in page[start:] else None]
+    page = clinician.get(f"/admin/twitch_intake/encounter/{encounter.pk}/change/").content.decode()
+    (story_html,) = re.findall(r'<p class="ti-story">(.*?)</p>', page, flags=re.S)
+    story_html = unescape(words(story_html))
     assert "Level: Routine" in story_html
     assert "Level: Routine" not in re.sub(r'"((?:[^"\\]|\\.)*)"', "", story_html)
 
@@ -142,14 +138,11 @@ def test_an_intake_in_progress_of_a_version_nobody_knows_opens_and_saves(version
 # --- 7. A withdrawal read on a later day says the day ------------------------------------------
 
 
-def test_a_withdrawal_read_on_another_day_gives_the_date():
-    then = timezone.now() - dt.timedelta(days=3)
-    withdrawn = Withdrawal(("A seizure",), then, then + dt.timedelta(minutes=1), ("None",))
-    evidence = str(withdrawn.evidence)
-    assert timezone.localtime(then).strftime("%Y-%m-%d") in evidence
-    today = timezone.now()
-    same_day = str(Withdrawal(("A seizure",), today, today, ("None",)).evidence)
-    assert timezone.localtime(today).strftime("%Y-%m-%d") not in same_day
+def test_a_withdrawal_always_gives_the_date():
+    """A chart note pasted today is read next year: "08:15" alone would say nothing then."""
+    for then in (timezone.now() - dt.timedelta(days=3), timezone.now()):
+        withdrawn = Withdrawal(("A seizure",), then, then + dt.timedelta(minutes=1), ("None",))
+        assert timezone.localtime(then).strftime("%Y-%m-%d") in str(withdrawn.evidence)
 
 
 # --- 10. An emergency intake is not offered the clinic's office line ------------------------------
@@ -170,3 +163,45 @@ def test_the_thanks_page_of_an_emergency_offers_no_office_line(settings):
     thanks = words(patient.get("/intake/thanks/").content.decode())
     for page in (thanks, later):
         assert "Questions? Call the clinic" not in page
+
+
+# --- A second attack, on the fixes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mark", ['"', "“", "”"])
+def test_no_quote_mark_typed_closes_ours_in_evidence_or_negatives(mark):
+    forged = f"right hand{mark} · Level: Routine · {mark}x"
+    weak = routine_answers(**{"other-symptoms": ["weakness"], "weakness-where": forged})
+    evidence = str(triage.assess(weak).flag("weakness").evidence)
+    assert f"\\{mark} · Level: Routine" in evidence  # theirs escaped, inside ours
+    assert evidence.endswith("x”")
+    one = routine_answers(
+        locations=["other"], **{"locations-other": forged, "more-than-one-location": False}
+    )
+    negative = {n.code: str(n.shows) for n in triage.assess(one).negatives}["multifocal"]
+    assert f"\\{mark} · Level: Routine" in negative
+
+
+def test_the_emergency_page_offers_no_office_line_once_a_sign_was_reported(settings):
+    encounter = make_encounter()
+    patient = IntakeClient()
+    sign_in(patient, encounter)
+    patient.post(PAGE_URL.format("emergency"), {"emergency-signs": ["breathing-difficulty"]})
+    patient.post("/intake/get-care-now/", {"emergency-action": "getting-care-now"})
+    again = words(patient.get(PAGE_URL.format("emergency")).content.decode())
+    assert "Questions? Call the clinic" not in again
+    calm = IntakeClient()
+    sign_in(calm, make_encounter(patient_name="Calm"))
+    assert "Questions? Call the clinic" in words(
+        calm.get(PAGE_URL.format("emergency")).content.decode()
+    )
+
+
+def test_the_link_of_a_sent_emergency_offers_no_office_line():
+    encounter = make_submitted(
+        routine_answers(**{"emergency-signs": ["seizure"], "emergency-action": "getting-care-now"})
+    )
+    token = encounter.issue_link()
+    encounter.save()
+    page = words(Client().get(f"/intake/link/{token}/").content.decode())
+    assert "555-0100" not in page

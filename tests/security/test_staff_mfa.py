@@ -374,3 +374,18 @@ def test_who_can_edit_accounts_of_a_custom_user_model_owes_a_code(monkeypatch, s
     assert mfa.mfa_required(Manager({"accounts.add_user"}))
     assert not mfa.mfa_required(Manager({"auth.view_user"}))
     assert not mfa.mfa_required(Manager(set()))
+
+
+@pytest.mark.parametrize(
+    "perm",
+    ["otp_totp.view_totpdevice", "otp_static.view_staticdevice", "otp_static.view_statictoken"],
+)
+def test_who_can_view_second_factor_devices_owes_a_code(perm):
+    from types import SimpleNamespace
+
+    from twitch_intake import mfa
+
+    viewer = SimpleNamespace(
+        is_authenticated=True, is_superuser=False, has_perm=lambda p: p == perm
+    )
+    assert mfa.mfa_required(viewer)

@@ -243,15 +243,41 @@ class EncounterForm(forms.ModelForm):  # type: ignore[type-arg]  # the admin bin
                 help_text=_("Messages to the patient are in this language."),
             )
 
+    def _given(self, name: str) -> bool:
+        """Whether the form has an address for ``name``: typed (and valid), or on record where
+        the field is read-only (after the patient has answered)."""
+        if name not in self.fields:
+            return bool(getattr(self.instance, name, None))
+        return bool(self.cleaned_data.get(name)) or name in self.errors
+
+    def clean_mobile(self) -> Any:
+        """A number that can receive a text: a landline, a free or premium-rate number would
+        fail at the provider (or cost the clinic), so it is refused here, beside the field."""
+        import phonenumbers
+
+        number = self.cleaned_data.get("mobile")
+        if not number:
+            return number
+        kind = phonenumbers.number_type(number)
+        if kind not in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        ):
+            raise forms.ValidationError(
+                _("This is not a mobile number: enter one that can receive text messages."),
+                code="not_mobile",
+            )
+        return number
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         channel = cleaned.get("preferred_channel")
-        if channel == Channel.EMAIL and not cleaned.get("email") and "email" not in self.errors:
+        if channel == Channel.EMAIL and not self._given("email"):
             self.add_error(
                 "email",
                 forms.ValidationError(_("Enter the email to send the link to."), code="required"),
             )
-        if channel == Channel.SMS and not cleaned.get("mobile") and "mobile" not in self.errors:
+        if channel == Channel.SMS and not self._given("mobile"):
             self.add_error(
                 "mobile",
                 forms.ValidationError(
@@ -561,6 +587,10 @@ class EncounterAdmin(_EncounterAdminBase):
         readonly = tuple(super().get_readonly_fields(request, obj))
         if obj is not None and obj.is_submitted and not request.user.is_superuser:
             readonly += services.IDENTITY_FIELDS
+        if obj is not None and obj.answers and not request.user.is_superuser:
+            # Once the patient has answered, a new link opens their answers: it may go only to
+            # the contact on record, never to an address changed at the desk (one's own).
+            readonly += ("email", "mobile")
         return readonly
 
     def save_model(
@@ -571,13 +601,16 @@ class EncounterAdmin(_EncounterAdminBase):
             services.create_encounter(obj, request.user)
             return
         model_fields = {f.name for f in Encounter._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in model_fields]
         kept = services.save_patient_details(
             obj,
-            [name for name in form.changed_data if name in model_fields],
+            changed,
             request.user,
             client_address(request),
             may_change_identity=request.user.is_superuser,
         )
+        if set(changed) & services.PLAN_FIELDS:
+            services.replan_messages(obj.pk, request.user)
         if kept:
             self.message_user(
                 request,
@@ -852,6 +885,12 @@ class EncounterAdmin(_EncounterAdminBase):
                 request,
                 gettext("This intake was already sent; it needs no new link."),
                 messages.WARNING,
+            )
+        elif result.refused == services.InviteRefused.VISIT_PASSED:
+            self.message_user(
+                request,
+                gettext("The visit is over: no link was sent. Change the visit first."),
+                messages.ERROR,
             )
         elif result.refused == services.InviteRefused.NO_SMS:
             self.message_user(

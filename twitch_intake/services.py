@@ -642,15 +642,8 @@ def issue_link(encounter_id: int, user: Any, client_address: str | None) -> Link
         if refused is not None:
             return LinkResult(encounter, refused=refused)
         token = encounter.issue_link()
-        encounter.save(
-            update_fields=[
-                "token_hash",
-                "token_expires_at",
-                "dob_failures",
-                "locked_until",
-                "updated_at",
-            ]
-        )
+        # The nonce too: a reminder then carries this link, the one printed on the letter.
+        encounter.save(update_fields=[*_LINK_FIELDS, "updated_at"])
         record_access(encounter, user, AccessEvent.Action.LINK, client_address)
     return LinkResult(encounter, token=token)
 
@@ -762,6 +755,8 @@ class InviteRefused(StrEnum):
     NO_CONTACT = "no_contact"
     #: Text messages chosen, and the clinic has no ``SMS_BACKEND``.
     NO_SMS = "no_sms"
+    #: The visit is over: a message would arrive too late, and the worker would skip it.
+    VISIT_PASSED = "visit_passed"
 
 
 @dataclass
@@ -789,6 +784,8 @@ def invite_refusal(encounter: Encounter) -> InviteRefused | None:
         return InviteRefused.NO_CONTACT
     if channel == Channel.SMS and not app_settings.SMS_BACKEND:
         return InviteRefused.NO_SMS
+    if encounter.visit_at <= timezone.now():
+        return InviteRefused.VISIT_PASSED
     return None
 
 
@@ -859,6 +856,37 @@ def send_invitation(
     return InviteResult(encounter, message=invitation)
 
 
+#: The details a plan of messages rests on: when one changes, the messages still waiting follow.
+PLAN_FIELDS = frozenset({"preferred_channel", "email", "mobile", "visit_at", "reminders_off"})
+
+
+def replan_messages(encounter_id: int, user: Any, *, now: datetime | None = None) -> None:
+    """After the channel, the contact, the visit or "no reminders" changed: the messages still
+    waiting are dropped and planned again from the details as they are now, so a reminder never
+    goes to the address given up for a letter, nor a week before a visit that moved.
+
+    Nothing is planned where nothing was (no invitation sent or waiting), and nothing by a
+    channel that cannot send (a letter, no address): those messages are dropped. The link is
+    not renewed: the patient keeps the one they have.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        waiting = encounter.messages.filter(status=PatientMessage.Status.QUEUED)
+        kinds = set(waiting.values_list("kind", flat=True))
+        if not kinds:
+            return
+        waiting.update(status=PatientMessage.Status.SKIPPED)
+        if invite_refusal(encounter) is not None:
+            return
+        first = next_sending_time(now)
+        if PatientMessage.Kind.INVITATION in kinds:
+            _queue_message(encounter, PatientMessage.Kind.INVITATION, first, user)
+        if not encounter.reminders_off:
+            for due in reminder_times(encounter.visit_at, first):
+                _queue_message(encounter, PatientMessage.Kind.REMINDER, due, user)
+
+
 #: What a new link changes on the encounter.
 _LINK_FIELDS = ("link_nonce", "token_hash", "token_expires_at", "dob_failures", "locked_until")
 
@@ -909,13 +937,12 @@ def deliver_patient_message(message_id: int) -> None:
         _send_patient_message(message, encounter, contact, token)
     except Exception as error:
         attempts = message.attempts + 1
-        final = bool(getattr(error, "permanent", False)) or (
-            attempts >= app_settings.MESSAGE_ATTEMPTS
-        )
+        final = _is_permanent(error) or attempts >= app_settings.MESSAGE_ATTEMPTS
+        described = _describe_delivery_error(error)
         _record_message(
             message,
             status=PatientMessage.Status.FAILED if final else PatientMessage.Status.QUEUED,
-            error=_describe_mail_error(error).replace(contact, "[recipient]"),
+            error=described,
             attempt=True,
         )
         if final:
@@ -926,8 +953,41 @@ def deliver_patient_message(message_id: int) -> None:
                 attempts,
             )
             return
-        raise
+        # The worker logs what it retries: our words only, never the provider's exception,
+        # whose text and traceback may hold the address, the number or the message (the link).
+        raise MessageNotSent(f"message {message.pk}: {described}") from None
     _record_message(message, status=PatientMessage.Status.SENT, sent_at=now, attempt=True)
+
+
+class MessageNotSent(Exception):
+    """A message to the patient failed and will be tried again; says only what was recorded."""
+
+
+def _describe_delivery_error(error: Exception) -> str:
+    """What the delivery record keeps of a failure: the error's class and the mail server's
+    codes, or our text-message backends' own words. Never the provider's text, which may quote
+    the address or number (rewritten, so no search and replace would find it) or the message,
+    which holds the link."""
+    from .sms import SMSError
+
+    if isinstance(error, SMSError) and type(error) is SMSError:
+        return f"{type(error).__name__}: {error}"[:255]
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _reply in error.recipients.values()})
+        return f"{type(error).__name__}: {', '.join(map(str, codes))}"[:255]
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{type(error).__name__}: {error.smtp_code}"
+    return type(error).__name__
+
+
+def _is_permanent(error: Exception) -> bool:
+    """Trying again cannot help: the provider said so, or the mail server refused the address
+    for good (a 5xx reply)."""
+    if getattr(error, "permanent", False):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _reply in error.recipients.values())
+    return False
 
 
 #: Recorded when the chosen channel has no address or number on record any more.
@@ -1044,7 +1104,9 @@ def undelivered() -> Q:
     failed = PatientMessage.objects.filter(
         encounter=OuterRef("pk"), status=PatientMessage.Status.FAILED
     ).filter(~Exists(delivered_since))
-    return Q(Exists(failed))
+    # Once the intake is sent, or the visit is over, there is nobody to phone about a link.
+    waiting = Q(status__in=[Status.INVITED, Status.IN_PROGRESS], visit_at__gt=timezone.now())
+    return Q(Exists(failed)) & waiting
 
 
 @dataclass

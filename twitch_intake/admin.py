@@ -400,14 +400,17 @@ class EncounterAdmin(_EncounterAdminBase):
             queryset = queryset.prefetch_related("emergency_acknowledged_by")
         return queryset
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # ``action_location`` is Django 6.1's (named, or 6.1 warns); 5.2 calls without it.
         if not request.user.has_perm(PERM_LINK):
             return {}
-        return {
-            name: action
-            for name, action in super().get_actions(request).items()
-            if name != "delete_selected"
-        }
+        given = super().get_actions
+        actions = (
+            given(request)
+            if action_location is None
+            else given(request, action_location=action_location)  # type: ignore[call-arg]
+        )
+        return {name: action for name, action in actions.items() if name != "delete_selected"}
 
     @admin.action(description=_("Send invitations (those with contact details, not yet invited)"))
     def send_invitations(self, request: HttpRequest, queryset: QuerySet[Encounter]) -> None:

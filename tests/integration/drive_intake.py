@@ -112,15 +112,27 @@ def front_desk_makes_a_link() -> tuple[int, str]:
             "record_number": "MRN-1",
             "visit_at_0": (timezone.localdate() + timedelta(days=7)).isoformat(),
             "visit_at_1": "10:00:00",
+            "email": "",
+            "mobile": "",
+            "preferred_channel": "",
+            "language": "",
         },
     )
-    context = response.context
-    assert response.status_code == 200 and context is not None and "link" in context, (
+    assert response.status_code == 302, (
         response.status_code,
-        context and context.get("adminform") and context["adminform"].form.errors,
+        response.context and response.context["adminform"].form.errors,
     )
     encounter = Encounter.objects.get()
-    step("front desk creates the encounter and is shown the patient's link once")
+    step("front desk creates the encounter (redirected: the link is never shown on a screen)")
+    # A patient without email or a phone gets a printed letter: the one place the link appears.
+    client.get(reverse("admin:twitch_intake_encounter_change", args=[encounter.pk]))
+    letter = post(client, reverse("admin:twitch_intake_encounter_letter", args=[encounter.pk]), {})
+    context = letter.context
+    assert letter.status_code == 200 and context is not None and "link" in context, (
+        letter.status_code
+    )
+    assert "no-store" in letter["Cache-Control"]
+    step("front desk prints the invitation letter, with the link and its QR code")
     return encounter.pk, urlsplit(context["link"]).path
 
 

@@ -275,7 +275,7 @@ def _order(key: str) -> tuple[int, int]:
     from twitch_intake.questionnaire import TWITCH_INTAKE
 
     method, _, page = key.partition(" ")
-    steps = ["link", *(f"page/{g.link_id}" for g in TWITCH_INTAKE.groups), "get-care-now",
+    steps = ["link", *(f"page/{p.slug}" for p in TWITCH_INTAKE.pages()), "get-care-now",
              "review", "submit", "thanks"]  # fmt: skip
     return (steps.index(page) if page in steps else len(steps), method != "GET")
 
@@ -654,7 +654,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,10000,100000", help="queue sizes")
     parser.add_argument("--queue-runs", type=int, default=15, help="timed requests per queue page")
     parser.add_argument("--triage-seconds", type=float, default=2.0)
-    parser.add_argument("--database", default="twitch_bench")
+    parser.add_argument(
+        "--database", default=os.environ.get("BENCH_DATABASE", "twitch_bench"),
+        help="the benchmark's own database, dropped and made again (env BENCH_DATABASE)",
+    )  # fmt: skip
     parser.add_argument(
         "--only", default="http,triage,queue",
         help="comma-separated parts to run: http (intake, floor, page weight), triage, queue",
@@ -735,7 +738,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(render(rows))
         met = sum(b["met"] for b in budgets)
-        print(f"\n{met} of {len(budgets)} budget lines met. JSON: {args.output.relative_to(ROOT)}")
+        shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
+        print(f"\n{met} of {len(budgets)} budget lines met. JSON: {shown}")
         if "unfinished" in report:
             print(f"The run did not finish ({report['unfinished']}): the table is partial.")
     return 0

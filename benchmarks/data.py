@@ -112,7 +112,9 @@ def answer_mix(count: int, seed: int = 8) -> list[dict[str, Any]]:
     return [realistic_answers(rng) for _ in range(count)]
 
 
-def page_form(group: questionnaire.Group | questionnaire.Page, answers: dict[str, Any]) -> list[tuple[str, str]]:
+def page_form(
+    group: questionnaire.Group | questionnaire.Page, answers: dict[str, Any]
+) -> list[tuple[str, str]]:
     """What a browser with JavaScript on posts for ``group`` (a page of the form, or a whole group:
     the peer wizard asks a group per step) when the patient gave ``answers``."""
     fields: list[tuple[str, str]] = []

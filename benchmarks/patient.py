@@ -108,6 +108,56 @@ def intake(browser: Browser, patient: Patient, visit: Visit | None = None) -> No
     raise UnexpectedResponse(None, "the intake never reached the thank-you page")
 
 
+# --- the peer: the same questionnaire as a formtools wizard (benchmarks.wizard) -------------
+
+_WIZARD_STEP = re.compile(r'name="peer_wizard-current_step" value="([^"]*)"')
+
+
+def _wizard_step(page: Response) -> str:
+    found = _WIZARD_STEP.search(page.text)
+    return found.group(1) if found else ""
+
+
+def post_wizard_step(
+    browser: Browser, page: Response, step: str, fields: list[tuple[str, str]]
+) -> Response:
+    """One wizard step posted (formtools prefixes each field with the step's name); the answer
+    is the next step, rendered at once (no redirect), which is checked."""
+    from . import wizard  # imports models: only once Django is set up
+
+    form = [
+        ("csrfmiddlewaretoken", page.csrf()),
+        (f"{wizard.PREFIX}-current_step", step),
+        *((f"{step}-{name}", value) for name, value in fields),
+    ]
+    response = expect(browser.post("/bench/wizard/", form), 200)
+    response.sample.key = f"POST wizard/{step}"
+    return response
+
+
+def wizard_intake(browser: Browser, patient: Patient) -> None:
+    """Link -> date of birth -> one step per group -> review -> done (the thank-you page)."""
+    from . import wizard
+
+    browser.forget()
+    page = expect(browser.get(f"/bench/wizard/link/{patient.token}/"), 200)
+    page.sample.key = "GET wizard/link"
+    steps = [wizard.IDENTIFY, *(g.link_id for g in TWITCH_INTAKE.groups), wizard.REVIEW]
+    for step, following in zip(steps, [*steps[1:], None], strict=True):
+        if _wizard_step(page) != step:
+            raise UnexpectedResponse(page, f"the wizard is not at {step}")
+        if step == wizard.IDENTIFY:
+            fields = [("date_of_birth", patient.date_of_birth)]
+        elif step == wizard.REVIEW:
+            fields = []
+        else:
+            group = wizard.group_page(TWITCH_INTAKE.group(step))
+            fields = page_form(group, patient.answers)
+        page = post_wizard_step(browser, page, step, fields)
+        if following is None and _wizard_step(page):
+            raise UnexpectedResponse(page, "the wizard did not finish")
+
+
 FLOOR_FORM = {
     "name": "Ada Example",
     "email": "ada@example.org",

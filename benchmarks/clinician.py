@@ -226,11 +226,17 @@ class Timed:
     median_ms: float
     p95_ms: float
     queries: list[int]
+    #: This process's CPU for the request (the database's is apart): wall time minus waiting,
+    #: which on a busy machine tells contention from work.
+    cpu_median_ms: float = 0.0
+    sql_median_ms: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "median_ms": self.median_ms,
             "p95_ms": self.p95_ms,
+            "cpu_median_ms": self.cpu_median_ms,
+            "sql_median_ms": self.sql_median_ms,
             "queries": sorted(set(self.queries)),
         }
 
@@ -238,29 +244,33 @@ class Timed:
 def _time(client: Client, urls: list[str], warm: int) -> Timed:
     for url in urls[:warm]:
         assert client.get(url).status_code == 200, url
-    times, queries = [], []
+    times, cpu, sql, queries = [], [], [], []
     for url in urls[warm:]:
         with CaptureQueriesContext(connection) as captured:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             response = client.get(url)
             times.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - start_cpu) * 1000)
         if response.status_code != 200:
             raise AssertionError(f"{url}: HTTP {response.status_code}")
         queries.append(len(captured.captured_queries))
+        sql.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
     times.sort()
     return Timed(
         statistics.median(times),
         times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
         queries,
+        statistics.median(cpu),
+        statistics.median(sql),
     )
 
 
 def measure(client: Client, runs: int, warm: int = 2) -> dict[str, Timed]:
     changelist = reverse("admin:twitch_intake_encounter_changelist")
-    # Routine intakes only: an emergency's page reads its answer history too (one query more),
-    # so a random mix would change the query count from one size to the next by chance.
+    # Reviewed routine intakes only: an emergency's page reads its answer history too, a
+    # reviewer is one more lookup: a random mix would change the query count by chance.
     pks = list(
-        Encounter.objects.filter(status__in=["submitted", "reviewed"], level="routine")
+        Encounter.objects.filter(status="reviewed", level="routine")
         .order_by("?")
         .values_list("pk", flat=True)[: runs + warm]
     )

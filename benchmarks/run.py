@@ -562,30 +562,69 @@ def signed_in(user: Any) -> Any:
     return client
 
 
-def bench_queue(sizes: list[int], runs: int, log: Any) -> dict[str, Any]:
+def bench_queue(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    """The queue and the intake as the table grows: at each size the clinician's two pages
+    (in-process, a verified clinician) and a short batch of intakes, ours and the peer's, over
+    HTTP (server CPU per intake), so that how cost grows with the rows is in one table."""
     from django.contrib.auth import get_user_model
+    from django.db import close_old_connections
 
-    from . import clinician
+    from . import clinician, data, patient
 
+    sizes = sorted(int(s) for s in args.sizes.split(","))
     user = get_user_model().objects.create_superuser(
         "bench-clinician", "bench@clinic.example", None
     )
     clinician.prepare(user.pk)
     client = signed_in(user)
-    results = {}
-    for size in sorted(sizes):
-        seconds = clinician.grow_to(size)
-        measured = clinician.measure(client, runs)
-        results[str(size)] = {
-            "insert_seconds": seconds,
-            **{k: v.as_dict() for k, v in measured.items()},
+    mix = data.answer_mix(50, seed=20)
+    count = args.growth_intakes
+    server = Gunicorn(_free_port(), RESULTS / "gunicorn-growth.log") if count else None
+    results: dict[str, Any] = {}
+    try:
+        if server is not None:
+            server.wait_ready()
+        load = {
+            "clients": min(args.patients, 4),
+            "host": HOST,
+            "port": server.port if server else 0,
         }
-        log(
-            f"queue @{size:,}: rows in {seconds:.1f}s; "
-            + "; ".join(
-                f"{k} {v.median_ms:.1f} ms, {v.queries[-1]} queries" for k, v in measured.items()
+        for size in sizes:
+            seconds = clinician.grow_to(size)
+            measured = clinician.measure(client, args.queue_runs)
+            results[str(size)] = {
+                "insert_seconds": seconds,
+                **{k: v.as_dict() for k, v in measured.items()},
+            }
+            line = "; ".join(
+                f"{k} {v.median_ms:.1f} ms (cpu {v.cpu_median_ms:.1f}), {v.queries[-1]} queries"
+                for k, v in measured.items()
             )
-        )
+            if server is not None:
+                ours = make_patients(count + load["clients"], mix, label=f"Ours@{size}")
+                peers = make_patients(count + load["clients"], mix, label=f"Peer@{size}")
+                close_old_connections()
+                warm = load["clients"]
+                # Warm-up: each worker's connection meets the grown table's new statistics.
+                patient.run_load(ours[:warm], patient.intake, **load)
+                patient.run_load(peers[:warm], patient.wizard_intake, **load)
+                for name, jobs, work in (
+                    ("intake", ours[warm:], patient.intake),
+                    ("peer", peers[warm:], patient.wizard_intake),
+                ):
+                    tally = Tally()
+                    tally.time(server, jobs, work, load, args.max_seconds / 4)
+                    phase = tally.summary()
+                    phase.pop("pages")
+                    results[str(size)][name] = phase
+                line += "; intake CPU " + " | ".join(
+                    f"{results[str(size)][n]['total_cpu_ms_per_intake']:.0f} ms"
+                    for n in ("intake", "peer")
+                )
+            log(f"queue @{size:,}: rows in {seconds:.1f}s; {line}")
+    finally:
+        if server is not None:
+            server.stop()
     return results
 
 
@@ -669,6 +708,41 @@ def _intake_rows(add: Any, intake: dict[str, Any], peer: dict[str, Any] | None) 
         _pages_rows(add, "peer", peer)
 
 
+def _growth_rows(add: Any, queue: dict[str, Any]) -> None:
+    """Cost against the table's size: the queue's two pages and an intake's server CPU."""
+    sizes = sorted(queue, key=int)
+
+    def page(m: dict[str, Any]) -> str:
+        counts = m["queries"]
+        q = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        return (f"{m['median_ms']:.0f} ms (cpu {m['cpu_median_ms']:.0f}, sql "
+                f"{m['sql_median_ms']:.0f}), {q} q")  # fmt: skip
+
+    for size in sizes:
+        row = queue[size]
+        value = f"queue {page(row['changelist'])}; encounter page {page(row['encounter page'])}"
+        if "intake" in row:
+            value += (
+                f"; CPU/intake ours {row['intake']['total_cpu_ms_per_intake']:.0f} | peer "
+                f"{row['peer']['total_cpu_ms_per_intake']:.0f} ms"
+            )
+        add("growth", f"@ {int(size):>9,} encounters (grown in {row['insert_seconds']:.1f} s)",
+            value)  # fmt: skip
+    shares = [queue[s][n]["other_processes"]["share"] for s in sizes for n in ("intake", "peer")
+              if n in queue[s]]  # fmt: skip
+    if shares:
+        add("growth", "other processes during the intake batches",
+            f"{min(shares):.0%} to {max(shares):.0%} of all CPUs")  # fmt: skip
+    largest, smallest = sizes[-1], sizes[0]
+    if int(largest) >= 100_000:
+        for name in ("changelist", "encounter page"):
+            m = queue[largest][name]
+            same = m["queries"] == queue[smallest][name]["queries"]
+            add("growth", f"{name} @ {int(largest):,}: median, queries",
+                f"{m['median_ms']:.1f} ms (p95 {m['p95_ms']:.1f}), {m['queries']} q",
+                f"< 150 ms, queries as @ {int(smallest):,}", m["median_ms"] < 150 and same)  # fmt: skip
+
+
 def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dict[str, Any]]]:
     rows: list[Any] = []
     budgets: list[Any] = []
@@ -702,19 +776,7 @@ def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dic
             f"{report['ratio']['server_cpu_median']:.2f}x")  # fmt: skip
     queue = report.get("queue")
     if queue:
-        sizes = sorted(queue, key=int)
-        for size in sizes:
-            for page in ("changelist", "encounter page"):
-                m = queue[size][page]
-                counts = m["queries"]
-                q = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
-                value = f"median {m['median_ms']:.1f} ms (p95 {m['p95_ms']:.1f}), {q} queries"
-                if size == sizes[-1] and int(size) >= 100_000:
-                    same = m["queries"] == queue[sizes[0]][page]["queries"]
-                    add("queue", f"{page} @ {int(size):,}", value,
-                        f"< 150 ms, queries as @ {int(sizes[0]):,}", m["median_ms"] < 150 and same)  # fmt: skip
-                else:
-                    add("queue", f"{page} @ {int(size):,}", value)
+        _growth_rows(add, queue)
     tri = report.get("triage")
     if tri:
         mix = ", ".join(f"{k} {v / 10:.1f}%" for k, v in sorted(tri["mix"].items()))
@@ -781,7 +843,13 @@ def main(argv: list[str] | None = None) -> int:
         "--max-seconds", type=float, default=120,
         help="no new intake starts after this (the floor gets half): keeps a busy machine's run short",
     )  # fmt: skip
-    parser.add_argument("--sizes", default="1000,10000,100000", help="queue sizes")
+    parser.add_argument(
+        "--sizes", default="1000,10000,100000,1000000", help="encounters in the table, in turn"
+    )
+    parser.add_argument(
+        "--growth-intakes", type=int, default=16,
+        help="intakes of each kind timed at each size (0: the queue alone)",
+    )  # fmt: skip
     parser.add_argument("--queue-runs", type=int, default=15, help="timed requests per queue page")
     parser.add_argument("--triage-seconds", type=float, default=2.0)
     parser.add_argument(
@@ -848,8 +916,7 @@ def main(argv: list[str] | None = None) -> int:
             report["triage"] = bench_triage(args.triage_seconds)
             log(f"triage: {report['triage']['calls_per_s']:,.0f} assess/s")
         if "queue" in parts:
-            sizes = [int(s) for s in args.sizes.split(",")]
-            report["queue"] = bench_queue(sizes, args.queue_runs, log)
+            report["queue"] = bench_queue(args, log)
     except BaseException as exc:
         report["unfinished"] = f"{type(exc).__name__}: {exc}"
         raise

@@ -741,6 +741,13 @@ def _growth_rows(add: Any, queue: dict[str, Any]) -> None:
             add("growth", f"{name} @ {int(largest):,}: median, queries",
                 f"{m['median_ms']:.1f} ms (p95 {m['p95_ms']:.1f}), {m['queries']} q",
                 f"< 150 ms, queries as @ {int(smallest):,}", m["median_ms"] < 150 and same)  # fmt: skip
+            # What the page costs without waiting for a core: on a busy machine the wall time
+            # above is mostly other processes' turn.
+            work = m["cpu_median_ms"] + m["sql_median_ms"]
+            first = queue[smallest][name]
+            add("growth", "  same, this process's CPU + SQL (medians)",
+                f"{work:.0f} ms (@ {int(smallest):,}: "
+                f"{first['cpu_median_ms'] + first['sql_median_ms']:.0f} ms)")  # fmt: skip
 
 
 def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dict[str, Any]]]:

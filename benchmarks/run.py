@@ -591,10 +591,12 @@ def bench_queue(args: argparse.Namespace, log: Any) -> dict[str, Any]:
         }
         for size in sizes:
             seconds = clinician.grow_to(size)
+            machine = MachineMeter()
             measured = clinician.measure(client, args.queue_runs)
             results[str(size)] = {
                 "insert_seconds": seconds,
                 **{k: v.as_dict() for k, v in measured.items()},
+                "other_processes": machine.others({os.getpid(), *database_backends()}),
             }
             line = "; ".join(
                 f"{k} {v.median_ms:.1f} ms (cpu {v.cpu_median_ms:.1f}), {v.queries[-1]} queries"
@@ -732,6 +734,10 @@ def _growth_rows(add: Any, queue: dict[str, Any]) -> None:
               if n in queue[s]]  # fmt: skip
     if shares:
         add("growth", "other processes during the intake batches",
+            f"{min(shares):.0%} to {max(shares):.0%} of all CPUs")  # fmt: skip
+    shares = [queue[s]["other_processes"]["share"] for s in sizes if "other_processes" in queue[s]]
+    if shares:
+        add("growth", "other processes while the queue was timed",
             f"{min(shares):.0%} to {max(shares):.0%} of all CPUs")  # fmt: skip
     largest, smallest = sizes[-1], sizes[0]
     if int(largest) >= 100_000:

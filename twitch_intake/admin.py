@@ -454,7 +454,8 @@ class EncounterAdmin(_EncounterAdminBase):
             return self.list_filter
         return (UndeliveredFilter, "status", ("visit_at", VisitDateFilter))
 
-    #: Every lookup the queue's own filters and date hierarchy make, with a check of its value:
+    #: Every lookup the queue's own filters make (and the year, month and day a date hierarchy
+    #: made, still taken in a hand-made address), with a check of its value:
     #: nothing else reaches the database (a 400). A lookup into the answers or another stored
     #: field (``?answers__notes__contains=...``, ``?token_hash__startswith=...``) would show what
     #: matched by the rows left, with no access event; a value the database or ``datetime``

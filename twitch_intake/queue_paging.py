@@ -133,11 +133,14 @@ class VisitDateFilter(admin.DateFieldListFilter):
         def span(start: dt.datetime, end: dt.datetime) -> dict[str, bool | dt.date | dt.datetime]:
             return {self.lookup_kwarg_since: start, self.lookup_kwarg_until: end}
 
+        # Django's own "Any date", "Today" and "Past 7 days" (and their translations), first in
+        # its list; the rest are the queue's.
+        any_date, today_title, past_week = (title for title, _params in self.links[:3])
         self.links = (
-            (_("Any date"), {}),
-            (_("Today"), span(today, today + day)),
+            (any_date, {}),
+            (today_title, span(today, today + day)),
             (_("Tomorrow"), span(today + day, today + 2 * day)),
             (_("This week"), span(week, week + 7 * day)),
             (_("Next 7 days"), span(today, today + 7 * day)),
-            (_("Past 7 days"), span(today - 6 * day, today + day)),
+            (past_week, span(today - 6 * day, today + day)),
         )

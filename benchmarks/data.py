@@ -78,10 +78,33 @@ def realistic_answers(rng: random.Random, emergency_share: float = 0.04) -> dict
         answers["conditions"] = rng.choice(CONDITIONS)
     if rng.random() < 0.25:
         answers["notes"] = rng.choice(NOTES)
+    if answers["emergency-signs"] != [NONE]:
+        answers["emergency-action"] = rng.choice(_codes("emergency-action"))
+    _complete(rng, answers)
     cleaned, problems = validation.validate(answers)
     if problems:  # pragma: no cover - a bug in this generator, not in the app
         raise AssertionError(f"generated answers are invalid: {problems}")
     return cleaned
+
+
+def _complete(rng: random.Random, answers: dict[str, Any]) -> None:
+    """Every required question the mix above leaves out (the questionnaire grows): a plausible
+    answer drawn from its own options, so a new question never breaks the benchmark."""
+    for question in TWITCH_INTAKE.questions():
+        if question.link_id in answers or not question.is_enabled(answers):
+            continue
+        if question.type is questionnaire.ItemType.BOOLEAN:
+            # "Yes" opens follow-ups (recent emergency signs): a few patients say it.
+            answers[question.link_id] = rng.random() < 0.05
+        elif question.type is questionnaire.ItemType.CHOICE:
+            codes = _codes(question.link_id)
+            if question.repeats:
+                plain = [c for c in codes if c not in question.exclusive]
+                answers[question.link_id] = rng.sample(plain, rng.randint(1, min(2, len(plain))))
+            elif question.required or rng.random() < 0.7:
+                answers[question.link_id] = rng.choice(codes)
+        elif question.required:
+            answers[question.link_id] = rng.choice(PLACES)
 
 
 def answer_mix(count: int, seed: int = 8) -> list[dict[str, Any]]:
@@ -89,11 +112,16 @@ def answer_mix(count: int, seed: int = 8) -> list[dict[str, Any]]:
     return [realistic_answers(rng) for _ in range(count)]
 
 
-def page_form(group: questionnaire.Group, answers: dict[str, Any]) -> list[tuple[str, str]]:
-    """What a browser with JavaScript on posts for ``group`` when the patient gave ``answers``."""
+def page_form(
+    group: questionnaire.Group | questionnaire.Page, answers: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """What a browser with JavaScript on posts for ``group`` (a page of the form, or a whole group:
+    the peer wizard asks a group per step) when the patient gave ``answers``."""
     fields: list[tuple[str, str]] = []
     revealed = []
     for question in group.questions:
+        if question.emergency_response:
+            continue  # asked on the get-care page, never on its group's page
         if question.show_when:
             if not question.is_enabled(answers):
                 if question.type in (questionnaire.ItemType.STRING, questionnaire.ItemType.TEXT):

@@ -13,10 +13,12 @@ from typing import Any
 
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
-from .client import Browser, Sample, UnexpectedResponse, expect
+from .client import Browser, Response, Sample, UnexpectedResponse, expect
 from .data import page_form
 
 _CONTINUE = re.compile(r'<a class="[^"]*" href="([^"]+)">')
+#: The get-care page still asks what the patient is doing (its form is shown).
+_ASKS_ACTION = re.compile(r'name="emergency-action"')
 
 
 @dataclass
@@ -33,43 +35,127 @@ class Visit:
     pages: dict[str, Any] = field(default_factory=dict)
 
 
+# --- what the patient posts: one helper per form, so a change to a form is a change here -----
+
+
+def post_birth_date(browser: Browser, path: str, page: Response, patient: Patient) -> Response:
+    """The link page's date-of-birth form, answered right."""
+    form = {"csrfmiddlewaretoken": page.csrf(), "date_of_birth": patient.date_of_birth}
+    return expect(browser.post(path, form), 302)
+
+
+def post_page(browser: Browser, path: str, page: Response, patient: Patient) -> Response:
+    """One page of the patient form (``/intake/page/<slug>/``), answered as the patient would."""
+    form_page = TWITCH_INTAKE.page(path.rstrip("/").rsplit("/", 1)[1])
+    form = [("csrfmiddlewaretoken", page.csrf()), *page_form(form_page, patient.answers)]
+    return expect(browser.post(path, form), 302)
+
+
+def post_get_care(browser: Browser, path: str, page: Response, patient: Patient) -> Response:
+    """The get-care page's own question (what the patient is doing about the signs)."""
+    form = [("csrfmiddlewaretoken", page.csrf())]
+    for question in TWITCH_INTAKE.emergency_responses():
+        if question.link_id in patient.answers:
+            form.append((question.link_id, str(patient.answers[question.link_id])))
+    return expect(browser.post(path, form), 302)
+
+
+def post_submit(browser: Browser, page: Response) -> Response:
+    """The review page's Send button."""
+    return expect(browser.post("/intake/submit/", {"csrfmiddlewaretoken": page.csrf()}), 302)
+
+
+def continue_url(page: Response) -> str:
+    """The get-care page's "Continue the form" link (the last link into the intake)."""
+    found = [h for h in _CONTINUE.findall(page.text) if h.startswith("/intake/")]
+    if not found:
+        raise UnexpectedResponse(page, "no way on from the emergency page")
+    return html.unescape(found[-1])
+
+
 def intake(browser: Browser, patient: Patient, visit: Visit | None = None) -> None:
-    """Link -> date of birth -> every page -> (get care now) -> review -> submit -> thanks."""
+    """Link -> date of birth -> every page -> (get care now) -> review -> submit -> thanks.
+
+    Every form is posted, redirected and the next page fetched, as a browser does.
+    """
     browser.forget()
     link = f"/intake/link/{patient.token}/"
 
-    def seen(name: str, response: Any) -> Any:
+    def seen(name: str, response: Response) -> Response:
         if visit is not None:
             visit.pages[name] = response
         return response
 
     page = seen(link, expect(browser.get(link), 200))
-    response = expect(
-        browser.post(
-            link, {"csrfmiddlewaretoken": page.csrf(), "date_of_birth": patient.date_of_birth}
-        ),
-        302,
-    )
-    where = response.location
-    for _ in range(3 * len(TWITCH_INTAKE.groups) + 6):
+    where = post_birth_date(browser, link, page, patient).location
+    told_clinic = False
+    for _ in range(3 * len(TWITCH_INTAKE.pages()) + 8):
         page = seen(where, expect(browser.get(where), 200))
         if where.startswith("/intake/page/"):
-            group = TWITCH_INTAKE.group(where.rstrip("/").rsplit("/", 1)[1])
-            form = [("csrfmiddlewaretoken", page.csrf()), *page_form(group, patient.answers)]
-            where = expect(browser.post(where, form), 302).location
+            where = post_page(browser, where, page, patient).location
         elif where == "/intake/get-care-now/":
-            found = [h for h in _CONTINUE.findall(page.text) if h.startswith("/intake/")]
-            if not found:
-                raise UnexpectedResponse(page, "no way on from the emergency page")
-            where = html.unescape(found[-1])  # "Continue the form"
+            if not told_clinic and _ASKS_ACTION.search(page.text):
+                told_clinic = True
+                where = post_get_care(browser, where, page, patient).location
+            else:
+                where = continue_url(page)
         elif where == "/intake/review/":
-            submitted = browser.post("/intake/submit/", {"csrfmiddlewaretoken": page.csrf()})
-            where = expect(submitted, 302).location
+            where = post_submit(browser, page).location
         elif where == "/intake/thanks/":
             return
         else:
             raise UnexpectedResponse(page, f"unexpected page {where}")
     raise UnexpectedResponse(None, "the intake never reached the thank-you page")
+
+
+# --- the peer: the same questionnaire as a formtools wizard (benchmarks.wizard) -------------
+
+_WIZARD_STEP = re.compile(r'name="peer_wizard-current_step" value="([^"]*)"')
+
+
+def _wizard_step(page: Response) -> str:
+    found = _WIZARD_STEP.search(page.text)
+    return found.group(1) if found else ""
+
+
+def post_wizard_step(
+    browser: Browser, page: Response, step: str, fields: list[tuple[str, str]]
+) -> Response:
+    """One wizard step posted (formtools prefixes each field with the step's name); the answer
+    is the next step, rendered at once (no redirect), which is checked."""
+    from . import wizard  # imports models: only once Django is set up
+
+    form = [
+        ("csrfmiddlewaretoken", page.csrf()),
+        (f"{wizard.PREFIX}-current_step", step),
+        *((f"{step}-{name}", value) for name, value in fields),
+    ]
+    response = expect(browser.post("/bench/wizard/", form), 200)
+    response.sample.key = f"POST wizard/{step}"
+    return response
+
+
+def wizard_intake(browser: Browser, patient: Patient) -> None:
+    """Link -> date of birth -> one step per group -> review -> done (the thank-you page)."""
+    from . import wizard
+
+    browser.forget()
+    page = expect(browser.get(f"/bench/wizard/link/{patient.token}/"), 200)
+    page.sample.key = "GET wizard/link"
+    steps = [wizard.IDENTIFY, *(g.link_id for g in TWITCH_INTAKE.groups), wizard.REVIEW]
+    for step, following in zip(steps, [*steps[1:], None], strict=True):
+        if _wizard_step(page) != step:
+            raise UnexpectedResponse(page, f"the wizard is not at {step}")
+        if step == wizard.IDENTIFY:
+            fields = [("date_of_birth", patient.date_of_birth)]
+        elif step == wizard.REVIEW:
+            fields = []
+        else:
+            group = wizard.group_page(TWITCH_INTAKE.group(step))
+            fields = page_form(group, patient.answers)
+        page = post_wizard_step(browser, page, step, fields)
+        if following is None and _wizard_step(page):
+            raise UnexpectedResponse(page, "the wizard did not finish")
 
 
 FLOOR_FORM = {

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -34,11 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 HOST = "127.0.0.1"
 WORKERS = 2
-
-# What a Django formtools wizard of the same questions cost per intake on this machine (issue #8);
-# the budget is about half of it.
-WIZARD_CPU_MS = 107
-INTAKE_CPU_BUDGET_MS = 50
 
 
 # --- database and server ----------------------------------------------------------------------
@@ -275,8 +271,9 @@ def _order(key: str) -> tuple[int, int]:
     from twitch_intake.questionnaire import TWITCH_INTAKE
 
     method, _, page = key.partition(" ")
-    steps = ["link", *(f"page/{g.link_id}" for g in TWITCH_INTAKE.groups), "get-care-now",
-             "review", "submit", "thanks"]  # fmt: skip
+    steps = ["link", *(f"page/{p.slug}" for p in TWITCH_INTAKE.pages()), "get-care-now",
+             "review", "submit", "thanks", "wizard/link", "wizard/identify",
+             *(f"wizard/{g.link_id}" for g in TWITCH_INTAKE.groups), "wizard/review"]  # fmt: skip
     return (steps.index(page) if page in steps else len(steps), method != "GET")
 
 
@@ -312,10 +309,100 @@ def make_patients(
     return patients
 
 
+@dataclass
+class Tally:
+    """Timed batches of intakes of one kind, added up: server CPU (gunicorn workers and the
+    database's backends, from /proc), every request, and what other processes took meanwhile."""
+
+    jobs: int = 0
+    done: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    app_cpu: float = 0.0
+    db_cpu: float = 0.0
+    client_cpu: float = 0.0
+    samples: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    others: list[dict[str, Any]] = field(default_factory=list)
+
+    def time(self, server: Gunicorn, jobs: list[Any], work: Any, load: dict[str, Any],
+             max_seconds: float | None) -> None:  # fmt: skip
+        from . import patient
+
+        backends = database_backends()
+        cpu0, db0 = cpu_seconds(server.worker_pids()), cpu_seconds(backends)
+        machine = MachineMeter()
+        own0 = cpu_seconds([os.getpid()])
+        result = patient.run_load(jobs, work, max_seconds=max_seconds, **load)
+        cpu1, db1 = cpu_seconds(server.worker_pids()), cpu_seconds(backends + database_backends())
+        self.client_cpu += cpu_used(own0, cpu_seconds([os.getpid()]))
+        self.others.append({**machine.others(server.pids() | set(db1)), "seconds": result.seconds})
+        self.app_cpu += cpu_used(cpu0, cpu1)
+        self.db_cpu += cpu_used(db0, db1)
+        self.jobs += len(jobs)
+        self.done += result.done
+        self.skipped += result.skipped
+        self.seconds += result.seconds
+        self.samples += result.samples
+        self.errors += result.errors
+
+    def summary(self) -> dict[str, Any]:
+        done = max(self.done, 1)
+        app, database = self.app_cpu * 1000 / done, self.db_cpu * 1000 / done
+        latency = [s.latency_ms for s in self.samples]
+        return {
+            "intakes": self.jobs,
+            "completed": self.done,
+            "skipped_for_time": self.skipped,
+            "seconds": self.seconds,
+            "intakes_per_s": self.done / self.seconds if self.seconds else 0.0,
+            "requests_per_intake": len(self.samples) / done,
+            "server_cpu_ms_per_intake": app,
+            "database_cpu_ms_per_intake": database,
+            "total_cpu_ms_per_intake": app + database,
+            "server_app_cpu_ms_per_intake": sum(s.cpu_ms or 0 for s in self.samples) / done,
+            "queries_per_intake": sum(s.queries or 0 for s in self.samples) / done,
+            "client_cpu_ms_per_intake": self.client_cpu * 1000 / done,
+            # What one patient waits on the server over a whole intake: the sum of its
+            # requests' latencies (no reading or typing time: the clients never pause).
+            "wall_ms_per_intake": sum(latency) / done,
+            "other_processes": _merge_others(self.others),
+            "errors": len(self.errors),
+            "error_examples": sorted(set(self.errors))[:5],
+            "server_p50_ms": percentile([s.server_ms for s in self.samples if s.server_ms], 50),
+            "server_cpu_p50_ms": percentile([s.cpu_ms for s in self.samples if s.cpu_ms], 50),
+            "request_p50_ms": percentile(latency, 50),
+            "request_p95_ms": percentile(latency, 95),
+            "pages": per_page(self.samples),
+        }
+
+
+def _merge_others(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Other processes' share over several timed batches, weighted by each batch's length."""
+    total = sum(p["seconds"] for p in phases) or 1.0
+    top: dict[str, float] = defaultdict(float)
+    for phase in phases:
+        for entry in phase["top"]:
+            top[entry["process"]] += entry["share"] * phase["seconds"] / total
+    return {
+        "share": sum(p["share"] * p["seconds"] for p in phases) / total,
+        "top": [
+            {"process": name, "share": share}
+            for name, share in sorted(top.items(), key=lambda kv: -kv[1])[:3]
+        ],
+    }
+
+
+def _submitted(label: str) -> int:
+    from twitch_intake.models import Encounter
+
+    return Encounter.objects.filter(
+        status=Encounter.Status.SUBMITTED, patient_name__startswith=f"{label} "
+    ).count()
+
+
 def bench_http(args: argparse.Namespace, report: dict[str, Any], log: Any) -> None:
     from django.db import close_old_connections
-
-    from twitch_intake.models import Encounter
 
     from . import data, patient, weight
     from .client import Browser, expect, page_name
@@ -323,8 +410,10 @@ def bench_http(args: argparse.Namespace, report: dict[str, Any], log: Any) -> No
 
     mix = data.answer_mix(max(args.intakes, 50), seed=8)
     warm_count = 2 * args.patients
-    patients = make_patients(args.intakes + warm_count + 1, mix)
+    patients = make_patients(args.intakes + warm_count + 1, mix, label="Ours")
     warm, measured, shown = patients[:warm_count], patients[warm_count:-1], patients[-1]
+    peers = make_patients(args.intakes + warm_count, mix, label="Peer")
+    peer_warm, peer_measured = peers[:warm_count], peers[warm_count:]
     emergency = next(a for a in mix if a["emergency-signs"] != ["none"])
     shown.answers = emergency  # the page-weight walk also sees the emergency page
     close_old_connections()
@@ -336,47 +425,41 @@ def bench_http(args: argparse.Namespace, report: dict[str, Any], log: Any) -> No
         load = {"clients": args.patients, "host": HOST, "port": server.port}
         # Warm-up, not measured: each worker compiles templates, opens its connection.
         warmed = patient.run_load(warm, patient.intake, **load)
+        peer_warmed = patient.run_load(peer_warm, patient.wizard_intake, **load)
         patient.run_load(range(4 * args.patients), lambda b, _: patient.floor(b), **load)
 
-        # 1. the full intake
-        workers, backends = server.worker_pids(), database_backends()
-        cpu0, db0 = cpu_seconds(workers), cpu_seconds(backends)
-        machine = MachineMeter()
-        own0 = cpu_seconds([os.getpid()])
-        result = patient.run_load(measured, patient.intake, max_seconds=args.max_seconds, **load)
-        cpu1, db1 = cpu_seconds(server.worker_pids()), cpu_seconds(backends + database_backends())
-        client_cpu = cpu_used(own0, cpu_seconds([os.getpid()]))
-        others = machine.others(server.pids() | set(db1))
-        done = max(result.done, 1)
-        submitted = Encounter.objects.filter(status=Encounter.Status.SUBMITTED).count()
-        completed = warmed.done + result.done
-        report["intake"] = {
-            "patients": args.patients,
-            "intakes": len(measured),
-            "completed": result.done,
-            "skipped_for_time": result.skipped,
-            "seconds": result.seconds,
-            "intakes_per_s": result.done / result.seconds,
-            "requests_per_intake": len(result.samples) / done,
-            "server_cpu_ms_per_intake": cpu_used(cpu0, cpu1) * 1000 / done,
-            "database_cpu_ms_per_intake": cpu_used(db0, db1) * 1000 / done,
-            "server_app_cpu_ms_per_intake": sum(s.cpu_ms or 0 for s in result.samples) / done,
-            "queries_per_intake": sum(s.queries or 0 for s in result.samples) / done,
-            "client_cpu_ms_per_intake": client_cpu * 1000 / done,
-            "other_processes": others,
-            "errors": len(result.errors) + len(warmed.errors),
-            "error_examples": sorted(set(result.errors + warmed.errors))[:5],
-            "rows_submitted": submitted,
-            "intakes_completed_incl_warmup": completed,
-            "server_p50_ms": percentile([s.server_ms for s in result.samples if s.server_ms], 50),
-            "server_cpu_p50_ms": percentile([s.cpu_ms for s in result.samples if s.cpu_ms], 50),
-            "pages": per_page(result.samples),
-        }
-        log(f"intake: {result.done} intakes in {result.seconds:.1f}s, {len(result.errors)} errors")
+        # 1. the full intake, ours and the peer's, by the same clients: interleaved halves, so
+        # that a burst of other load on the machine falls on both alike.
+        half = (len(measured) + 1) // 2
+        batches = [
+            ("intake", measured[:half], patient.intake),
+            ("peer", peer_measured[:half], patient.wizard_intake),
+            ("intake", measured[half:], patient.intake),
+            ("peer", peer_measured[half:], patient.wizard_intake),
+        ]
+        tallies = {"intake": Tally(), "peer": Tally()}
+        for name, jobs, work in batches:
+            if jobs:
+                tallies[name].time(server, jobs, work, load, args.max_seconds / 4)
+        for name, label, warm_result in (
+            ("intake", "Ours", warmed),
+            ("peer", "Peer", peer_warmed),
+        ):
+            phase = tallies[name].summary()
+            phase["patients"] = args.patients
+            phase["errors"] += len(warm_result.errors)
+            phase["error_examples"] = sorted(set(phase["error_examples"] + warm_result.errors))[:5]
+            phase["rows_submitted"] = _submitted(label)
+            phase["intakes_completed_incl_warmup"] = warm_result.done + phase["completed"]
+            report[name] = phase
+            log(
+                f"{name}: {phase['completed']} intakes in {phase['seconds']:.1f}s, "
+                f"{phase['errors']} errors {phase['error_examples'][:1]}"
+            )
 
         # 2. the floor
         pairs = args.floor
-        workers = server.worker_pids()
+        workers, backends = server.worker_pids(), database_backends()
         cpu0, db0 = cpu_seconds(workers), cpu_seconds(backends)
         floor_before = FloorEntry.objects.count()
         machine = MachineMeter()
@@ -392,6 +475,9 @@ def bench_http(args: argparse.Namespace, report: dict[str, Any], log: Any) -> No
             "seconds": result_floor.seconds,
             "requests_per_s": len(result_floor.samples) / result_floor.seconds,
             "server_cpu_ms_per_request": cpu_used(cpu0, cpu1)
+            * 1000
+            / max(len(result_floor.samples), 1),
+            "database_cpu_ms_per_request": cpu_used(db0, db1)
             * 1000
             / max(len(result_floor.samples), 1),
             "errors": len(result_floor.errors),
@@ -460,32 +546,87 @@ def bench_triage(seconds: float, windows: int = 5) -> dict[str, Any]:
     }
 
 
-def bench_queue(sizes: list[int], runs: int, log: Any) -> dict[str, Any]:
-    from django.contrib.auth import get_user_model
+def signed_in(user: Any) -> Any:
+    """A test client signed in as ``user`` with a second factor verified, as production asks
+    of a clinician (``REQUIRE_MFA``): a TOTP device, marked verified in the session."""
     from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from . import clinician
+    device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
 
+
+def bench_queue(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    """The queue and the intake as the table grows: at each size the clinician's two pages
+    (in-process, a verified clinician) and a short batch of intakes, ours and the peer's, over
+    HTTP (server CPU per intake), so that how cost grows with the rows is in one table."""
+    from django.contrib.auth import get_user_model
+    from django.db import close_old_connections
+
+    from . import clinician, data, patient
+
+    sizes = sorted(int(s) for s in args.sizes.split(","))
     user = get_user_model().objects.create_superuser(
         "bench-clinician", "bench@clinic.example", None
     )
     clinician.prepare(user.pk)
-    client = Client()
-    client.force_login(user)
-    results = {}
-    for size in sorted(sizes):
-        seconds = clinician.grow_to(size)
-        measured = clinician.measure(client, runs)
-        results[str(size)] = {
-            "insert_seconds": seconds,
-            **{k: v.as_dict() for k, v in measured.items()},
+    client = signed_in(user)
+    mix = data.answer_mix(50, seed=20)
+    count = args.growth_intakes
+    server = Gunicorn(_free_port(), RESULTS / "gunicorn-growth.log") if count else None
+    results: dict[str, Any] = {}
+    try:
+        if server is not None:
+            server.wait_ready()
+        load = {
+            "clients": min(args.patients, 4),
+            "host": HOST,
+            "port": server.port if server else 0,
         }
-        log(
-            f"queue @{size:,}: rows in {seconds:.1f}s; "
-            + "; ".join(
-                f"{k} {v.median_ms:.1f} ms, {v.queries[-1]} queries" for k, v in measured.items()
+        for size in sizes:
+            seconds = clinician.grow_to(size)
+            machine = MachineMeter()
+            measured = clinician.measure(client, args.queue_runs)
+            results[str(size)] = {
+                "insert_seconds": seconds,
+                **{k: v.as_dict() for k, v in measured.items()},
+                "other_processes": machine.others({os.getpid(), *database_backends()}),
+            }
+            line = "; ".join(
+                f"{k} {v.median_ms:.1f} ms (cpu {v.cpu_median_ms:.1f}), {v.queries[-1]} queries"
+                for k, v in measured.items()
             )
-        )
+            if server is not None:
+                ours = make_patients(count + load["clients"], mix, label=f"Ours@{size}")
+                peers = make_patients(count + load["clients"], mix, label=f"Peer@{size}")
+                close_old_connections()
+                warm = load["clients"]
+                # Warm-up: each worker's connection meets the grown table's new statistics.
+                patient.run_load(ours[:warm], patient.intake, **load)
+                patient.run_load(peers[:warm], patient.wizard_intake, **load)
+                for name, jobs, work in (
+                    ("intake", ours[warm:], patient.intake),
+                    ("peer", peers[warm:], patient.wizard_intake),
+                ):
+                    tally = Tally()
+                    tally.time(server, jobs, work, load, args.max_seconds / 4)
+                    phase = tally.summary()
+                    phase.pop("pages")
+                    results[str(size)][name] = phase
+                line += "; intake CPU " + " | ".join(
+                    f"{results[str(size)][n]['total_cpu_ms_per_intake']:.0f} ms"
+                    for n in ("intake", "peer")
+                )
+            log(f"queue @{size:,}: rows in {seconds:.1f}s; {line}")
+    finally:
+        if server is not None:
+            server.stop()
     return results
 
 
@@ -511,41 +652,117 @@ def _others(phase: dict[str, Any]) -> str:
     return text + ("; figures inflated: rerun when quiet" if others["share"] > 0.1 else "")
 
 
+def _pages_rows(add: Any, section: str, phase: dict[str, Any]) -> None:
+    for key in sorted(phase["pages"], key=_order):
+        p = phase["pages"][key]
+        add(section, f"{key}  ({p['requests']})",
+            f"p50 {p['p50_ms']:.1f} / p95 {p['p95_ms']:.1f} / p99 {p['p99_ms']:.1f} ms; "
+            f"server {p['server_p50_ms']:.1f} ms (cpu {p['server_cpu_p50_ms']:.1f}), "
+            f"{p['queries']:g} q")  # fmt: skip
+
+
+def _intake_rows(add: Any, intake: dict[str, Any], peer: dict[str, Any] | None) -> None:
+    """Ours and the formtools wizard side by side ("ours | peer"), then each one's pages."""
+    both = [intake] if peer is None else [intake, peer]
+
+    def side(fmt: str, key: str) -> str:
+        return " | ".join(fmt.format(phase[key]) for phase in both)
+
+    label = "ours" if peer is None else "ours | peer"
+    add("intake", f"{intake['patients']} patients; intakes timed ({label})",
+        " | ".join(f"{p['completed']} of {p['intakes']} in {p['seconds']:.1f} s"
+                   + (f", {p['skipped_for_time']} skipped for time" if p["skipped_for_time"] else "")
+                   for p in both))  # fmt: skip
+    add("intake", f"server CPU ms per intake, gunicorn + database ({label})",
+        side("{:.1f}", "total_cpu_ms_per_intake"))  # fmt: skip
+    add("intake", "  of which gunicorn workers (/proc)", side("{:.1f}", "server_cpu_ms_per_intake"))
+    add("intake", "  of which inside Django (Server-Timing cpu)",
+        side("{:.1f}", "server_app_cpu_ms_per_intake"))  # fmt: skip
+    add("intake", "  of which PostgreSQL backends", side("{:.1f}", "database_cpu_ms_per_intake"))
+    add("intake", f"requests per intake ({label})", side("{:.1f}", "requests_per_intake"))
+    add("intake", f"queries per intake ({label})", side("{:.1f}", "queries_per_intake"))
+    add("intake", f"wall ms per intake, sum of its requests ({label})",
+        side("{:.0f}", "wall_ms_per_intake"))  # fmt: skip
+    add("intake", f"request p50 / p95 ms, all pages ({label})",
+        " | ".join(f"{p['request_p50_ms']:.1f} / {p['request_p95_ms']:.1f}" for p in both))  # fmt: skip
+    add("intake", f"intakes/s ({label})", side("{:.2f}", "intakes_per_s"))
+    add("intake", "load generator CPU ms per intake (this process)",
+        side("{:.1f}", "client_cpu_ms_per_intake"))  # fmt: skip
+    if peer is not None:
+        ratio = intake["total_cpu_ms_per_intake"] / peer["total_cpu_ms_per_intake"]
+        add("intake", "ours / peer, server CPU per intake (gunicorn + database)",
+            f"{intake['total_cpu_ms_per_intake']:.1f} / {peer['total_cpu_ms_per_intake']:.1f} ms"
+            f" = {ratio:.2f}", "<= 0.5", ratio <= 0.5)  # fmt: skip
+        gunicorn = intake["server_cpu_ms_per_intake"] / peer["server_cpu_ms_per_intake"]
+        add("intake", "  same, gunicorn workers only", f"{gunicorn:.2f}")
+        wall = intake["wall_ms_per_intake"] / peer["wall_ms_per_intake"]
+        add("intake", "  wall ms per intake, ours / peer", f"{wall:.2f}")
+    for name, phase in (("ours", intake), ("peer", peer)):
+        if phase is None:
+            continue
+        add("intake", f"other processes meanwhile ({name})", _others(phase))
+        add("intake", f"errors ({name})", str(phase["errors"]), "0", phase["errors"] == 0)
+        add("intake", f"rows submitted = intakes completed, incl. warm-up ({name})",
+            f"{phase['rows_submitted']} = {phase['intakes_completed_incl_warmup']}", "equal",
+            phase["rows_submitted"] == phase["intakes_completed_incl_warmup"])  # fmt: skip
+    _pages_rows(add, "intake", intake)
+    if peer is not None:
+        _pages_rows(add, "peer", peer)
+
+
+def _growth_rows(add: Any, queue: dict[str, Any]) -> None:
+    """Cost against the table's size: the queue's two pages and an intake's server CPU."""
+    sizes = sorted(queue, key=int)
+
+    def page(m: dict[str, Any]) -> str:
+        counts = m["queries"]
+        q = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        return (f"{m['median_ms']:.0f} ms (cpu {m['cpu_median_ms']:.0f}, sql "
+                f"{m['sql_median_ms']:.0f}), {q} q")  # fmt: skip
+
+    for size in sizes:
+        row = queue[size]
+        value = f"queue {page(row['changelist'])}; encounter page {page(row['encounter page'])}"
+        if "intake" in row:
+            value += (
+                f"; CPU/intake ours {row['intake']['total_cpu_ms_per_intake']:.0f} | peer "
+                f"{row['peer']['total_cpu_ms_per_intake']:.0f} ms"
+            )
+        add("growth", f"@ {int(size):>9,} encounters (grown in {row['insert_seconds']:.1f} s)",
+            value)  # fmt: skip
+    shares = [queue[s][n]["other_processes"]["share"] for s in sizes for n in ("intake", "peer")
+              if n in queue[s]]  # fmt: skip
+    if shares:
+        add("growth", "other processes during the intake batches",
+            f"{min(shares):.0%} to {max(shares):.0%} of all CPUs")  # fmt: skip
+    shares = [queue[s]["other_processes"]["share"] for s in sizes if "other_processes" in queue[s]]
+    if shares:
+        add("growth", "other processes while the queue was timed",
+            f"{min(shares):.0%} to {max(shares):.0%} of all CPUs")  # fmt: skip
+    largest, smallest = sizes[-1], sizes[0]
+    if int(largest) >= 100_000:
+        for name in ("changelist", "encounter page"):
+            m = queue[largest][name]
+            same = m["queries"] == queue[smallest][name]["queries"]
+            add("growth", f"{name} @ {int(largest):,}: median, queries",
+                f"{m['median_ms']:.1f} ms (p95 {m['p95_ms']:.1f}), {m['queries']} q",
+                f"< 150 ms, queries as @ {int(smallest):,}", m["median_ms"] < 150 and same)  # fmt: skip
+            # What the page costs without waiting for a core: on a busy machine the wall time
+            # above is mostly other processes' turn.
+            work = m["cpu_median_ms"] + m["sql_median_ms"]
+            first = queue[smallest][name]
+            add("growth", "  same, this process's CPU + SQL (medians)",
+                f"{work:.0f} ms (@ {int(smallest):,}: "
+                f"{first['cpu_median_ms'] + first['sql_median_ms']:.0f} ms)")  # fmt: skip
+
+
 def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dict[str, Any]]]:
     rows: list[Any] = []
     budgets: list[Any] = []
     add = lambda *a, **k: _budget(rows, budgets, *a, **k)  # noqa: E731
-    intake, floor = report.get("intake"), report.get("floor")
+    intake, floor, peer = report.get("intake"), report.get("floor"), report.get("peer")
     if intake:
-        skipped = (
-            f", {intake['skipped_for_time']} skipped for time" if intake["skipped_for_time"] else ""
-        )
-        add("intake", f"{intake['patients']} patients, {intake['intakes']} intakes",
-            f"{intake['completed']} done in {intake['seconds']:.1f} s{skipped}")  # fmt: skip
-        add("intake", "intakes/s", f"{intake['intakes_per_s']:.2f}")
-        add("intake", "requests per intake", f"{intake['requests_per_intake']:.2f}")
-        add("intake", "queries per intake", f"{intake['queries_per_intake']:.1f}")
-        add("intake", "server CPU per intake (gunicorn workers, /proc)",
-            f"{intake['server_cpu_ms_per_intake']:.1f} ms",
-            f"<= {INTAKE_CPU_BUDGET_MS} ms (wizard {WIZARD_CPU_MS})",
-            intake["server_cpu_ms_per_intake"] <= INTAKE_CPU_BUDGET_MS)  # fmt: skip
-        add("intake", "  of which inside Django (Server-Timing cpu)",
-            f"{intake['server_app_cpu_ms_per_intake']:.1f} ms")  # fmt: skip
-        add("intake", "database CPU per intake (PostgreSQL backends)",
-            f"{intake['database_cpu_ms_per_intake']:.1f} ms")  # fmt: skip
-        add("intake", "load generator CPU per intake (this process)",
-            f"{intake['client_cpu_ms_per_intake']:.1f} ms")  # fmt: skip
-        add("intake", "other processes on the machine meanwhile", _others(intake))
-        add("intake", "errors", str(intake["errors"]), "0", intake["errors"] == 0)
-        add("intake", "rows submitted = intakes completed (incl. warm-up)",
-            f"{intake['rows_submitted']} = {intake['intakes_completed_incl_warmup']}", "equal",
-            intake["rows_submitted"] == intake["intakes_completed_incl_warmup"])  # fmt: skip
-        for key in sorted(intake["pages"], key=_order):
-            p = intake["pages"][key]
-            add("intake", f"{key}  ({p['requests']})",
-                f"p50 {p['p50_ms']:.1f} / p95 {p['p95_ms']:.1f} / p99 {p['p99_ms']:.1f} ms; "
-                f"server {p['server_p50_ms']:.1f} ms (cpu {p['server_cpu_p50_ms']:.1f}), "
-                f"{p['queries']:g} q")  # fmt: skip
+        _intake_rows(add, intake, peer)
     if floor:
         add("floor", f"{floor['pairs']} GET+POST, same clients",
             f"{floor['requests_per_s']:.1f} req/s, {floor['server_cpu_ms_per_request']:.1f} ms CPU/req")  # fmt: skip
@@ -572,19 +789,7 @@ def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dic
             f"{report['ratio']['server_cpu_median']:.2f}x")  # fmt: skip
     queue = report.get("queue")
     if queue:
-        sizes = sorted(queue, key=int)
-        for size in sizes:
-            for page in ("changelist", "encounter page"):
-                m = queue[size][page]
-                counts = m["queries"]
-                q = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
-                value = f"median {m['median_ms']:.1f} ms (p95 {m['p95_ms']:.1f}), {q} queries"
-                if size == sizes[-1] and int(size) >= 100_000:
-                    same = m["queries"] == queue[sizes[0]][page]["queries"]
-                    add("queue", f"{page} @ {int(size):,}", value,
-                        f"< 150 ms, queries as @ {int(sizes[0]):,}", m["median_ms"] < 150 and same)  # fmt: skip
-                else:
-                    add("queue", f"{page} @ {int(size):,}", value)
+        _growth_rows(add, queue)
     tri = report.get("triage")
     if tri:
         mix = ", ".join(f"{k} {v / 10:.1f}%" for k, v in sorted(tri["mix"].items()))
@@ -651,10 +856,19 @@ def main(argv: list[str] | None = None) -> int:
         "--max-seconds", type=float, default=120,
         help="no new intake starts after this (the floor gets half): keeps a busy machine's run short",
     )  # fmt: skip
-    parser.add_argument("--sizes", default="1000,10000,100000", help="queue sizes")
+    parser.add_argument(
+        "--sizes", default="1000,10000,100000,1000000", help="encounters in the table, in turn"
+    )
+    parser.add_argument(
+        "--growth-intakes", type=int, default=16,
+        help="intakes of each kind timed at each size (0: the queue alone)",
+    )  # fmt: skip
     parser.add_argument("--queue-runs", type=int, default=15, help="timed requests per queue page")
     parser.add_argument("--triage-seconds", type=float, default=2.0)
-    parser.add_argument("--database", default="twitch_bench")
+    parser.add_argument(
+        "--database", default=os.environ.get("BENCH_DATABASE", "twitch_bench"),
+        help="the benchmark's own database, dropped and made again (env BENCH_DATABASE)",
+    )  # fmt: skip
     parser.add_argument(
         "--only", default="http,triage,queue",
         help="comma-separated parts to run: http (intake, floor, page weight), triage, queue",
@@ -715,8 +929,7 @@ def main(argv: list[str] | None = None) -> int:
             report["triage"] = bench_triage(args.triage_seconds)
             log(f"triage: {report['triage']['calls_per_s']:,.0f} assess/s")
         if "queue" in parts:
-            sizes = [int(s) for s in args.sizes.split(",")]
-            report["queue"] = bench_queue(sizes, args.queue_runs, log)
+            report["queue"] = bench_queue(args, log)
     except BaseException as exc:
         report["unfinished"] = f"{type(exc).__name__}: {exc}"
         raise
@@ -735,7 +948,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(render(rows))
         met = sum(b["met"] for b in budgets)
-        print(f"\n{met} of {len(budgets)} budget lines met. JSON: {args.output.relative_to(ROOT)}")
+        shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
+        print(f"\n{met} of {len(budgets)} budget lines met. JSON: {shown}")
         if "unfinished" in report:
             print(f"The run did not finish ({report['unfinished']}): the table is partial.")
     return 0

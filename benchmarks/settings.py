@@ -8,7 +8,7 @@ override; the app and middleware are the clinic's own.
 from clinic.settings import *  # noqa: F403
 from clinic.settings import BASE_DIR, INSTALLED_APPS, MIDDLEWARE, TWITCH_INTAKE
 
-INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks"]
+INSTALLED_APPS = [*INSTALLED_APPS, "formtools", "benchmarks"]
 # Outermost, so that the time it reports covers every other middleware too.
 MIDDLEWARE = ["benchmarks.middleware.ServerTimingMiddleware", *MIDDLEWARE]
 ROOT_URLCONF = "benchmarks.urls"

@@ -33,6 +33,16 @@ class Visit:
     pages: dict[str, Any] = field(default_factory=dict)
 
 
+def birth_date_boxes(iso: str) -> dict[str, str]:
+    """The date of birth as a patient types it: day, month and year boxes ("3", not "03")."""
+    year, month, day = iso.split("-")
+    return {
+        "date_of_birth_day": str(int(day)),
+        "date_of_birth_month": str(int(month)),
+        "date_of_birth_year": year,
+    }
+
+
 def intake(browser: Browser, patient: Patient, visit: Visit | None = None) -> None:
     """Link -> date of birth -> every page -> (get care now) -> review -> submit -> thanks."""
     browser.forget()
@@ -46,7 +56,7 @@ def intake(browser: Browser, patient: Patient, visit: Visit | None = None) -> No
     page = seen(link, expect(browser.get(link), 200))
     response = expect(
         browser.post(
-            link, {"csrfmiddlewaretoken": page.csrf(), "date_of_birth": patient.date_of_birth}
+            link, {"csrfmiddlewaretoken": page.csrf(), **birth_date_boxes(patient.date_of_birth)}
         ),
         302,
     )

@@ -18,11 +18,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import display, history, questionnaire, ratelimit, services, triage
+from . import display, history, lockout, questionnaire, ratelimit, services, triage
 from .conf import app_settings
 from .forms import (
     ConfirmBirthDateForm,
@@ -164,6 +164,8 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     now = timezone.now()
     encounter = Encounter.objects.with_token(token).first()
     if encounter is None or not encounter.link_usable(now):
+        if encounter is not None and lockout.tried_here(request.session, encounter.token_hash):
+            return _link_locked(request, encounter.locked_until, now), True
         return _link_unusable(request), True
     if encounter.is_submitted:
         emergency = encounter.level == triage.Level.EMERGENCY
@@ -171,7 +173,7 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
         return render(request, "twitch_intake/already_sent.html", page), False
     form = ConfirmBirthDateForm(request.POST or None)
     if request.method != "POST" or not form.is_valid():
-        return render(request, "twitch_intake/confirm.html", _context(form=form)), False
+        return _confirm_page(request, form), False
     # This read was unlocked: the service decides, under the row lock.
     # Found by its token_hash (with_token), so the hash is not None.
     token_hash = cast(str, encounter.token_hash)
@@ -182,26 +184,51 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
         client_address=ratelimit.client_address(request) or None,
     )
     if check.outcome is services.BirthDate.MATCHED and check.encounter is not None:
+        lockout.forget_tries(request.session)
         _bind(request, check.encounter)
         response = redirect(_resume_url(check.encounter))
         if check.encounter.language in dict(settings.LANGUAGES):
             # Back on another device: carry on in the language they chose before.
             _remember_language(request, response, check.encounter.language)
         return response, False
+    if check.outcome is services.BirthDate.WRONG:
+        lockout.remember_wrong_try(request.session, token_hash)
     if check.outcome is services.BirthDate.UNUSABLE or not check.tries_left:
+        if lockout.tried_here(request.session, token_hash):
+            return _link_locked(request, check.locked_until, now), True
         return _link_unusable(request), True
-    form.add_error(
-        "date_of_birth",
-        ValidationError(
-            gettext("That date does not match what the clinic has. Check it and try again."),
-            code="mismatch",
-        ),
+    form.add_error("date_of_birth", _mismatch(check.tries_left))
+    return _confirm_page(request, form, tries_left=check.tries_left), True
+
+
+def _mismatch(tries_left: int) -> ValidationError:
+    """A wrong date, and how many more may be tried before the link is paused."""
+    tries = ngettext(
+        "You have %(count)d more try.", "You have %(count)d more tries.", tries_left
+    ) % {"count": tries_left}
+    return ValidationError(
+        gettext("That date does not match what the clinic has. Check it and try again.")
+        + " "
+        + tries,
+        code="mismatch",
     )
-    return render(request, "twitch_intake/confirm.html", _context(form=form)), True
+
+
+def _confirm_page(request: HttpRequest, form: ConfirmBirthDateForm, **extra: Any) -> HttpResponse:
+    return render(request, "twitch_intake/confirm.html", _context(form=form, **extra))
 
 
 def _link_unusable(request: HttpRequest) -> HttpResponse:
     return render(request, "twitch_intake/link_unusable.html", _context(), status=404)
+
+
+def _link_locked(request: HttpRequest, locked_until: Any, now: Any) -> HttpResponse:
+    """For the browser that made the wrong tries: the link is paused, and until when. Its
+    status is the unusable link's, so no one reading status codes learns more than before."""
+    if locked_until is None or locked_until <= now:  # expired, or revoked: nothing to wait for
+        return _link_unusable(request)
+    page = _context(wait=lockout.wait(locked_until, now), attempts=app_settings.DOB_ATTEMPTS)
+    return render(request, "twitch_intake/link_locked.html", page, status=404)
 
 
 @intake_view

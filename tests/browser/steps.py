@@ -38,9 +38,19 @@ def current_page(page: Page) -> str:
 # --- The patient ----------------------------------------------------------------------------
 
 
+def type_birth_date(page: Page, date_of_birth: str = DATE_OF_BIRTH) -> None:
+    """Type a date of birth (ISO, as the factories hold it) into the day, month and year
+    boxes, as a patient would: "5", not "05"."""
+    year, month, day = date_of_birth.split("-")
+    boxes = page.get_by_role("group", name="Your date of birth")
+    boxes.get_by_label("Day").fill(str(int(day)))
+    boxes.get_by_label("Month").fill(str(int(month)))
+    boxes.get_by_label("Year").fill(year)
+
+
 def confirm(page: Page, date_of_birth: str = DATE_OF_BIRTH) -> None:
     """On the link's page: give the date of birth and press Start."""
-    page.get_by_label("Your date of birth").fill(date_of_birth)
+    type_birth_date(page, date_of_birth)
     page.get_by_role("button", name="Start").click()
 
 

@@ -38,14 +38,16 @@ def current_page(page: Page) -> str:
 # --- The patient ----------------------------------------------------------------------------
 
 
-def type_birth_date(page: Page, date_of_birth: str = DATE_OF_BIRTH) -> None:
+def type_birth_date(
+    page: Page, date_of_birth: str = DATE_OF_BIRTH, question: str = "Your date of birth"
+) -> None:
     """Type a date of birth (ISO, as the factories hold it) into the day, month and year
-    boxes, as a patient would: "5", not "05"."""
+    boxes of ``question`` (in the page's language), as a patient would: "5", not "05"."""
     year, month, day = date_of_birth.split("-")
-    boxes = page.get_by_role("group", name="Your date of birth")
-    boxes.get_by_label("Day").fill(str(int(day)))
-    boxes.get_by_label("Month").fill(str(int(month)))
-    boxes.get_by_label("Year").fill(year)
+    boxes = page.get_by_role("group", name=question)
+    boxes.get_by_label(gettext("Day"), exact=True).fill(str(int(day)))
+    boxes.get_by_label(gettext("Month"), exact=True).fill(str(int(month)))
+    boxes.get_by_label(gettext("Year"), exact=True).fill(year)
 
 
 def confirm(page: Page, date_of_birth: str = DATE_OF_BIRTH) -> None:

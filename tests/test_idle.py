@@ -131,8 +131,10 @@ def test_the_kept_page_is_only_for_the_page_it_was_typed_on():
     client = Client()
     encounter = _at_background(client)
     _idle_for(client, 31)
-    client.post(PAGE_URL.format("background"), _typed())
-    client.post(CONTINUE_URL, birth_date_boxes())
+    assert client.post(PAGE_URL.format("background"), _typed())["Location"] == CONTINUE_URL
+    assert client.post(CONTINUE_URL, birth_date_boxes())["Location"] == PAGE_URL.format(
+        "background"
+    )
     # Another page first: nothing of the kept one shows there, and it waits for its own.
     history = Page(client.get(PAGE_URL.format("history")))
     assert MEDICINES not in history.text()

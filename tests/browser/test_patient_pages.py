@@ -184,6 +184,12 @@ def _walk_every_state(page: Page, link: str, check: Callable[[Page, str], None])
     page.get_by_label(str(severe_headache)).check()
     next_page(page)
     check(page, "get care now")
+    # The warning itself: white on the emergency red, never white on white.
+    warning = page.locator("section.get-care h1")
+    expect(warning).to_have_css("color", "rgb(255, 255, 255)")
+    expect(page.locator("section.get-care")).not_to_have_css(
+        "background-color", "rgb(255, 255, 255)"
+    )
     answer_get_care(page, "already-seen")
     page.get_by_role("link", name="Continue the form").click()
     answers = rich_answers() | {"recent-emergency": True, "recent-emergency-signs": ["seizure"]}

@@ -166,3 +166,21 @@ def test_a_browser_that_made_no_wrong_try_sees_a_locked_link_as_any_unusable_lin
     assert locked.status_code == unknown.status_code == 404
     assert "Try again in" not in Page(locked).text()
     assert "twitch_intake/link_unusable.html" in [t.name for t in locked.templates]
+
+
+@pytest.mark.django_db
+def test_a_locked_link_that_has_also_expired_has_nothing_to_wait_for():
+    encounter = make_encounter()
+    token = issue(encounter)
+    client = Client()
+    for _ in range(5):
+        client.post(f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
+    Encounter.objects.filter(pk=encounter.pk).update(
+        token_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    for response in (
+        client.get(f"/intake/link/{token}/"),
+        client.post(f"/intake/link/{token}/", birth_date_boxes()),
+    ):
+        assert "twitch_intake/link_unusable.html" in [t.name for t in response.templates]
+        assert "Try again in" not in Page(response).text()

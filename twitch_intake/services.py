@@ -579,7 +579,11 @@ def check_birth_date(
             Encounter.objects.select_for_update().filter(token_hash=token_hash).order_by().first()
         )
         if encounter is None or not encounter.link_usable(now):
-            locked = encounter.locked_until if encounter is not None else None
+            # A lock is worth waiting for only on a link that has not expired as well.
+            live = encounter is not None and bool(
+                encounter.token_expires_at and encounter.token_expires_at > now
+            )
+            locked = encounter.locked_until if live and encounter is not None else None
             return BirthDateCheck(BirthDate.UNUSABLE, locked_until=locked)
         if encounter.date_of_birth == date_of_birth:
             if encounter.dob_failures:

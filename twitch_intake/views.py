@@ -8,6 +8,7 @@ so a new link ends sessions opened with the old one); no URL after the link carr
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, cast
 
@@ -183,7 +184,12 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     now = timezone.now()
     encounter = Encounter.objects.with_token(token).first()
     if encounter is None or not encounter.link_usable(now):
-        if encounter is not None and lockout.tried_here(request.session, encounter.token_hash):
+        if (
+            encounter is not None
+            and encounter.token_expires_at is not None
+            and encounter.token_expires_at > now  # a lock is worth waiting for, not an expiry
+            and lockout.tried_here(request.session, encounter.token_hash)
+        ):
             return _link_locked(request, encounter.locked_until, now), True
         return _link_unusable(request), True
     if encounter.is_submitted:
@@ -241,7 +247,9 @@ def _link_unusable(request: HttpRequest) -> HttpResponse:
     return render(request, "twitch_intake/link_unusable.html", _context(), status=404)
 
 
-def _link_locked(request: HttpRequest, locked_until: Any, now: Any) -> HttpResponse:
+def _link_locked(
+    request: HttpRequest, locked_until: datetime | None, now: datetime
+) -> HttpResponse:
     """For the browser that made the wrong tries: the link is paused, and until when. Its
     status is the unusable link's, so no one reading status codes learns more than before."""
     if locked_until is None or locked_until <= now:  # expired, or revoked: nothing to wait for

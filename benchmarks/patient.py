@@ -35,12 +35,22 @@ class Visit:
     pages: dict[str, Any] = field(default_factory=dict)
 
 
+def birth_date_boxes(iso: str) -> dict[str, str]:
+    """The date of birth as a patient types it: day, month and year boxes ("3", not "03")."""
+    year, month, day = iso.split("-")
+    return {
+        "date_of_birth_day": str(int(day)),
+        "date_of_birth_month": str(int(month)),
+        "date_of_birth_year": year,
+    }
+
+
 # --- what the patient posts: one helper per form, so a change to a form is a change here -----
 
 
 def post_birth_date(browser: Browser, path: str, page: Response, patient: Patient) -> Response:
     """The link page's date-of-birth form, answered right."""
-    form = {"csrfmiddlewaretoken": page.csrf(), "date_of_birth": patient.date_of_birth}
+    form = {"csrfmiddlewaretoken": page.csrf(), **birth_date_boxes(patient.date_of_birth)}
     return expect(browser.post(path, form), 302)
 
 
@@ -147,7 +157,7 @@ def wizard_intake(browser: Browser, patient: Patient) -> None:
         if _wizard_step(page) != step:
             raise UnexpectedResponse(page, f"the wizard is not at {step}")
         if step == wizard.IDENTIFY:
-            fields = [("date_of_birth", patient.date_of_birth)]
+            fields = list(birth_date_boxes(patient.date_of_birth).items())
         elif step == wizard.REVIEW:
             fields = []
         else:

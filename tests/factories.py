@@ -197,3 +197,9 @@ def staff_group(name: str) -> Any:
             )
         )
     return group
+
+
+def birth_date_boxes(day: str = "17", month: str = "5", year: str = "1980") -> dict[str, str]:
+    """The date of birth as the patient types it in the day, month and year boxes (by default
+    make_encounter's)."""
+    return {"date_of_birth_day": day, "date_of_birth_month": month, "date_of_birth_year": year}

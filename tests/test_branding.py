@@ -33,7 +33,8 @@ def test_a_host_overrides_logo_stylesheet_and_footer_and_keeps_the_emergency_lin
     assert '<img src="/static/clinic/logo.svg" alt="Riverside Neurology">' in html
     assert html.index("twitch_intake/intake.css") < html.index("/static/clinic/colours.css")
     assert "Riverside Neurology, 12 River Street" in html
-    assert "In an emergency, call <strong>911</strong>." in html  # never overridden away
+    # Never overridden away, and tap-to-call.
+    assert 'In an emergency, call <strong><a href="tel:911">911</a></strong>.' in html
     assert "<form" in html  # the page itself is still the app's
 
 

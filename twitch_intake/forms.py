@@ -9,6 +9,7 @@ FHIR import goes through, so the two can never disagree.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,7 +20,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import questionnaire, validation
+from . import dates, questionnaire, validation
 from .layout import FormHelper  # the app's own template pack, whatever the host's default
 from .models import birth_date_plausible
 from .questionnaire import ItemType, Page, Question
@@ -313,15 +314,156 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
+#: The crispy field template of a date in boxes: a fieldset, its hint, the error, the boxes.
+DATE_FIELD_TEMPLATE = "twitch_intake/widgets/date_field.html"
+
+
+class DateBoxes(forms.MultiWidget):
+    """Day, month and year as three labelled text boxes (GOV.UK "Date input").
+
+    ``inputmode=numeric`` brings up the number keyboard without ``type=number``'s spinners and
+    silent rounding; ``autocomplete`` lets the browser fill a saved birthday. Only the boxes
+    that are wrong are marked: ``wrong`` is set by the field when it reads them, and stays
+    ``None`` (all three) for a problem of the whole date, such as one the view adds.
+    """
+
+    template_name = "twitch_intake/widgets/date_boxes.html"
+    #: Box widths in characters (GOV.UK: 2, 2 and 4).
+    WIDTHS = {"day": 2, "month": 2, "year": 4}
+
+    def __init__(self, autocomplete: str = "bday") -> None:
+        super().__init__(
+            widgets={
+                part: forms.TextInput(
+                    attrs={
+                        "inputmode": "numeric",
+                        "autocomplete": f"{autocomplete}-{part}",
+                        "spellcheck": "false",
+                        "maxlength": "20",
+                    }
+                )
+                for part in dates.PARTS
+            }
+        )
+        self.wrong: tuple[str, ...] | None = None
+
+    def decompress(self, value: Any) -> list[Any]:
+        if isinstance(value, dt.date):
+            return [str(value.day), str(value.month), str(value.year)]
+        return [None, None, None]
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
+        """The three boxes; or, when none was posted, the one ISO date a page loaded before the
+        boxes (the browser's own date field) still sends, read into them."""
+        names = [f"{name}_{part}" for part in dates.PARTS]
+        if not any(key in data for key in names) and name in data:
+            single = data.get(name) or ""
+            match = re.fullmatch(r"\s*([0-9]{1,4})-([0-9]{1,2})-([0-9]{1,2})\s*", single)
+            if match:
+                year, month, day = match.groups()
+                return [day, month, year]
+            return ["", "", single] if single.strip() else ["", "", ""]
+        return [str(data.get(key) or "") for key in names]
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name not in data and all(f"{name}_{part}" not in data for part in dates.PARTS)
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        attrs = dict(attrs or {})
+        invalid = attrs.pop("aria-invalid", None) == "true" or "is-invalid" in attrs.get(
+            "class", ""
+        )
+        attrs.pop("class", None)
+        attrs.pop("required", None)  # novalidate pages: the server says what is missing
+        context = super().get_context(name, value, attrs)
+        labels = {"day": _("Day"), "month": _("Month"), "year": _("Year")}
+        for part, sub in zip(dates.PARTS, context["widget"]["subwidgets"], strict=True):
+            marked = invalid and (self.wrong is None or part in self.wrong)
+            width = self.WIDTHS[part]
+            sub["attrs"]["class"] = f"form-control date-input-box date-input-{width}" + (
+                " is-invalid" if marked else ""
+            )
+            sub["attrs"].pop("aria-describedby", None)
+            if marked:
+                sub["attrs"]["aria-invalid"] = "true"
+            else:
+                sub["attrs"].pop("aria-invalid", None)
+            if attrs.get("id"):
+                sub["attrs"]["id"] = f"{attrs['id']}_{part}"
+            sub["part"] = part
+            sub["label"] = labels[part]
+        return context
+
+    def id_for_label(self, id_: str) -> str:
+        return f"{id_}_day" if id_ else ""
+
+
+def _month_names() -> dict[str, int]:
+    """Month names a patient may type: English, and the active language's (full and short)."""
+    from django.utils.dates import MONTHS, MONTHS_3
+
+    names = dict(dates.ENGLISH_MONTHS)
+    for table in (MONTHS, MONTHS_3):
+        for number, name in table.items():
+            names[str(name).lower()] = number
+    return names
+
+
+#: What each set of empty boxes says (GOV.UK: "Date of birth must include a month").
+_INCOMPLETE = {
+    ("day",): _("Date of birth must include a day"),
+    ("month",): _("Date of birth must include a month"),
+    ("year",): _("Date of birth must include a year"),
+    ("day", "month"): _("Date of birth must include a day and month"),
+    ("day", "year"): _("Date of birth must include a day and year"),
+    ("month", "year"): _("Date of birth must include a month and year"),
+}
+
+
+class BirthDateField(forms.Field):
+    """A date of birth from :class:`DateBoxes`, with GOV.UK's messages, one problem at a time.
+
+    What was typed is kept on error (the boxes show it again, never a reformatted guess).
+    """
+
+    widget = DateBoxes
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", _("Your date of birth"))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> dt.date | None:
+        widget = cast(DateBoxes, self.widget)
+        day, month, year = (list(value) + ["", "", ""])[:3] if value else ("", "", "")
+        reading = dates.read(str(day), str(month), str(year), month_names=_month_names())
+        widget.wrong = reading.parts if reading.parts != dates.PARTS else None
+        if reading.problem is dates.Problem.EMPTY:
+            if self.required:
+                raise ValidationError(_("Enter your date of birth."), code="required")
+            return None
+        if reading.problem is dates.Problem.INCOMPLETE:
+            raise ValidationError(_INCOMPLETE[reading.parts], code="incomplete")
+        if reading.problem is dates.Problem.YEAR_DIGITS:
+            raise ValidationError(_("Year must include 4 numbers"), code="year_digits")
+        if reading.problem is not None or reading.date is None:
+            raise ValidationError(_("Date of birth must be a real date"), code="invalid")
+        widget.wrong = None  # from here on, a problem of the whole date
+        if reading.date > timezone.localdate():
+            raise ValidationError(_("Date of birth must be in the past"), code="future")
+        if not birth_date_plausible(reading.date):
+            raise ValidationError(
+                _("Date of birth must be the same as or after 1 January 1900"),
+                code="implausible",
+            )
+        return reading.date
+
+    def validate(self, value: Any) -> None:
+        """``to_python`` said everything: an empty, optional date is ``None``."""
+
+
 class ConfirmBirthDateForm(forms.Form):
-    date_of_birth = forms.DateField(
-        label=_("Your date of birth"),
-        widget=DateInput(attrs={"autocomplete": "bday"}),
+    date_of_birth = BirthDateField(
         help_text=_("We ask so that only you can open your form."),
-        error_messages={
-            "required": _("Enter your date of birth."),
-            "invalid": _("Enter a real date, for example 1980-05-17."),
-        },
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -329,6 +471,7 @@ class ConfirmBirthDateForm(forms.Form):
         self.helper = FormHelper(self)
         self.helper.form_tag = False
         self.helper.disable_csrf = True
+        self.helper.layout = Layout(Field("date_of_birth", template=DATE_FIELD_TEMPLATE))
 
 
 class SelfStartForm(forms.Form):
@@ -338,14 +481,7 @@ class SelfStartForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
         error_messages={"required": _("Enter your name.")},
     )
-    date_of_birth = forms.DateField(
-        label=_("Your date of birth"),
-        widget=DateInput(attrs={"autocomplete": "bday"}),
-        error_messages={
-            "required": _("Enter your date of birth."),
-            "invalid": _("Enter a real date, for example 1980-05-17."),
-        },
-    )
+    date_of_birth = BirthDateField()
     visit_date = forms.DateField(
         label=_("The date of your visit"),
         widget=DateInput(),
@@ -360,6 +496,9 @@ class SelfStartForm(forms.Form):
         self.helper = FormHelper(self)
         self.helper.form_tag = False
         self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            "patient_name", Field("date_of_birth", template=DATE_FIELD_TEMPLATE), "visit_date"
+        )
 
     def clean_patient_name(self) -> str:
         name: str = self.cleaned_data["patient_name"]  # cleaned by its CharField
@@ -369,12 +508,6 @@ class SelfStartForm(forms.Form):
                 _("Your name has a hidden character. Retype it."), code=refused[0]
             )
         return name
-
-    def clean_date_of_birth(self) -> dt.date:
-        born: dt.date = self.cleaned_data["date_of_birth"]  # cleaned by its DateField
-        if not birth_date_plausible(born):
-            raise ValidationError(_("Enter your real date of birth."), code="implausible")
-        return born
 
     def clean_visit_date(self) -> dt.date:
         visit: dt.date = self.cleaned_data["visit_date"]  # cleaned by its DateField

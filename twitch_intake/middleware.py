@@ -7,16 +7,17 @@ when the host asks (``STAFF_IDLE_TIMEOUT``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import warnings
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from . import headers
+from . import headers, idle
 from .conf import app_settings
 from .logs import RedactLinkTokens  # noqa: F401  (its old home: LOGGING settings name this path)
 
@@ -107,14 +108,19 @@ class NullOriginMiddleware:
 
 
 class IdleSessionMiddleware:
-    """Ends the app's patient sessions after ``IDLE_TIMEOUT`` without activity; staff sessions
-    only when the host sets ``STAFF_IDLE_TIMEOUT``. Every other session is the host's.
+    """Closes the app's patient sessions after ``IDLE_TIMEOUT`` without activity; staff sessions
+    end then only when the host sets ``STAFF_IDLE_TIMEOUT``. Every other session is the host's.
 
-    A patient's session (one bound to an encounter) gets its own expiry, so the host's
-    ``SESSION_COOKIE_AGE`` applies to everyone else unchanged. Django only moves a session's
-    expiry when the session is saved; saving on every request costs a database write per page,
-    so the session is touched at most once a minute, which keeps the sliding window to within a
-    minute for a sixtieth of the writes.
+    A patient's session is not deleted at the limit but suspended (``twitch_intake.idle``): it
+    opens no page until the date of birth is given again, and keeps a page posted after the
+    limit, so Next after a long pause loses nothing. The session itself (and its cookie) lasts
+    ``idle.KEEP_FOR`` longer for that; the host's ``SESSION_COOKIE_AGE`` applies to everyone
+    else unchanged. Each patient page is told when it closes (``request.intake_session_ends``),
+    so it can say so without JavaScript.
+
+    Django only moves a session's expiry when the session is saved; saving on every request
+    costs a database write per page, so the session is touched at most once a minute, which
+    keeps the sliding window to within a minute for a sixtieth of the writes.
     """
 
     KEY = "_twitch_intake_seen"
@@ -126,6 +132,9 @@ class IdleSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         from django.db import DatabaseError
 
+        # An outage here is met again by the view, which answers it with the calm 503.
+        with contextlib.suppress(DatabaseError):
+            self._close_if_idle(request)
         response = self.get_response(request)
         session = getattr(request, "session", None)
         if session is None or session.is_empty() or response.status_code >= 500:
@@ -133,28 +142,50 @@ class IdleSessionMiddleware:
         if not session.accessed and not headers.is_ours(request):
             return response  # a host page that never read its session: not a query more
         try:
-            limit = self._limit(request, session)
+            limit, lasts = self._limit(request, session)
         except DatabaseError:
             return response  # the session could not be read: the response stands, never a 500
         if limit is None:
             return response
         now = int(time.time())
-        seconds = int(limit.total_seconds())
+        seconds = int(lasts.total_seconds())
         if now - session.get(self.KEY, 0) >= self.EVERY or session.get_expiry_age() != seconds:
             session[self.KEY] = now
             session.set_expiry(seconds)
         return response
 
-    @staticmethod
-    def _limit(request: HttpRequest, session: Any) -> timedelta | None:
+    def _close_if_idle(self, request: HttpRequest) -> None:
+        """Before the app's own views: a patient session idle past the limit is suspended; an
+        active one learns when it would close."""
         from .views import SESSION_KEY
 
-        if SESSION_KEY in session:
-            return app_settings.IDLE_TIMEOUT
+        session = getattr(request, "session", None)
+        if session is None or not headers.is_ours(request) or SESSION_KEY not in session:
+            return
+        limit = int(app_settings.IDLE_TIMEOUT.total_seconds())
+        now = int(time.time())
+        seen = int(session.get(self.KEY, 0) or 0)
+        if seen and now - seen > limit:
+            idle.suspend(session, SESSION_KEY)
+            return
+        start = seen if seen and now - seen < self.EVERY else now
+        ends = datetime.fromtimestamp(start + limit, tz=UTC)
+        request.intake_session_ends = ends  # type: ignore[attr-defined]
+        request.intake_idle_minutes = limit // 60  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _limit(request: HttpRequest, session: Any) -> tuple[timedelta | None, timedelta]:
+        """The idle limit of this session, and how long the session itself lasts."""
+        from .views import SESSION_KEY
+
+        if SESSION_KEY in session or idle.SUSPENDED_KEY in session:
+            limit = app_settings.IDLE_TIMEOUT
+            return limit, limit + idle.KEEP_FOR
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_staff:
-            return app_settings.STAFF_IDLE_TIMEOUT
-        return None
+            staff = app_settings.STAFF_IDLE_TIMEOUT
+            return staff, staff or timedelta(0)
+        return None, timedelta(0)
 
 
 class DatabaseUnavailableMiddleware:

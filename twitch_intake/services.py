@@ -559,6 +559,8 @@ class BirthDateCheck:
     encounter: Encounter | None = None
     #: Wrong dates still allowed before the link locks; 0 when this one locked it.
     tries_left: int = 0
+    #: Until when the link is locked, when this try locked it or found it locked.
+    locked_until: datetime | None = None
 
 
 def check_birth_date(
@@ -577,7 +579,12 @@ def check_birth_date(
             Encounter.objects.select_for_update().filter(token_hash=token_hash).order_by().first()
         )
         if encounter is None or not encounter.link_usable(now):
-            return BirthDateCheck(BirthDate.UNUSABLE)
+            # A lock is worth waiting for only on a link that has not expired as well.
+            live = encounter is not None and bool(
+                encounter.token_expires_at and encounter.token_expires_at > now
+            )
+            locked = encounter.locked_until if live and encounter is not None else None
+            return BirthDateCheck(BirthDate.UNUSABLE, locked_until=locked)
         if encounter.date_of_birth == date_of_birth:
             if encounter.dob_failures:
                 encounter.dob_failures = 0
@@ -592,7 +599,9 @@ def check_birth_date(
             encounter.dob_failures = 0  # a fresh budget once the lock ends
             encounter.locked_until = now + app_settings.LOCKOUT
         encounter.save(update_fields=["dob_failures", "locked_until"])
-    return BirthDateCheck(BirthDate.WRONG, tries_left=max(attempts - failures, 0))
+    return BirthDateCheck(
+        BirthDate.WRONG, tries_left=max(attempts - failures, 0), locked_until=encounter.locked_until
+    )
 
 
 # --- Patient links and the patient's identity (staff writes) --------------------------------

@@ -8,6 +8,7 @@ urlpatterns = [
     path("start/", views.self_start, name="self_start"),
     path("link/<str:token>/", views.open_link, name="link"),
     path("", views.resume, name="resume"),
+    path("continue/", views.welcome_back, name="welcome_back"),
     path("page/<slug:slug>/", views.page, name="page"),
     path("get-care-now/", views.get_care, name="get_care"),
     path("review/", views.review, name="review"),

@@ -8,6 +8,7 @@ so a new link ends sessions opened with the old one); no URL after the link carr
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, cast
 
@@ -18,11 +19,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import display, history, questionnaire, ratelimit, services, triage
+from . import display, history, idle, lockout, questionnaire, ratelimit, services, triage
 from .conf import app_settings
 from .forms import (
     ConfirmBirthDateForm,
@@ -63,10 +64,28 @@ def patient_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         encounter = _bound_encounter(request)
         if encounter is None:
-            return render(request, "twitch_intake/session_ended.html", _context(), status=403)
+            return _session_closed(request, kwargs.get("slug"))
         return view(request, encounter, *args, **kwargs)
 
     return wrapper
+
+
+def _session_closed(request: HttpRequest, page_slug: str | None) -> HttpResponse:
+    """No intake is open in this session. One that went idle is asked for the date of birth
+    again, keeping a page posted now (``idle``); otherwise there is no way back but the link,
+    and the page says plainly whether what was just sent was lost."""
+    if idle.suspended(request.session) is not None:
+        if request.method == "POST" and page_slug is not None:
+            idle.keep_typed(request, page_slug)
+        return HttpResponseRedirect(reverse("twitch_intake:welcome_back"), status=303)
+    page = _context(lost_typing=request.method == "POST" and page_slug is not None)
+    return render(request, "twitch_intake/session_ended.html", page, status=403)
+
+
+def kept_typing(request: HttpRequest, slug: str) -> Any:
+    """What the patient typed on page ``slug`` before their session went idle, as form data
+    to show again (once), or ``None``: the question page's one hook into ``twitch_intake.idle``."""
+    return idle.take_typed(request, slug)
 
 
 def _context(**extra: Any) -> dict[str, Any]:
@@ -89,6 +108,7 @@ def _bound_encounter(request: HttpRequest) -> Encounter | None:
 
 def _bind(request: HttpRequest, encounter: Encounter) -> None:
     request.session.cycle_key()  # a new session id at every sign-in: no fixation
+    idle.forget(request.session)
     request.session[SESSION_KEY] = {"id": encounter.pk, "link": encounter.token_hash}
 
 
@@ -164,6 +184,13 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     now = timezone.now()
     encounter = Encounter.objects.with_token(token).first()
     if encounter is None or not encounter.link_usable(now):
+        if (
+            encounter is not None
+            and encounter.token_expires_at is not None
+            and encounter.token_expires_at > now  # a lock is worth waiting for, not an expiry
+            and lockout.tried_here(request.session, encounter.token_hash)
+        ):
+            return _link_locked(request, encounter.locked_until, now), True
         return _link_unusable(request), True
     if encounter.is_submitted:
         emergency = encounter.level == triage.Level.EMERGENCY
@@ -171,7 +198,7 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
         return render(request, "twitch_intake/already_sent.html", page), False
     form = ConfirmBirthDateForm(request.POST or None)
     if request.method != "POST" or not form.is_valid():
-        return render(request, "twitch_intake/confirm.html", _context(form=form)), False
+        return _confirm_page(request, form), False
     # This read was unlocked: the service decides, under the row lock.
     # Found by its token_hash (with_token), so the hash is not None.
     token_hash = cast(str, encounter.token_hash)
@@ -182,26 +209,53 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
         client_address=ratelimit.client_address(request) or None,
     )
     if check.outcome is services.BirthDate.MATCHED and check.encounter is not None:
+        lockout.forget_tries(request.session)
         _bind(request, check.encounter)
         response = redirect(_resume_url(check.encounter))
         if check.encounter.language in dict(settings.LANGUAGES):
             # Back on another device: carry on in the language they chose before.
             _remember_language(request, response, check.encounter.language)
         return response, False
+    if check.outcome is services.BirthDate.WRONG:
+        lockout.remember_wrong_try(request.session, token_hash)
     if check.outcome is services.BirthDate.UNUSABLE or not check.tries_left:
+        if lockout.tried_here(request.session, token_hash):
+            return _link_locked(request, check.locked_until, now), True
         return _link_unusable(request), True
-    form.add_error(
-        "date_of_birth",
-        ValidationError(
-            gettext("That date does not match what the clinic has. Check it and try again."),
-            code="mismatch",
-        ),
+    form.add_error("date_of_birth", _mismatch(check.tries_left))
+    return _confirm_page(request, form, tries_left=check.tries_left), True
+
+
+def _mismatch(tries_left: int) -> ValidationError:
+    """A wrong date, and how many more may be tried before the link is paused."""
+    tries = ngettext(
+        "You have %(count)d more try.", "You have %(count)d more tries.", tries_left
+    ) % {"count": tries_left}
+    return ValidationError(
+        gettext("That date does not match what the clinic has. Check it and try again.")
+        + " "
+        + tries,
+        code="mismatch",
     )
-    return render(request, "twitch_intake/confirm.html", _context(form=form)), True
+
+
+def _confirm_page(request: HttpRequest, form: ConfirmBirthDateForm, **extra: Any) -> HttpResponse:
+    return render(request, "twitch_intake/confirm.html", _context(form=form, **extra))
 
 
 def _link_unusable(request: HttpRequest) -> HttpResponse:
     return render(request, "twitch_intake/link_unusable.html", _context(), status=404)
+
+
+def _link_locked(
+    request: HttpRequest, locked_until: datetime | None, now: datetime
+) -> HttpResponse:
+    """For the browser that made the wrong tries: the link is paused, and until when. Its
+    status is the unusable link's, so no one reading status codes learns more than before."""
+    if locked_until is None or locked_until <= now:  # expired, or revoked: nothing to wait for
+        return _link_unusable(request)
+    page = _context(wait=lockout.wait(locked_until, now), attempts=app_settings.DOB_ATTEMPTS)
+    return render(request, "twitch_intake/link_locked.html", page, status=404)
 
 
 @intake_view
@@ -232,6 +286,56 @@ def self_start(request: HttpRequest) -> HttpResponse:
 @patient_view
 def resume(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     return redirect(_resume_url(encounter))
+
+
+@intake_view
+@require_http_methods(["GET", "POST"])
+def welcome_back(request: HttpRequest) -> HttpResponse:
+    """The date of birth again, after the session went idle: the link's own check, counted
+    against the same lock and the client's same limit. Then the page that was being typed."""
+    closed = idle.suspended(request.session)
+    if closed is None:
+        if _bound_encounter(request) is not None:
+            return redirect("twitch_intake:resume")
+        return render(request, "twitch_intake/session_ended.html", _context(), status=403)
+    form = ConfirmBirthDateForm(request.POST or None)
+    minutes = int(app_settings.IDLE_TIMEOUT.total_seconds() // 60)
+    page = {"form": form, "kept": idle.has_typed(request.session), "idle_minutes": minutes}
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "twitch_intake/welcome_back.html", _context(**page))
+    if not ratelimit.take(request, "link"):
+        return ratelimit.limited_response(request)
+    now = timezone.now()
+    check = services.check_birth_date(
+        str(closed["link"]),
+        form.cleaned_data["date_of_birth"],
+        now,
+        client_address=ratelimit.client_address(request) or None,
+    )
+    matched = check.encounter if check.outcome is services.BirthDate.MATCHED else None
+    if matched is not None and matched.pk == closed["id"]:
+        ratelimit.give_back(request, "link")
+        lockout.forget_tries(request.session)
+        typed = idle.typed_page(request.session)
+        _bind(request, matched)
+        steps = _steps(matched)
+        if typed is not None and not matched.is_submitted and typed in steps:
+            return redirect("twitch_intake:page", typed)
+        return redirect(_resume_url(matched))
+    if check.outcome is services.BirthDate.WRONG and check.tries_left:
+        lockout.remember_wrong_try(request.session, str(closed["link"]))
+        form.add_error("date_of_birth", _mismatch(check.tries_left))
+        return render(request, "twitch_intake/welcome_back.html", _context(**page))
+    if check.outcome is services.BirthDate.WRONG or (
+        check.locked_until is not None and check.locked_until > now
+    ):
+        # Locked now (by this try or before): the patient may wait it out and come back here.
+        lockout.remember_wrong_try(request.session, str(closed["link"]))
+        return _link_locked(request, check.locked_until, now)
+    # The link was replaced or expired: only a new link opens the intake now.
+    idle.forget(request.session)
+    request.session.pop(idle.TYPED_KEY, None)
+    return render(request, "twitch_intake/session_ended.html", _context(), status=403)
 
 
 # --- The pages ------------------------------------------------------------------------------
@@ -270,6 +374,8 @@ def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
             if result.is_emergency and _asks_about_emergencies(page_def):
                 return redirect("twitch_intake:get_care")
             return redirect(_place_url(steps.after_save(slug)))
+    elif (kept := kept_typing(request, slug)) is not None:
+        form = Form(kept, stored=encounter.answers)  # typed before the session went idle
     else:
         form = Form(initial=initial_for(page_def, encounter.answers))
     return _render_page(request, encounter, steps, page_def, form)

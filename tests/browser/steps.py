@@ -38,9 +38,21 @@ def current_page(page: Page) -> str:
 # --- The patient ----------------------------------------------------------------------------
 
 
+def type_birth_date(
+    page: Page, date_of_birth: str = DATE_OF_BIRTH, question: str = "Your date of birth"
+) -> None:
+    """Type a date of birth (ISO, as the factories hold it) into the day, month and year
+    boxes of ``question`` (in the page's language), as a patient would: "5", not "05"."""
+    year, month, day = date_of_birth.split("-")
+    boxes = page.get_by_role("group", name=question)
+    boxes.get_by_label(gettext("Day"), exact=True).fill(str(int(day)))
+    boxes.get_by_label(gettext("Month"), exact=True).fill(str(int(month)))
+    boxes.get_by_label(gettext("Year"), exact=True).fill(year)
+
+
 def confirm(page: Page, date_of_birth: str = DATE_OF_BIRTH) -> None:
     """On the link's page: give the date of birth and press Start."""
-    page.get_by_label("Your date of birth").fill(date_of_birth)
+    type_birth_date(page, date_of_birth)
     page.get_by_role("button", name="Start").click()
 
 

@@ -187,6 +187,7 @@ class Keyboard:
 
 
 NEXT = "form.intake-form button[type=submit]"
+BIRTH_DATE_BOXES = ("date_of_birth_day", "date_of_birth_month", "date_of_birth_year")
 
 
 def test_the_whole_intake_with_the_keyboard_alone(new_page, invite):
@@ -195,8 +196,12 @@ def test_the_whole_intake_with_the_keyboard_alone(new_page, invite):
     page = new_page("desktop")
     keys = Keyboard(page)
     page.goto(link)
-    keys.tab_to("#id_date_of_birth")
-    page.keyboard.type("05171980")  # mm dd yyyy, the en-US date field
+    keys.tab_to("#id_date_of_birth_day")
+    page.keyboard.type("17")
+    page.keyboard.press("Tab")
+    page.keyboard.type("5")
+    page.keyboard.press("Tab")
+    page.keyboard.type("1980")
     keys.press("button[type=submit]")
     expect(page).to_have_url(page_url("emergency"))
 
@@ -310,7 +315,7 @@ def test_errors_are_focused_and_tied_to_their_fields(new_page, invite):
     page = new_page("phone")
     page.goto(link)
     page.get_by_role("button", name="Start").click()
-    _assert_errors_announced(page, {"date_of_birth"})
+    _assert_errors_announced(page, set(BIRTH_DATE_BOXES))
 
     confirm(page)
     expect(page).to_have_url(page_url("emergency"))
@@ -324,4 +329,4 @@ def test_errors_are_focused_and_tied_to_their_fields(new_page, invite):
     start = new_page("phone")
     start.goto("/intake/start/")
     start.get_by_role("button", name="Start").click()
-    _assert_errors_announced(start, {"patient_name", "date_of_birth", "visit_date"})
+    _assert_errors_announced(start, {"patient_name", *BIRTH_DATE_BOXES, "visit_date"})

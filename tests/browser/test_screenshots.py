@@ -24,6 +24,7 @@ from tests.browser.steps import (
     next_page,
     page_url,
     send,
+    type_birth_date,
 )
 from tests.factories import PAGE_IDS, make_submitted, rich_answers, routine_answers
 from twitch_intake.questionnaire import TWITCH_INTAKE
@@ -98,7 +99,7 @@ def test_screenshots_of_an_emergency_in_spanish(new_page, invite):
     page.goto(link)
     page.get_by_role("button", name="Español").click()
     expect(heading(page)).to_have_text("Su formulario antes de la cita")
-    page.get_by_label("Su fecha de nacimiento").fill(DATE_OF_BIRTH)
+    type_birth_date(page, DATE_OF_BIRTH, "Su fecha de nacimiento")
     page.get_by_role("button", name="Empezar").click()
     expect(page).to_have_url(page_url("emergency"))
     answers = {**rich_answers(), "emergency-signs": ["vomiting"]}

@@ -206,7 +206,11 @@ def patient_completes(link: str) -> Client:
     confirm = client.get(link)
     assert confirm.status_code == 200, confirm.status_code
     languages_offered(client, confirm, link)
-    response = post(client, link, {"date_of_birth": "1980-05-17"})
+    response = post(
+        client,
+        link,
+        {"date_of_birth_day": "17", "date_of_birth_month": "5", "date_of_birth_year": "1980"},
+    )
     assert response.status_code == 302, response.status_code
     step("the patient confirms their date of birth on the link (CSRF checked)")
     url, pages = response["Location"], 0

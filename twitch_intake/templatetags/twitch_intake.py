@@ -6,8 +6,31 @@ from typing import Any, cast
 
 from django import template
 from django.forms import BoundField, ChoiceField
+from django.utils.html import conditional_escape, format_html
 
 register = template.Library()
+
+#: What a ``tel:`` URI keeps of a number as people write it (RFC 3966: digits, a leading "+",
+#: and "*" or "#" for a service code); spaces, dots, dashes and brackets are only for reading.
+_DIALLED = frozenset("+0123456789*#")
+
+
+@register.filter
+def tel_uri(number: Any) -> str:
+    """A phone number as a tap-to-call link's target: ``"+1 (555) 010-0199"`` ->
+    ``"tel:+15550100199"``. The number is the clinic's setting; escaping is the template's."""
+    dialled = "".join(c for c in str(number) if c in _DIALLED)
+    return f"tel:{dialled}" if dialled else ""
+
+
+@register.simple_tag
+def tel_link(number: Any) -> str:
+    """``<a href="tel:...">number</a>``, both escaped: a number inside a translated sentence
+    becomes tap-to-call without changing the sentence its translators know."""
+    target = tel_uri(number)
+    if not target:
+        return conditional_escape(number)
+    return format_html('<a href="{}">{}</a>', target, number)
 
 
 @register.simple_tag

@@ -1,0 +1,82 @@
+"""A patient's session after ``IDLE_TIMEOUT``: closed to the pages, but what they typed is kept.
+
+A phone left on a waiting-room chair must not show the answers to whoever picks it up, so after
+``IDLE_TIMEOUT`` without a request the session stops opening the intake. It is not thrown
+away: it is *suspended*. It remembers which intake it was for, and, when the patient pressed
+Next on a page after the limit, what that page held. Giving the date of birth again (the same
+check, counted against the same lock, as on the link) opens the intake once more and shows that
+page with what was typed, for the patient to check and send with Next. Nothing is saved on
+their behalf: a GET never writes, and a page typed an hour ago deserves a look before it goes
+to the clinic.
+
+What is kept lives in the session, in the database (never in a URL, a cookie's value or a log),
+and only for ``KEEP_FOR`` after the limit; after that the session is gone and the patient opens
+their link again (``session_ended.html`` says so plainly, and whether the last page was lost).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest, QueryDict
+
+#: In the session: the intake (id and link hash) a suspended session was bound to.
+SUSPENDED_KEY = "twitch_intake_idle"
+#: In the session: the page posted after the limit, ``{"page": slug, "data": {name: [values]}}``.
+TYPED_KEY = "twitch_intake_typed"
+#: How long a suspended session, and what it keeps, outlives the idle limit.
+KEEP_FOR = timedelta(hours=4)
+#: What a posted page holds that is not the patient's typing.
+_NOT_TYPED = frozenset({"csrfmiddlewaretoken"})
+
+
+def suspend(session: Any, bound_key: str) -> None:
+    """The session's binding moves aside: no page opens until the date of birth is given."""
+    bound = session.pop(bound_key, None)
+    if isinstance(bound, dict):
+        session[SUSPENDED_KEY] = {"id": bound.get("id"), "link": bound.get("link")}
+
+
+def suspended(session: Any) -> dict[str, Any] | None:
+    """The intake a suspended session was for, or ``None``."""
+    value = session.get(SUSPENDED_KEY)
+    if isinstance(value, dict) and value.get("id") is not None and value.get("link"):
+        return value
+    return None
+
+
+def keep_typed(request: HttpRequest, page: str) -> None:
+    """Keep what a page posted after the limit (the CSRF check has passed: the view runs)."""
+    data = {name: request.POST.getlist(name) for name in request.POST if name not in _NOT_TYPED}
+    request.session[TYPED_KEY] = {"page": page, "data": data}
+
+
+def has_typed(session: Any) -> bool:
+    return isinstance(session.get(TYPED_KEY), dict)
+
+
+def typed_page(session: Any) -> str | None:
+    kept = session.get(TYPED_KEY)
+    return kept.get("page") if isinstance(kept, dict) else None
+
+
+def take_typed(request: HttpRequest, page: str) -> QueryDict | None:
+    """What was typed on ``page`` before the session went idle, once, as the page's form data;
+    ``None`` when nothing was kept for it. Marks the request, so the page says it was kept."""
+    kept = request.session.get(TYPED_KEY)
+    if not isinstance(kept, dict) or kept.get("page") != page:
+        return None
+    del request.session[TYPED_KEY]
+    data = QueryDict(mutable=True)
+    values = kept.get("data")
+    for name, items in values.items() if isinstance(values, dict) else ():
+        if isinstance(name, str) and isinstance(items, list):
+            data.setlist(name, [str(item) for item in items])
+    request.intake_typing_kept = True  # type: ignore[attr-defined]
+    return data
+
+
+def forget(session: Any) -> None:
+    """Nothing to come back to: the link was replaced, expired, or the patient is back in."""
+    session.pop(SUSPENDED_KEY, None)

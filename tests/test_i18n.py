@@ -277,7 +277,8 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
     # Page 1, with a missing answer first: the error is Spanish.
     page_one = "/intake/page/emergency/"
     assert_spanish(client.get(page_one), *page_text("emergency"))
-    assert client.post(page_one, {"_revealed": ""})["Location"] == page_one
+    refused = client.post(page_one, {"_revealed": ""})
+    assert (refused.status_code, refused["Location"]) == (303, page_one)
     assert_spanish(
         client.get(page_one),
         "Hay un problema",

@@ -122,6 +122,7 @@ def test_a_new_question_and_rule_reach_every_view(
             assert f'value="{SHAKING}"' in page and f'value="{STILL}"' in page
             # Required like any other: left out, the page says so and stores nothing.
             refused = _post_page(patient, group, without)
+            assert refused.status_code == 303  # not saved: see the page again
             assert refused["Location"] == f"/intake/page/{home.slug}/"
             assert "Choose an answer." in patient.get(refused["Location"]).content.decode()
         response = _post_page(patient, group, answers)

@@ -208,6 +208,8 @@ def answer_pages(
     for group in pages or PAGE_IDS:
         response = client.post(PAGE_URL.format(group), page_data(group, answers))
         assert response.status_code == 302, (group, response.status_code)
+        # Back to the page itself: refused (every post is redirected), not saved.
+        assert response["Location"] != PAGE_URL.format(group), (group, "refused")
         locations.append(response["Location"])
         answer_get_care(client, response, answers)
     return locations
@@ -244,7 +246,7 @@ def summary_target(link_id: str) -> str:
 def refused(client: Client, slug: str, data: dict[str, Any]) -> Any:
     """Post a page that is not saved: it redirects to itself; the page it shows then."""
     response = client.post(PAGE_URL.format(slug), data)
-    assert response.status_code == 302, response.status_code
+    assert response.status_code == 303, response.status_code  # see the page again
     assert response["Location"] == PAGE_URL.format(slug)
     return client.get(PAGE_URL.format(slug))
 
@@ -817,9 +819,9 @@ def test_a_bad_answer_is_refused_beside_its_question_and_nothing_is_lost(
     posted = {k: v for k, v in {**SAVED, **changes}.items() if v is not None}
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(PAGE_URL.format(slug), page_data(slug, posted))
-        # Redirected, refused or not (no resubmission on refresh or Back): the page that
-        # follows shows the errors and what was typed.
-        assert response.status_code == 302
+        # Redirected, refused or not (no resubmission on refresh or Back): 303, see the page
+        # again, which shows the errors and what was typed.
+        assert response.status_code == 303
         assert response["Location"] == PAGE_URL.format(slug)
         response = client.get(PAGE_URL.format(slug))
 
@@ -1348,7 +1350,7 @@ def test_every_intake_page_is_private(client, encounter, django_capture_on_commi
     client.post("/intake/start/", {"patient_name": "", "date_of_birth": "", "visit_date": ""})
 
     statuses = {r.status_code for r in client.responses}
-    assert statuses == {200, 302, 403, 404, 405}
+    assert statuses == {200, 302, 303, 403, 404, 405}
     assert_private(client.responses, token)
 
 
@@ -1391,7 +1393,7 @@ def test_query_count_does_not_grow_with_the_answers(encounter, django_assert_num
         )
         # A refused page reads the same two rows and writes only its draft to the session.
         with django_assert_num_queries(5) as captured:
-            assert browser.post(PAGE_URL.format("history"), {"_revealed": ""}).status_code == 302
+            assert browser.post(PAGE_URL.format("history"), {"_revealed": ""}).status_code == 303
         writes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
         assert len(writes) == 1 and "django_session" in writes[0]
         # The page that shows the errors reads the same two rows.

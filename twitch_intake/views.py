@@ -237,6 +237,14 @@ def resume(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 # --- The pages ------------------------------------------------------------------------------
 
 
+class SeeOther(HttpResponseRedirect):
+    """303: the POST was not taken; see the page again (with what was typed, and why). Apart
+    from the 302 of a page that was saved, for a client that reads the status (the tests, the
+    benchmark); a browser follows either with a GET."""
+
+    status_code = 303
+
+
 @patient_view
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
@@ -258,7 +266,7 @@ def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
         if not form.is_valid():
             # Nothing is saved: the stored answers stay as they were.
             drafts.keep(request, encounter, slug, form.draft(), opened=form.opened())
-            return redirect(here)
+            return SeeOther(here)
         result = services.save_page(
             encounter.pk,
             page_def,

@@ -226,9 +226,9 @@ def patient_completes(link: str) -> Client:
             form = page.context.get("form") if page.context is not None else None
             assert form is not None, f"no form on {url}"
             response = post(client, url, answers_for(form))
-            if response.status_code == 302 and response["Location"] == url:
-                # Back to the page: a follow-up shown before going on (answer it too), never
-                # an error (every post is redirected; the page after it shows what was wrong).
+            if response.status_code in (302, 303) and response["Location"] == url:
+                # Back to the page (303: not saved): a follow-up shown before going on, to
+                # answer too; never an error, which the page after the redirect would show.
                 again = client.get(url)
                 assert not _errors(again), (url, _errors(again))
                 response = post(client, url, answers_for(again.context["form"]))

@@ -183,7 +183,8 @@ def _answer_without_javascript(
     while not page.url.endswith(until):
         url = page.url
         fill(page, answers)
-        next_page(page)
+        with page.expect_navigation():
+            next_page(page)
         if page.url == url:
             expect(page.locator(".error-summary")).to_have_count(0)
             fill(page, answers)

@@ -440,6 +440,13 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     if not steps.is_complete:
         return redirect(_resume_url(encounter))
     reminder = _reminder(encounter)
+    # Each question's page, once: the URL of every page is reversed once, not once per answer.
+    page_urls = {
+        question.link_id: url
+        for page in steps.pages
+        for url in [reverse("twitch_intake:page", args=[page.slug])]
+        for question in page.questions
+    }
     return render(
         request,
         "twitch_intake/review.html",
@@ -447,7 +454,7 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             sections=[
                 {
                     **section,
-                    "rows": [_review_row(steps, encounter.answers, row) for row in section["rows"]],
+                    "rows": [_review_row(page_urls, encounter.answers, r) for r in section["rows"]],
                 }
                 for section in display.answer_sections(encounter.answers)
             ],
@@ -458,7 +465,9 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     )
 
 
-def _review_row(steps: Steps, answers: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+def _review_row(
+    page_urls: dict[str, str], answers: dict[str, Any], row: dict[str, Any]
+) -> dict[str, Any]:
     """One answer of the review: where to change it, and a multi-choice answer as one line per
     option ticked (labels hold commas, so never joined). A question asked on the get-care page
     is changed there, not on its group's page."""
@@ -467,11 +476,11 @@ def _review_row(steps: Steps, answers: dict[str, Any], row: dict[str, Any]) -> d
     if question.type is questionnaire.ItemType.CHOICE and question.repeats:
         ticked = triage.ticked_codes(answers, question.link_id)
         lines = [str(question.label(code)) for code in ticked]
-    if question.emergency_response:
+    # No #fragment to the question: a browser would carry it through the redirect back here.
+    if question.emergency_response or question.link_id not in page_urls:
         url = reverse("twitch_intake:get_care")
     else:
-        # No #fragment: a browser would carry it through the page's redirect back to here.
-        url = reverse("twitch_intake:page", args=[steps.page_of(question.link_id) or steps.first])
+        url = page_urls[question.link_id]
     return {**row, "url": url, "lines": lines}
 
 

@@ -243,7 +243,7 @@ def test_every_stop_of_the_keyboard_shows_where_focus_is(new_page, invite):
     page.goto(link)
     confirm(page)
     expect(page).to_have_url(page_url("emergency"))
-    page.get_by_role("button", name="Next").click()  # an error: every kind of control shows
+    page.get_by_role("button", name="Continue").click()  # an error: every kind of control shows
     hidden = []
     for _ in range(40):
         page.keyboard.press("Tab")
@@ -318,7 +318,7 @@ def test_axe_finds_no_wcag_22_aa_violation_on_the_date_lock_and_idle_pages(new_p
     expect(page).to_have_url(page_url("emergency"))
     scan(page, "page 1, with when it closes")
     _go_idle(page)
-    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(at("/intake/continue/"))
     scan(page, "closed for privacy")
     type_birth_date(page)

@@ -406,8 +406,6 @@ class EncounterAdmin(StaffScreens, _EncounterAdminBase):
         "emergency_state",
     )
     list_display_links = ("patient_name",)
-    #: Names and record numbers as typed (contains, any case); a date of birth is searched
-    #: for too, however it is written (``get_search_results``).
     list_filter = (EmergencyFilter, "level", FlagFilter, UndeliveredFilter, "status", "visit_at")
     search_fields = ("patient_name", "record_number")
     date_hierarchy = "visit_at"

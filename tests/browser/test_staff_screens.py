@@ -98,6 +98,9 @@ def test_the_queue_fits_a_workstation_with_fifteen_rows_and_nothing_cut(new_page
         for box in (rows.nth(i).bounding_box() for i in range(rows.count()))
         if box is not None and box["y"] + box["height"] <= WORKSTATION["height"]
     ]
+    print(
+        f"\nqueue at 1440x900: {len(visible)} of {rows.count()} rows wholly visible, {width}px wide"
+    )
     assert len(visible) >= 15, f"{len(visible)} rows visible at 1440x900"
 
     # Every cell whole: nothing clipped or wider than its box, and the visit's time there.
@@ -183,6 +186,8 @@ def test_copy_puts_the_chart_text_on_the_clipboard_and_says_copied(new_page, cli
     assert page.evaluate("() => navigator.clipboard.readText()") == text
     shot(page, "chart-text-copied")
     assert AccessEvent.objects.filter(encounter=encounter, action="text").count() == 1
+    # Long lines wrap on screen: no sideways scrolling at 1440 px.
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= WORKSTATION["width"]
 
 
 def test_without_the_clipboard_api_copy_selects_the_text(new_page, clinician):

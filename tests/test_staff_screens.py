@@ -58,7 +58,7 @@ def names(response: Any) -> list[str]:
 
 def branding(html: str) -> tuple[str, str]:
     title = re.search(r"<title>(.*?)</title>", html, re.S)
-    header = re.search(r'<div id="site-name"><a [^>]*>(.*?)</a>', html, re.S)
+    header = re.search(r'id="site-name".*?<a [^>]*>(.*?)</a>', html, re.S)
     assert title and header
     return title.group(1).strip(), header.group(1).strip()
 

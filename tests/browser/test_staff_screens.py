@@ -120,6 +120,14 @@ def test_the_queue_fits_a_workstation_with_fifteen_rows_and_nothing_cut(new_page
             " ...[...document.querySelectorAll('#result_list thead th')].map(t => t.offsetWidth)]"
         )
     )
+    # Opened, the hidden parts (every flag, an emergency's report) wrap in their cells.
+    page.evaluate(
+        "() => document.querySelectorAll('#result_list details').forEach(d => d.open = true)"
+    )
+    assert page.evaluate(
+        "() => { const r = document.querySelector('#changelist .results');"
+        " return r.scrollWidth <= r.clientWidth + 1; }"
+    ), "opening a row's flags or report makes the queue scroll sideways"
     first_visit = display.local_datetime(min(e.visit_at for e in day if e.level == "routine"))
     expect(page.locator("#result_list")).to_contain_text(first_visit)
     expect(page.locator("#result_list")).to_contain_text("MRN-2026-000007")

@@ -204,11 +204,6 @@ def test_the_queue_finds_a_date_of_birth_however_it_is_typed(
     assert names(response) == ["Ada Lovelace"]
 
 
-def test_the_search_box_says_it_finds_a_date_of_birth(client, front_desk):
-    client.force_login(front_desk)
-    assert "Name, record number or date of birth" in client.get(QUEUE).content.decode()
-
-
 def test_names_and_record_numbers_are_searched_as_before(client, front_desk, three_patients):
     client.force_login(front_desk)
     assert names(client.get(QUEUE, {"q": "lovelace"})) == ["Ada Lovelace"]

@@ -406,8 +406,6 @@ class EncounterAdmin(StaffScreens, _EncounterAdminBase):
         "emergency_state",
     )
     list_display_links = ("patient_name",)
-    #: Under the search box: what it finds (``get_search_results`` adds the date of birth).
-    search_help_text = _("Name, record number or date of birth (27/3/1980, 27 Mar 1980)")
     list_filter = (EmergencyFilter, "level", FlagFilter, UndeliveredFilter, "status", "visit_at")
     search_fields = ("patient_name", "record_number")
     date_hierarchy = "visit_at"

@@ -208,9 +208,10 @@ def test_the_queue_is_the_querysets_queue_order(client, clinician):
 
     assert [e.patient_name for e in Encounter.objects.in_queue_order()] == expected
     assert queue(client.get(CHANGELIST)) == expected
-    # The level column sorts by the same rank, either way; the default order is visit time.
-    assert queue(client.get(CHANGELIST, {"o": "1"})) == expected
-    reversed_level = queue(client.get(CHANGELIST, {"o": "-1"}))
+    # The level column (the fifth: name, date of birth, record number, visit, level) sorts by
+    # the same rank, either way; the default order is visit time.
+    assert queue(client.get(CHANGELIST, {"o": "4"})) == expected
+    reversed_level = queue(client.get(CHANGELIST, {"o": "-4"}))
     assert reversed_level[:3] == ["in progress, sooner", "invited, later", "routine"]
     assert [e.patient_name for e in Encounter.objects.all()][:2] == ["routine", "seen"]
 
@@ -452,7 +453,8 @@ def test_clinician_change_page_shows_summary_and_answers_by_group(client, clinic
     assert response.status_code == 200
     assert response.context["summary"].encounter_id == encounter.pk
     assert 'class="ti-summary"' in content
-    for view in ("print", "text", "fhir", "review"):
+    # The text for the chart is linked as its page with a Copy button (issue 19).
+    for view in ("print", "chart_text", "fhir", "review"):
         assert url(view, encounter) in content
     # The read-only answers: one fieldset per questionnaire group, in the questionnaire's order,
     # each answer under its own group.

@@ -485,7 +485,10 @@ def test_the_admins_messages_are_in_the_clinics_language(spanish_clinician_brows
     response = client.post(
         reverse("admin:twitch_intake_encounter_review", args=[encounter.pk]), follow=True
     )
-    assert [str(m) for m in response.context["messages"]] == ["Marked reviewed."]
+    assert [str(m) for m in response.context["messages"]] == [
+        "Marked reviewed.",
+        "No unreviewed intakes are left.",
+    ]
     assert "Marked reviewed." in words(response)
 
 

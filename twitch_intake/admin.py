@@ -57,6 +57,7 @@ from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
 from . import display, fhir, letters, services, summary, triage
+from .branding import site_context
 from .conf import app_settings
 from .mfa import requires_second_factor
 from .models import (
@@ -81,8 +82,10 @@ if TYPE_CHECKING:
     # ModelAdmin is generic in django-stubs only; at run time it takes no type argument.
     _EncounterAdminBase = admin.ModelAdmin[Encounter]
     _AccessEventAdminBase = admin.ModelAdmin[AccessEvent]
+    _StaffScreensBase = admin.ModelAdmin[Any]
 else:
     _EncounterAdminBase = _AccessEventAdminBase = admin.ModelAdmin
+    _StaffScreensBase = object
 
 PERM_SUMMARY = "twitch_intake.view_summary"
 PERM_REVIEW = "twitch_intake.review_encounter"
@@ -154,6 +157,41 @@ def _queue_moment(value: str) -> bool:
     # Offsets as the world uses them (UTC-12 to UTC+14); PostgreSQL refuses beyond 15:59.
     offset = parsed.utcoffset() if isinstance(parsed, dt.datetime) else None
     return offset is None or abs(offset) <= dt.timedelta(hours=14)
+
+
+class StaffScreens(_StaffScreensBase):
+    """Every page of a ModelAdmin of this app under the app's own title (``SITE_TITLE``), and
+    without the host's navigation sidebar, whose 290 px the queue needs at 1440 px; only
+    through the context the admin's views take, so the host's own pages are left as they are."""
+
+    def _staff_context(self, extra_context: dict[str, Any] | None) -> dict[str, Any]:
+        return {**site_context(), "is_nav_sidebar_enabled": False, **(extra_context or {})}
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(request, self._staff_context(extra_context))
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        return super().changeform_view(
+            request, object_id, form_url, self._staff_context(extra_context)
+        )
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().delete_view(request, object_id, self._staff_context(extra_context))
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().history_view(request, object_id, self._staff_context(extra_context))
 
 
 class FlagFilter(admin.SimpleListFilter):
@@ -349,16 +387,24 @@ def _chip_class(rule: triage.Rule | None) -> str:
     return "ti-chip-highlight" if rule.highlight is not None else "ti-chip-red"
 
 
+#: Flags shown in a queue row; the others are one click away in the same cell ("+3 more"), so
+#: that a row stays one line high and a working day's queue fits a screen.
+QUEUE_CHIPS = 2
+
+
 @admin.register(Encounter)
-class EncounterAdmin(_EncounterAdminBase):
+class EncounterAdmin(StaffScreens, _EncounterAdminBase):
+    #: The order a clinician reads a row at 1440 px: who (name, date of birth, record number),
+    #: when, how urgent and why, where it stands; then an emergency's report.
     list_display = (
         "patient_name",
+        "born",
+        "record_number",
+        "visit",
         "level_badge",
         "flag_chips",
-        "emergency_state",
         "status",
-        "visit_at",
-        "record_number",
+        "emergency_state",
     )
     list_display_links = ("patient_name",)
     list_filter = (
@@ -381,12 +427,14 @@ class EncounterAdmin(_EncounterAdminBase):
     actions = ["send_invitations"]
     form = EncounterForm
     #: What the intake itself set: shown, never edited here.
+    #: Times as the clinic reads them (:func:`display.local_datetime`), not the admin's
+    #: ``DATETIME_FORMAT`` ("Dec. 1, 2026, 2:05 p.m.").
     intake_fields = (
         "status",
-        "submitted_at",
-        "reviewed_at",
+        "submitted",
+        "reviewed",
         "reviewed_by",
-        "token_expires_at",
+        "link_expires",
         "questionnaire_version",
     )
     contact_fields = ("email", "mobile", "preferred_channel", "language", "reminders_off")
@@ -447,7 +495,7 @@ class EncounterAdmin(_EncounterAdminBase):
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         if request.user.has_perm(PERM_SUMMARY):
             return self.list_display
-        return ("patient_name", "status", "visit_at", "record_number")
+        return ("patient_name", "born", "record_number", "visit", "status")
 
     def get_list_filter(self, request: HttpRequest) -> tuple[Any, ...]:
         if request.user.has_perm(PERM_SUMMARY):
@@ -485,6 +533,18 @@ class EncounterAdmin(_EncounterAdminBase):
             return False
         return lookup not in self.SUMMARY_LOOKUPS or request.user.has_perm(PERM_SUMMARY)
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Encounter], search_term: str
+    ) -> tuple[QuerySet[Encounter], bool]:
+        """Names and record numbers as the admin searches them, and a date of birth however it
+        is typed ("27/3/1980", "27-03-1980", "1980-03-27", "27 Mar 1980": day first), on the
+        same filtered queue. A term that is no real date searches names and numbers alone."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        born = display.parse_typed_date(search_term)
+        if born is not None:
+            found = found | queryset.filter(date_of_birth=born)
+        return found, may_have_duplicates
+
     def get_ordering(self, request: HttpRequest) -> Any:
         if request.user.has_perm(PERM_SUMMARY):
             return queue_order()
@@ -499,16 +559,51 @@ class EncounterAdmin(_EncounterAdminBase):
             '<span class="ti-level ti-level-{}">{}</span>', obj.level, obj.get_level_display()
         )
 
+    @admin.display(description=_("submitted"))
+    def submitted(self, obj: Encounter) -> str:
+        return display.local_datetime(obj.submitted_at)
+
+    @admin.display(description=_("reviewed"))
+    def reviewed(self, obj: Encounter) -> str:
+        return display.local_datetime(obj.reviewed_at)
+
+    @admin.display(description=_("link expires"))
+    def link_expires(self, obj: Encounter) -> str:
+        return display.local_datetime(obj.token_expires_at)
+
+    @admin.display(description=_("date of birth"), ordering="date_of_birth")
+    def born(self, obj: Encounter) -> str:
+        return display.local_date(obj.date_of_birth)
+
+    @admin.display(description=_("visit"), ordering="visit_at")
+    def visit(self, obj: Encounter) -> str:
+        """The clinic's time, whole ("1 Dec 2026, 14:05"), never wrapped or cut."""
+        return format_html('<span class="ti-when">{}</span>', display.local_datetime(obj.visit_at))
+
     @admin.display(description=_("flags"), ordering="-flag_count")
     def flag_chips(self, obj: Encounter) -> str:
+        """The most urgent flags first (emergency, highlighted, red, context), the first
+        :data:`QUEUE_CHIPS` of them in the row and the rest behind "+N more"."""
         rules = {rule.code: rule for rule in triage.rules()}
-        return format_html_join(
-            " ",
-            '<span class="ti-chip {}" data-flag="{}">{}</span>',
-            (
-                (_chip_class(rules.get(code)), code, rules[code].label if code in rules else code)
-                for code in obj.flags
-            ),
+        weight = {"ti-chip-emergency": 0, "ti-chip-highlight": 1, "ti-chip-red": 2}
+        ordered = sorted(obj.flags, key=lambda code: weight.get(_chip_class(rules.get(code)), 3))
+        chips = [
+            format_html(
+                '<span class="ti-chip {}" data-flag="{}">{}</span>',
+                _chip_class(rules.get(code)),
+                code,
+                rules[code].label if code in rules else code,
+            )
+            for code in ordered
+        ]
+        shown = format_html_join(" ", "{}", ((chip,) for chip in chips[:QUEUE_CHIPS]))
+        if len(chips) <= QUEUE_CHIPS:
+            return shown
+        return format_html(
+            '{} <details class="ti-more-flags"><summary>{}</summary>{}</details>',
+            shown,
+            gettext("+%(count)d more") % {"count": len(chips) - QUEUE_CHIPS},
+            format_html_join(" ", "{}", ((chip,) for chip in chips[QUEUE_CHIPS:])),
         )
 
     @admin.display(description=_("Emergency report"))
@@ -553,13 +648,24 @@ class EncounterAdmin(_EncounterAdminBase):
                 lines.append(
                     format_html('<span class="ti-acknowledgement-note">{}</span>', report.note)
                 )
-        else:
-            lines.append(
-                format_html(
-                    '<strong class="ti-unacknowledged">{}</strong>', gettext("Not acknowledged")
-                )
+            headline = format_html(
+                '<span class="ti-acknowledged-state">{}</span>', gettext("Acknowledged")
             )
-        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+        else:
+            headline = format_html(
+                '<strong class="ti-unacknowledged">{}</strong>', gettext("Not acknowledged")
+            )
+        if report.alert_failed:
+            headline = format_html(
+                '{} <strong class="ti-alert-failed">{}</strong>', headline, gettext("Alert failed")
+            )
+        # One line in the row (whether someone acted, whether the clinic knows); the report
+        # itself one click away, so that an emergency does not push the queue off the screen.
+        return format_html(
+            '<details class="ti-emergency-details"><summary>{}</summary>{}</details>',
+            headline,
+            format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)),
+        )
 
     @requires_second_factor
     @in_clinic_language
@@ -596,10 +702,37 @@ class EncounterAdmin(_EncounterAdminBase):
             return False
         return super().has_delete_permission(request, obj)
 
+    #: Model fields that, read-only, are shown as staff read them (``display``) rather than in
+    #: the admin's formats ("Dec. 1, 2026, 2:05 p.m."): the field and its display method.
+    READONLY_IN_WORDS: ClassVar[dict[str, str]] = {"visit_at": "visit", "date_of_birth": "born"}
+
+    def get_fieldsets(self, request: HttpRequest, obj: Encounter | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        if self.has_change_permission(request, obj):
+            readonly = set(self.get_readonly_fields(request, obj))
+        else:  # a page to view only: every field is read-only
+            readonly = set(self.READONLY_IN_WORDS)
+        words = {name: shown for name, shown in self.READONLY_IN_WORDS.items() if name in readonly}
+        return [
+            (
+                title,
+                {
+                    **options,
+                    "fields": tuple(
+                        words.get(f, f) if isinstance(f, str) else f for f in options["fields"]
+                    ),
+                },
+            )
+            for title, options in fieldsets
+        ]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Encounter | None = None) -> Any:
         # Once submitted, the summary was made for this person: who they are is fixed, but for
         # a superuser's correction, which every summary then shows.
         readonly = tuple(super().get_readonly_fields(request, obj))
+        readonly += tuple(self.READONLY_IN_WORDS.values())
         if obj is not None and obj.is_submitted and not request.user.is_superuser:
             readonly += services.IDENTITY_FIELDS
         if obj is not None and obj.answers and not request.user.is_superuser:
@@ -718,6 +851,11 @@ class EncounterAdmin(_EncounterAdminBase):
         return [
             path("<int:pk>/print/", wrap(self.print_view), name="twitch_intake_encounter_print"),
             path("<int:pk>/text/", wrap(self.text_view), name="twitch_intake_encounter_text"),
+            path(
+                "<int:pk>/chart-text/",
+                wrap(self.chart_text_view),
+                name="twitch_intake_encounter_chart_text",
+            ),
             path("<int:pk>/fhir/", wrap(self.fhir_view), name="twitch_intake_encounter_fhir"),
             path("<int:pk>/review/", wrap(self.review_view), name="twitch_intake_encounter_review"),
             path("<int:pk>/link/", wrap(self.link_view), name="twitch_intake_encounter_link"),
@@ -780,6 +918,31 @@ class EncounterAdmin(_EncounterAdminBase):
     @allow_methods("GET", "HEAD")
     @requires_second_factor
     @in_clinic_language
+    def chart_text_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The plain text for the chart on a page of the admin, with a Copy button (a static
+        script: the CSP allows no inline one) that falls back to selecting the text. The same
+        text as ``text/`` and the same access event."""
+        return self._summary_response(
+            request,
+            pk,
+            AccessEvent.Action.TEXT,
+            lambda encounter: TemplateResponse(
+                request,
+                "admin/twitch_intake/encounter/chart_text.html",
+                {
+                    **self.admin_site.each_context(request),
+                    **self._staff_context(None),
+                    "title": gettext("Text for the chart"),
+                    "opts": self.model._meta,
+                    "original": encounter,
+                    "text": summary.render_text(encounter),
+                },
+            ),
+        )
+
+    @allow_methods("GET", "HEAD")
+    @requires_second_factor
+    @in_clinic_language
     def fhir_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         def download(encounter: Encounter) -> HttpResponse:
             response = HttpResponse(
@@ -803,6 +966,7 @@ class EncounterAdmin(_EncounterAdminBase):
         if encounter.status == Status.SUBMITTED:
             services.mark_reviewed(encounter.pk, request.user)
             self.message_user(request, gettext("Marked reviewed."), messages.SUCCESS)
+            self.message_user(request, self._next_unreviewed(pk), messages.INFO)
         else:
             self.message_user(
                 request,
@@ -810,6 +974,26 @@ class EncounterAdmin(_EncounterAdminBase):
                 messages.WARNING,
             )
         return HttpResponseRedirect(reverse("admin:twitch_intake_encounter_change", args=[pk]))
+
+    @staticmethod
+    def _next_unreviewed(pk: int) -> str:
+        """The way on after "Marked reviewed.": the next submitted intake nobody has reviewed,
+        in the queue's order, or that none is left. Only its address, never a name: messages
+        travel in a cookie."""
+        following = (
+            Encounter.objects.filter(status=Status.SUBMITTED)
+            .exclude(pk=pk)
+            .in_queue_order()
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if following is None:
+            return gettext("No unreviewed intakes are left.")
+        return format_html(
+            '<a class="ti-next-unreviewed" href="{}">{}</a>',
+            reverse("admin:twitch_intake_encounter_change", args=[following]),
+            gettext("Open the next unreviewed intake"),
+        )
 
     @allow_methods("POST")
     @requires_second_factor
@@ -945,15 +1129,39 @@ def _bad_form_is_400(request: HttpRequest, response: HttpResponse) -> HttpRespon
     return response
 
 
-@admin.register(AccessEvent)
-class AccessEventAdmin(_AccessEventAdminBase):
-    """The access log: superusers may read it; nobody may change it (the database agrees)."""
+def _who(event: AccessEvent) -> str:
+    """Who looked: the person's name and username ("Ana Ruiz (aruiz)"); "–" for the patient
+    (their link: the action says so)."""
+    if event.user is None:
+        return "–"
+    name = event.user.get_full_name()
+    return f"{name} ({event.user.get_username()})" if name else event.user.get_username()
 
-    list_display = ("at", "action", "user", "encounter_id", "client_address")
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(StaffScreens, _AccessEventAdminBase):
+    """The access log: superusers may read it; nobody may change it (the database agrees).
+    Who by name and when in the clinic's time, on the list and on each entry."""
+
+    list_display = ("when", "action", "who", "encounter_id", "client_address")
+    fields = ("when", "action", "who", "encounter", "client_address")
+    readonly_fields = ("when", "who")
+
+    class Media:
+        css = {"all": ["twitch_intake/admin.css"]}
+
     list_filter = ("action", "at")
     date_hierarchy = "at"
     list_select_related = ("user",)
     search_fields = ("=encounter__id", "user__username")
+
+    @admin.display(description=_("at"), ordering="at")
+    def when(self, obj: AccessEvent) -> str:
+        return format_html('<span class="ti-when">{}</span>', display.local_datetime(obj.at))
+
+    @admin.display(description=_("user"), ordering="user__username")
+    def who(self, obj: AccessEvent) -> str:
+        return _who(obj)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser

@@ -52,6 +52,12 @@ _SHAPES: tuple[tuple[str, Callable[[Any], bool], str, str], ...] = (
     ("LINK_LIFETIME", _positive_duration, "a positive datetime.timedelta", "twitch_intake.E003"),
     ("CLINIC_NAME", lambda v: isinstance(v, str), "a string", "twitch_intake.E006"),
     (
+        "SITE_TITLE",
+        lambda v: isinstance(v, str) and "\n" not in v and len(v) <= 100,
+        "a string of one line (at most 100 characters)",
+        "twitch_intake.E048",
+    ),
+    (
         "SITE_URL",
         _site_url,
         "'' or an http(s) URL such as 'https://intake.example'",

@@ -14,6 +14,7 @@ from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
     "CLINIC_NAME": "",
+    "SITE_TITLE": "",
     "CLINIC_PHONE": "",
     "EMERGENCY_NUMBER": "911",
     "ADVICE_PHONE": "",
@@ -52,6 +53,14 @@ class Settings:
         """Shown to patients on every page and in the alert email."""
         value: str = self._get("CLINIC_NAME")
         return value
+
+    @property
+    def SITE_TITLE(self) -> str:
+        """The name on the app's staff screens (the queue, encounters, the access log, the
+        second-factor pages) in place of "Django administration"; empty: ``CLINIC_NAME``. The
+        host's own admin pages keep the host's header (the app is a guest in its admin)."""
+        value: str = self._get("SITE_TITLE")
+        return value or self.CLINIC_NAME
 
     @property
     def CLINIC_PHONE(self) -> str:

@@ -33,7 +33,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
-from . import questionnaire
+from . import display, questionnaire
 from .conf import app_settings
 from .triage import Level
 from .validators import validate_one_line
@@ -477,7 +477,8 @@ class Encounter(models.Model):
     _stored_visit_at: datetime | None = None
 
     def __str__(self) -> str:
-        return f"{self.patient_name} ({self.visit_at:%Y-%m-%d})"
+        # The visit's day in the clinic's time zone (in UTC an evening visit is the next day).
+        return f"{self.patient_name} ({display.local_date(timezone.localdate(self.visit_at))})"
 
     @classmethod
     def from_db(
@@ -678,7 +679,9 @@ class AccessEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} #{self.encounter_id} by {self.user_id} at {self.at:%Y-%m-%d %H:%M}"
+        who = self.user.get_username() if self.user is not None else "the patient"
+        at = display.local_datetime(self.at)
+        return f"{self.get_action_display()} #{self.encounter_id} by {who} at {at}"
 
 
 class EncounterHistory(

@@ -28,6 +28,7 @@ from django_otp.models import Device
 
 from . import mfa
 from .admin import in_clinic_language
+from .branding import site_context
 
 
 class CodeForm(forms.Form):
@@ -60,7 +61,7 @@ def _page(request: HttpRequest, template: str, title: Any, **context: Any) -> Te
     return TemplateResponse(
         request,
         f"twitch_intake/staff/{template}",
-        {**admin.site.each_context(request), "title": title, **context},
+        {**admin.site.each_context(request), **site_context(), "title": title, **context},
     )
 
 

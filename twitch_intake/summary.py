@@ -44,7 +44,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.template.loader import render_to_string
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import (
@@ -57,7 +57,7 @@ from django.utils.translation import (
 )
 from django.utils.translation import gettext_lazy as _
 
-from . import body_diagram, history, questionnaire, services, triage, validation
+from . import body_diagram, display, history, questionnaire, services, triage, validation
 from .conf import app_settings
 from .models import AccessEvent, Encounter, LevelChoice
 from .questionnaire import BOTH_SIDES, ItemType, Option, Question, Questionnaire, Side
@@ -143,8 +143,8 @@ def alert_state(encounter: Encounter) -> AlertState:
 
 
 def when(moment: datetime) -> str:
-    """A time as the summary shows it (local, to the minute, with its zone)."""
-    return dateformat.format(timezone.localtime(moment), "Y-m-d H:i T")
+    """A time as the summary shows it: the clinic's, to the minute ("1 Dec 2026, 14:05")."""
+    return display.local_datetime(moment)
 
 
 def alert_text(

@@ -186,7 +186,9 @@ def test_a_bad_answer_is_shown_on_the_page_and_nothing_is_lost(patient, posted, 
     client.post(GET_CARE_URL, {"emergency-action": "getting-care-now"})
     before = Encounter.objects.get(pk=encounter.pk).answers
     response = client.post(GET_CARE_URL, posted)
-    assert response.status_code == 400
+    # Redirect after POST, a refused one too: refresh and Back never resend the form.
+    assert response.status_code == 303 and response["Location"] == GET_CARE_URL
+    response = client.get(GET_CARE_URL)
     page = Page(response)
     assert page.error("emergency-action") == message
     assert "#id_emergency-action_0" in page.summary_links()
@@ -317,8 +319,8 @@ def test_the_get_care_page_reminder_and_thanks_in_spanish(settings):
     assert "Llame al 112 si no puede llegar sin peligro." in page
     assert "¿Qué está haciendo al respecto?" in page
     assert "Le avisamos a la clínica" in page
-    response = client.post(GET_CARE_URL, {"emergency-action": "otro"})
-    assert response.status_code == 400
+    response = client.post(GET_CARE_URL, {"emergency-action": "otro"}, follow=True)
+    assert response.redirect_chain == [(GET_CARE_URL, 303)]
     assert (
         Page(response).error("emergency-action")
         == "Elija solo entre las respuestas que se muestran."
@@ -342,8 +344,8 @@ def test_an_invalid_stored_first_page_is_never_overwritten_from_the_get_care_pag
         answers={"emergency-signs": ["seizure", "none"]}, completed_groups=["emergency"]
     )
     sign_in(client, encounter)
-    response = client.post(GET_CARE_URL, {"emergency-action": "already-seen"})
-    assert response.status_code == 400
+    response = client.post(GET_CARE_URL, {"emergency-action": "already-seen"}, follow=True)
+    assert response.redirect_chain == [(GET_CARE_URL, 303)]
     assert "Please go back to the first page and check your answers there." in words(response)
     assert Encounter.objects.get(pk=encounter.pk).answers == {
         "emergency-signs": ["seizure", "none"]
@@ -407,3 +409,17 @@ def test_a_sign_taken_back_still_gets_the_emergency_thanks_page(patient):
     thanks = words(client.get(THANKS_URL))
     assert "will contact you" not in thanks
     assert "Do not wait for them to contact you" in thanks
+
+
+def test_a_refused_answer_is_shown_again_as_typed_until_it_is_saved(patient):
+    """What the patient ticked on a refused get-care form comes back on the GET (and on a
+    refresh), and is forgotten once the page is saved."""
+    client, encounter = patient
+    report(client, "seizure")
+    client.post(GET_CARE_URL, {"emergency-action": "all-fine"})
+    for _ in range(2):  # the redirect's GET, then a refresh
+        page = Page(client.get(GET_CARE_URL))
+        assert page.error("emergency-action") == "Choose only from the answers shown."
+    assert client.post(GET_CARE_URL, {"emergency-action": "getting-care-now"}).status_code == 302
+    page = Page(client.get(GET_CARE_URL))
+    assert page.error("emergency-action") is None

@@ -345,6 +345,17 @@ class EmergencyResponseForm(forms.Form):
             *(Field(q.link_id, template=CHOICES_TEMPLATE) for q in self.questions)
         )
 
+    def draft(self) -> dict[str, list[str]]:
+        """What was posted, to show the form again as ticked after the redirect: only its own
+        questions' fields, each value cut at ``DRAFT_LIMIT`` characters."""
+        data = cast("QueryDict", self.data)
+        kept: dict[str, list[str]] = {}
+        for question in self.questions:
+            values = [str(v)[:DRAFT_LIMIT] for v in data.getlist(question.link_id)]
+            if values:
+                kept[question.link_id] = values[: max(1, len(question.options))]
+        return kept
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data

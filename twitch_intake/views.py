@@ -474,6 +474,10 @@ def _asks_about_emergencies(page: questionnaire.Page) -> bool:
     return any(question.link_id in emergency_questions for question in page.questions)
 
 
+#: The get-care form's draft, beside the pages' (no page has this slug).
+GET_CARE = "get-care-now"
+
+
 @patient_view
 @require_http_methods(["GET", "POST"])
 def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
@@ -488,22 +492,29 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
         return redirect(_resume_url(encounter))
     page = None if encounter.is_submitted else _response_page(encounter)
     form = None
-    status = 200
     if page is not None:
+        draft = None if request.method == "POST" else drafts.take(request, encounter, GET_CARE)
         if request.method == "POST":
             form = EmergencyResponseForm(page, encounter.answers, request.POST)
-            if form.is_valid():
-                result = services.save_page(
-                    encounter.pk,
-                    page,
-                    form.answers,
-                    language=get_language() or "",
-                    session_key=request.session.session_key,
-                )
-                if result.already_submitted:
-                    return redirect("twitch_intake:thanks")
-                return redirect("twitch_intake:get_care")
-            status = 400
+            if not form.is_valid():
+                # Redirect after POST, a refused one too (no resending on refresh or Back):
+                # what was ticked, and why it was refused, are shown on the GET.
+                drafts.keep(request, encounter, GET_CARE, form.draft())
+                return SeeOther(reverse("twitch_intake:get_care"))
+            result = services.save_page(
+                encounter.pk,
+                page,
+                form.answers,
+                language=get_language() or "",
+                session_key=request.session.session_key,
+            )
+            drafts.drop(request, GET_CARE)
+            if result.already_submitted:
+                return redirect("twitch_intake:thanks")
+            return redirect("twitch_intake:get_care")
+        if draft is not None and draft.data is not None:
+            form = EmergencyResponseForm(page, encounter.answers, draft.query_dict())
+            form.is_valid()  # the errors to show: what is wrong with what was ticked
         elif _steps(encounter).is_complete:
             # Every page is done (sent back here by Submit, say): say at once what is missing.
             form = EmergencyResponseForm(page, encounter.answers, {})
@@ -532,7 +543,6 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             # (ADVICE_PHONE) is offered to someone who needs care now (CLINICAL.md).
             clinic_phone="",
         ),
-        status=status,
     )
 
 

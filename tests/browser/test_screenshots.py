@@ -99,7 +99,8 @@ def test_screenshots_of_an_emergency_in_spanish(new_page, invite):
     page.goto(link)
     page.get_by_role("button", name="Español").click()
     expect(heading(page)).to_have_text("Su formulario antes de la cita")
-    type_birth_date(page, DATE_OF_BIRTH, "Su fecha de nacimiento")
+    with translation.override("es"):  # the boxes' labels, as the page names them
+        type_birth_date(page, DATE_OF_BIRTH, "Su fecha de nacimiento")
     page.get_by_role("button", name="Empezar").click()
     expect(page).to_have_url(page_url("emergency"))
     answers = {**rich_answers(), "emergency-signs": ["vomiting"]}

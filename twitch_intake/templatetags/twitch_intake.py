@@ -100,6 +100,9 @@ def error_target(field: BoundField) -> str:
     """The id an error summary's link goes to: the field's own input, and for a group of
     radios, checkboxes or boxes (a fieldset) its first one, as GOV.UK's error summary does."""
     widget = field.field.widget
-    if isinstance(widget, MultiWidget | CheckboxSelectMultiple | RadioSelect):
+    if isinstance(widget, MultiWidget):
+        # Its first box, by the widget's own naming (the date's boxes are ``_day``, not ``_0``).
+        return str(widget.id_for_label(str(field.auto_id)))
+    if isinstance(widget, CheckboxSelectMultiple | RadioSelect):
         return f"{field.auto_id}_0"
     return str(field.auto_id)

@@ -234,3 +234,7 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# The admin's messages name the patient ("The encounter “…” was changed"): on the server, not in
+# Django's default cookie (signed, not encrypted).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

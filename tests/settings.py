@@ -117,3 +117,7 @@ TWITCH_INTAKE = {
     # (tests/test_invitations.py proves the default quiet hours with times of its own).
     "QUIET_HOURS": (time(0), time(0)),
 }
+
+# The admin's messages name the patient ("The encounter “…” was changed"): on the server, not in
+# Django's default cookie (signed, not encrypted).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -92,3 +92,14 @@ def drop(request: HttpRequest, slug: str) -> None:
     if isinstance(kept, dict) and isinstance(kept.get("pages"), dict) and slug in kept["pages"]:
         del kept["pages"][slug]
         request.session.modified = True
+
+
+def forget(request: HttpRequest, *, unless_for: Encounter | None = None) -> None:
+    """Forget every draft: the intake was sent, or another intake is signed in (``unless_for``
+    keeps the drafts of the one signed in again)."""
+    kept = request.session.get(SESSION_KEY)
+    if kept is None:
+        return
+    if unless_for is not None and isinstance(kept, dict) and kept.get("encounter") == unless_for.pk:
+        return
+    del request.session[SESSION_KEY]

@@ -21,14 +21,16 @@ from typing import Any
 
 from django.http import HttpRequest, QueryDict
 
+from .forms import DRAFT_LIMIT  # as a refused page's draft: "too long" still applies
+
 #: In the session: the intake (id and link hash) a suspended session was bound to.
 SUSPENDED_KEY = "twitch_intake_idle"
 #: In the session: the page posted after the limit, ``{"page": slug, "data": {name: [values]}}``.
 TYPED_KEY = "twitch_intake_typed"
 #: How long a suspended session, and what it keeps, outlives the idle limit.
 KEEP_FOR = timedelta(hours=4)
-#: What a posted page holds that is not the patient's typing.
-_NOT_TYPED = frozenset({"csrfmiddlewaretoken"})
+#: No field of a page holds more values than this (the most options of any question).
+_MOST_VALUES = 100
 
 
 def suspend(session: Any, bound_key: str) -> None:
@@ -46,10 +48,15 @@ def suspended(session: Any) -> dict[str, Any] | None:
     return None
 
 
-def keep_typed(request: HttpRequest, page: str) -> None:
-    """Keep what a page posted after the limit (the CSRF check has passed: the view runs)."""
-    data = {name: request.POST.getlist(name) for name in request.POST if name not in _NOT_TYPED}
-    request.session[TYPED_KEY] = {"page": page, "data": data}
+def keep_typed(request: HttpRequest, encounter_id: Any, page: str, fields: frozenset[str]) -> None:
+    """Keep what a page posted after the limit (the CSRF check has passed: the view runs):
+    only the page's own ``fields``, each value cut at ``DRAFT_LIMIT``, for that intake alone."""
+    data = {
+        name: [value[:DRAFT_LIMIT] for value in request.POST.getlist(name)][:_MOST_VALUES]
+        for name in request.POST
+        if name in fields
+    }
+    request.session[TYPED_KEY] = {"encounter": encounter_id, "page": page, "data": data}
 
 
 def has_typed(session: Any) -> bool:
@@ -61,12 +68,15 @@ def typed_page(session: Any) -> str | None:
     return kept.get("page") if isinstance(kept, dict) else None
 
 
-def take_typed(request: HttpRequest, page: str) -> QueryDict | None:
-    """What was typed on ``page`` before the session went idle, once, as the page's form data;
-    ``None`` when nothing was kept for it. Marks the request, so the page says it was kept."""
+def take_typed(request: HttpRequest, encounter_id: Any, page: str) -> QueryDict | None:
+    """What was typed on ``page`` of this intake before the session went idle, once, as the
+    page's form data; ``None`` when nothing was kept for it. Marks the request, so the page
+    says it was kept."""
     kept = request.session.get(TYPED_KEY)
     if not isinstance(kept, dict) or kept.get("page") != page:
         return None
+    if kept.get("encounter") != encounter_id:
+        return None  # typed for another intake: never shown to this one
     del request.session[TYPED_KEY]
     data = QueryDict(mutable=True)
     values = kept.get("data")
@@ -77,6 +87,19 @@ def take_typed(request: HttpRequest, page: str) -> QueryDict | None:
     return data
 
 
-def forget(session: Any) -> None:
-    """Nothing to come back to: the link was replaced, expired, or the patient is back in."""
+def drop_typed(session: Any) -> None:
+    session.pop(TYPED_KEY, None)
+
+
+def forget(session: Any, *, keep_typed_for: Any = None) -> None:
+    """Nothing to come back to: the link was replaced, expired, or the patient is back in.
+    What was typed stays only for the intake it was typed for (``keep_typed_for``), when that
+    is the one signed in again."""
     session.pop(SUSPENDED_KEY, None)
+    kept = session.get(TYPED_KEY)
+    if (
+        keep_typed_for is None
+        or not isinstance(kept, dict)
+        or kept.get("encounter") != keep_typed_for
+    ):
+        session.pop(TYPED_KEY, None)

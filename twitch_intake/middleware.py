@@ -139,9 +139,14 @@ class IdleSessionMiddleware:
         session = getattr(request, "session", None)
         if session is None or session.is_empty() or response.status_code >= 500:
             return response  # a 503 for a database outage must not read the session again
-        if not session.accessed and not headers.is_ours(request):
+        ours = headers.is_ours(request)
+        if not session.accessed and not ours:
             return response  # a host page that never read its session: not a query more
         try:
+            if self._patient_session(session) and not ours:
+                return response  # only the intake's own pages are a patient's activity
+            if idle.suspended(session) is not None and not self._bound(session):
+                return response  # a suspended session ends KEEP_FOR after the limit, however poked
             limit, lasts = self._limit(request, session)
         except DatabaseError:
             return response  # the session could not be read: the response stands, never a 500
@@ -167,11 +172,24 @@ class IdleSessionMiddleware:
         seen = int(session.get(self.KEY, 0) or 0)
         if seen and now - seen > limit:
             idle.suspend(session, SESSION_KEY)
+            # From now on the session lasts KEEP_FOR, then ends (the response half never
+            # moves it on while suspended).
+            session.set_expiry(int(idle.KEEP_FOR.total_seconds()))
             return
         start = seen if seen and now - seen < self.EVERY else now
         ends = datetime.fromtimestamp(start + limit, tz=UTC)
         request.intake_session_ends = ends  # type: ignore[attr-defined]
         request.intake_idle_minutes = limit // 60  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _bound(session: Any) -> bool:
+        from .views import SESSION_KEY
+
+        return SESSION_KEY in session
+
+    @classmethod
+    def _patient_session(cls, session: Any) -> bool:
+        return cls._bound(session) or idle.SUSPENDED_KEY in session
 
     @staticmethod
     def _limit(request: HttpRequest, session: Any) -> tuple[timedelta | None, timedelta]:

@@ -7,7 +7,7 @@ so a new link ends sessions opened with the old one); no URL after the link carr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import wraps
 from typing import Any, cast
@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext, ngettext
 from django.views.decorators.cache import never_cache
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from . import display, drafts, history, idle, lockout, questionnaire, ratelimit, services, triage
 from .conf import app_settings
 from .forms import (
+    REVEALED,
     ConfirmBirthDateForm,
     EmergencyResponseForm,
     SelfStartForm,
@@ -64,28 +66,70 @@ def patient_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         encounter = _bound_encounter(request)
         if encounter is None:
-            return _session_closed(request, kwargs.get("slug"))
+            return _session_closed(request, _kept_as(request, kwargs.get("slug")))
+        drawn_for = _drawn_for(encounter)
+        posted_for = request.POST.get(DRAWN_FOR) if request.method == "POST" else None
+        if posted_for is not None and posted_for != drawn_for:
+            # A page drawn for another intake (a tab left open before someone else's link was
+            # opened in this browser): nothing of it is saved into this one. Send is POST only:
+            # its page to see again is check answers, drawn for this intake.
+            match = request.resolver_match
+            sending = match is not None and match.url_name == "submit"
+            return SeeOther(reverse("twitch_intake:review") if sending else request.path)
+        request.intake_drawn_for = drawn_for  # type: ignore[attr-defined]
         return view(request, encounter, *args, **kwargs)
 
     return wrapper
+
+
+#: The hidden field of every patient form that says which intake it was drawn for.
+DRAWN_FOR = "_for"
+
+
+def _drawn_for(encounter: Encounter) -> str:
+    """Names the intake a form was drawn for, without its id or link (an HMAC of both)."""
+    value = f"{encounter.pk}:{encounter.token_hash}"
+    return salted_hmac("twitch_intake.drawn-for", value).hexdigest()[:20]
+
+
+def _kept_as(request: HttpRequest, slug: str | None) -> str | None:
+    """Under which name a POST that meets a closed session is kept: its page's slug, or the
+    get-care form's; nothing else is kept."""
+    if slug is not None:
+        pages = questionnaire.TWITCH_INTAKE.pages()
+        return slug if any(page.slug == slug for page in pages) else None
+    match = request.resolver_match
+    return GET_CARE if match is not None and match.url_name == "get_care" else None
 
 
 def _session_closed(request: HttpRequest, page_slug: str | None) -> HttpResponse:
     """No intake is open in this session. One that went idle is asked for the date of birth
     again, keeping a page posted now (``idle``); otherwise there is no way back but the link,
     and the page says plainly whether what was just sent was lost."""
-    if idle.suspended(request.session) is not None:
+    closed = idle.suspended(request.session)
+    if closed is not None:
         if request.method == "POST" and page_slug is not None:
-            idle.keep_typed(request, page_slug)
+            idle.keep_typed(request, closed["id"], page_slug, _typed_fields(page_slug))
         return HttpResponseRedirect(reverse("twitch_intake:welcome_back"), status=303)
     page = _context(lost_typing=request.method == "POST" and page_slug is not None)
     return render(request, "twitch_intake/session_ended.html", page, status=403)
 
 
-def kept_typing(request: HttpRequest, slug: str) -> Any:
-    """What the patient typed on page ``slug`` before their session went idle, as form data
-    to show again (once), or ``None``: the question page's one hook into ``twitch_intake.idle``."""
-    return idle.take_typed(request, slug)
+def _typed_fields(kept_as: str) -> frozenset[str]:
+    """The fields a page (or the get-care form) posts that are the patient's typing."""
+    if kept_as == GET_CARE:
+        questions: Iterable[questionnaire.Question] = (
+            q for q in questionnaire.TWITCH_INTAKE.questions() if q.emergency_response
+        )
+    else:
+        questions = questionnaire.TWITCH_INTAKE.page(kept_as).questions
+    return frozenset({REVEALED, *(q.link_id for q in questions)})
+
+
+def kept_typing(request: HttpRequest, encounter: Encounter, slug: str) -> Any:
+    """What the patient typed on page ``slug`` of this intake before their session went idle,
+    as form data to show again (once), or ``None``: the pages' one hook into ``idle``."""
+    return idle.take_typed(request, encounter.pk, slug)
 
 
 def _context(**extra: Any) -> dict[str, Any]:
@@ -108,7 +152,8 @@ def _bound_encounter(request: HttpRequest) -> Encounter | None:
 
 def _bind(request: HttpRequest, encounter: Encounter) -> None:
     request.session.cycle_key()  # a new session id at every sign-in: no fixation
-    idle.forget(request.session)
+    idle.forget(request.session, keep_typed_for=encounter.pk)
+    drafts.forget(request, unless_for=encounter)
     request.session[SESSION_KEY] = {"id": encounter.pk, "link": encounter.token_hash}
 
 
@@ -319,8 +364,11 @@ def welcome_back(request: HttpRequest) -> HttpResponse:
         typed = idle.typed_page(request.session)
         _bind(request, matched)
         steps = _steps(matched)
+        if typed == GET_CARE and not matched.is_submitted:
+            return redirect("twitch_intake:get_care")
         if typed is not None and not matched.is_submitted and typed in steps:
             return redirect("twitch_intake:page", typed)
+        idle.drop_typed(request.session)  # nowhere to show it again
         return redirect(_resume_url(matched))
     if check.outcome is services.BirthDate.WRONG and check.tries_left:
         lockout.remember_wrong_try(request.session, str(closed["link"]))
@@ -394,7 +442,7 @@ def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
     if draft is not None and draft.data is not None:
         form = Form(draft.query_dict(), stored=encounter.answers, quiet=draft.opened)
         form.is_valid()  # the errors to show: what is wrong with what was typed
-    elif (kept := kept_typing(request, slug)) is not None:
+    elif (kept := kept_typing(request, encounter, slug)) is not None:
         form = Form(kept, stored=encounter.answers)  # typed before the session went idle
     else:
         form = Form(initial=initial_for(page_def, encounter.answers))
@@ -515,6 +563,8 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
         if draft is not None and draft.data is not None:
             form = EmergencyResponseForm(page, encounter.answers, draft.query_dict())
             form.is_valid()  # the errors to show: what is wrong with what was ticked
+        elif (kept := kept_typing(request, encounter, GET_CARE)) is not None:
+            form = EmergencyResponseForm(page, encounter.answers, kept)  # typed before idle
         elif _steps(encounter).is_complete:
             # Every page is done (sent back here by Submit, say): say at once what is missing.
             form = EmergencyResponseForm(page, encounter.answers, {})
@@ -608,6 +658,8 @@ def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:
         # Every page first: the save of one is what moves an older intake to this version.
         return redirect(_resume_url(encounter))
     result = services.submit(encounter.pk, session_key=request.session.session_key)
+    if result.ok:
+        drafts.forget(request)  # sent: nothing typed is kept in the session any longer
     if not result.ok:
         link_id = result.problems[0].link_id
         intake = questionnaire.TWITCH_INTAKE

@@ -258,7 +258,9 @@ def save_page(
     """
     now = timezone.now()
     with history.acting(history.patient(session_key), "save_page"), transaction.atomic():
-        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        encounter = Encounter.objects.by_pk(encounter_id, lock=True)
+        if encounter is None:
+            raise Encounter.DoesNotExist(encounter_id)
         if encounter.is_submitted:
             return PageResult(encounter, already_submitted=True)
         previous = encounter.answers

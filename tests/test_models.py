@@ -54,3 +54,44 @@ def test_by_pk_is_not_for_a_filtered_queryset():
     made = make_encounter()
     with pytest.raises(TypeError):
         Encounter.objects.filter(status="submitted").by_pk(made.pk)
+
+
+@pytest.mark.django_db
+def test_save_fields_writes_what_save_with_update_fields_writes():
+    from tests.factories import rich_answers
+    from twitch_intake.services import PAGE_FIELDS
+
+    made = make_encounter(answers=routine_answers())
+    twin = make_encounter(answers=routine_answers())
+    before = Encounter.objects.get(pk=made.pk).updated_at
+    for encounter, write in ((made, "save_fields"), (twin, "save")):
+        encounter.answers = rich_answers()
+        encounter.flags, encounter.flag_count, encounter.level = ["weakness"], 1, "priority"
+        encounter.emergency_reported_at = None
+        encounter.patient_name = "Not written"  # not among the fields: stays as stored
+        if write == "save":
+            encounter.save(update_fields=PAGE_FIELDS)
+        else:
+            with CaptureQueriesContext(connection) as queries:
+                encounter.save_fields(PAGE_FIELDS)
+            assert len(queries) == 1 and queries[0]["sql"].startswith("UPDATE")
+    ours, theirs = Encounter.objects.get(pk=made.pk), Encounter.objects.get(pk=twin.pk)
+    skip = {"id", "updated_at", "created_at", "visit_at", "token_hash", "link_nonce"}
+    assert {k: v for k, v in _fields(ours).items() if k not in skip} == {
+        k: v for k, v in _fields(theirs).items() if k not in skip
+    }
+    assert ours.patient_name == "Ada Example" and ours.answers == rich_answers()
+    assert ours.updated_at > before  # auto_now moved, as save() moves it
+
+
+@pytest.mark.django_db
+def test_save_fields_of_a_deleted_row_is_an_error_not_a_silent_no_op():
+    from django.db import DatabaseError
+
+    made = make_encounter()
+    gone = Encounter.objects.get(pk=made.pk)
+    Encounter.objects.filter(pk=made.pk).delete()
+    with pytest.raises(DatabaseError):
+        gone.save_fields(["answers"])
+    with pytest.raises(ValueError):
+        made.save_fields(["answers", "no_such_field"])

@@ -101,3 +101,13 @@ def test_a_form_with_an_answer_is_drawn_afresh_and_shows_it():
     assert _draw(Form()) == blank  # and the blank one is still blank
     bound = _draw(Form({"duration": "nonsense"}))
     assert bound != blank and len(layout._BLANK) == 1  # neither the answer nor the post kept
+
+
+def test_a_prefix_or_other_ids_get_a_drawing_of_their_own():
+    from twitch_intake import layout
+
+    layout._BLANK.clear()
+    plain = _draw(forms.ConfirmBirthDateForm())
+    prefixed = _draw(forms.ConfirmBirthDateForm(prefix="other"))
+    assert 'name="other-date_of_birth"' in prefixed and 'name="date_of_birth"' in plain
+    assert _draw(forms.ConfirmBirthDateForm(auto_id="x_%s")) != plain

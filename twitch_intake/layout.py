@@ -34,8 +34,12 @@ _BLANK: dict[tuple[Any, ...], tuple[Any, SafeString]] = {}
 _EMPTY: tuple[Any, ...] = (None, "", (), [])
 
 
-def blank_key(form: Any, template_pack: str) -> tuple[Any, ...] | None:
-    """The key a blank ``form``'s HTML is kept under; ``None`` when it is not blank."""
+def blank_key(form: Any, template_pack: str, helper: Any = None) -> tuple[Any, ...] | None:
+    """The key a blank ``form``'s HTML is kept under; ``None`` when it is not blank.
+
+    Besides the form and the language, everything of the form and its helper that changes
+    the HTML drawn: its prefix and ids, and how the helper draws labels and fields.
+    """
     if settings.DEBUG or form.is_bound:
         return None
     hidden = []
@@ -47,14 +51,31 @@ def blank_key(form: Any, template_pack: str) -> tuple[Any, ...] | None:
             return None
     # A form whose fields are made per page (the get-care form) keeps one entry per page.
     page = getattr(form, "page", None)
-    return (type(form), id(page), get_language(), template_pack, tuple(hidden))
+    drawing = (
+        form.prefix,
+        form.auto_id,
+        form.label_suffix,
+        form.use_required_attribute,
+        *(
+            (
+                helper.field_template,
+                helper.label_class,
+                helper.field_class,
+                helper.form_show_labels,
+                helper.form_show_errors,
+            )
+            if helper is not None
+            else ()
+        ),
+    )
+    return (type(form), id(page), get_language(), template_pack, tuple(hidden), drawing)
 
 
 class FormHelper(CrispyFormHelper):  # type: ignore[misc]
     template_pack = TEMPLATE_PACK
 
     def render_layout(self, form: Any, context: Any, template_pack: str = TEMPLATE_PACK) -> Any:
-        key = blank_key(form, template_pack)
+        key = blank_key(form, template_pack, self)
         if key is None:
             return super().render_layout(form, context, template_pack=template_pack)
         page = getattr(form, "page", None)

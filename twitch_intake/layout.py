@@ -11,7 +11,9 @@ first shown blank, so the helper keeps the HTML of each form drawn with nothing 
 (its class and its page), language and pack, and hands it out again. "Blank" is strict: not
 bound to a POST, no errors, and no visible field with a value; hidden fields (the show-when
 state) are part of the key. So what is kept holds no patient's answer, only the questionnaire's
-words, and a page drawn with any answer in it is drawn afresh. In ``DEBUG`` nothing is kept,
+words, and a page drawn with any answer in it is drawn afresh. The helper's template
+(``twitch_intake/_crispy_form.html``) hands out the whole drawing of a blank form, crispy's own
+wrapper included (drawn once too); any other form goes through crispy's wrapper as before. In ``DEBUG`` nothing is kept,
 so an edited template shows at once.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 
 from crispy_forms.helper import FormHelper as CrispyFormHelper
 from django.conf import settings
-from django.utils.safestring import SafeString
+from django.template.loader import get_template
 from django.utils.translation import get_language
 
 TEMPLATE_PACK = "bootstrap5"
@@ -29,7 +31,7 @@ TEMPLATE_PACK = "bootstrap5"
 #: The HTML of each blank form, by :func:`blank_key`, with the page it was drawn for (kept
 #: alive, so that no other page can take its ``id()``). Bounded by the forms of the code (pages
 #: times languages times packs), never by the patients.
-_BLANK: dict[tuple[Any, ...], tuple[Any, SafeString]] = {}
+_BLANK: dict[tuple[Any, ...], tuple[Any, Any, str]] = {}
 
 _EMPTY: tuple[Any, ...] = (None, "", (), [])
 
@@ -73,15 +75,24 @@ def blank_key(form: Any, template_pack: str, helper: Any = None) -> tuple[Any, .
 
 class FormHelper(CrispyFormHelper):  # type: ignore[misc]
     template_pack = TEMPLATE_PACK
+    #: crispy's own wrapper (``bootstrap5/whole_uni_form.html``), except for a blank form,
+    #: whose whole drawing, wrapper included, is kept (``form.blank_html``).
+    template = "twitch_intake/_crispy_form.html"
 
     def render_layout(self, form: Any, context: Any, template_pack: str = TEMPLATE_PACK) -> Any:
         key = blank_key(form, template_pack, self)
+        form.blank_html = None
         if key is None:
             return super().render_layout(form, context, template_pack=template_pack)
         page = getattr(form, "page", None)
-        kept = _BLANK.get(key)
-        if kept is not None and kept[0] is page:
-            return kept[1]
-        html = super().render_layout(form, context, template_pack=template_pack)
-        _BLANK[key] = (page, html)
-        return html
+        kept: tuple[Any, Any, str] | None = _BLANK.get(key)
+        if kept is None or kept[0] is not page:
+            html = super().render_layout(form, context, template_pack=template_pack)
+            # And the whole drawing, by crispy's own wrapper, as its tag would make it.
+            form.form_html = html
+            whole = get_template(f"{template_pack}/whole_uni_form.html").render(
+                {**context.flatten(), "form": form}
+            )
+            kept = _BLANK[key] = (page, html, whole)
+        form.blank_html = kept[2]
+        return kept[1]

@@ -189,7 +189,7 @@ def test_a_bad_answer_is_shown_on_the_page_and_nothing_is_lost(patient, posted, 
     assert response.status_code == 400
     page = Page(response)
     assert page.error("emergency-action") == message
-    assert "#div_id_emergency-action" in page.summary_links()
+    assert "#id_emergency-action_0" in page.summary_links()
     assert CALL_NOW in words(response)  # still the get-care page, warning first
     assert Encounter.objects.get(pk=encounter.pk).answers == before
 
@@ -229,7 +229,7 @@ def test_sending_without_the_answer_goes_back_to_the_get_care_page(patient):
     # There, the missing answer is said at once.
     page = Page(client.get(GET_CARE_URL))
     assert page.error("emergency-action") == "Choose what you are doing about this."
-    assert "#div_id_emergency-action" in page.summary_links()
+    assert "#id_emergency-action_0" in page.summary_links()
     client.post(GET_CARE_URL, {"emergency-action": "getting-care-now"})
     assert client.post(SUBMIT_URL)["Location"] == THANKS_URL
     assert Encounter.objects.get(pk=encounter.pk).level == "emergency"

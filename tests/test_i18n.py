@@ -238,7 +238,7 @@ def page_text(slug: str) -> list[str]:
     the page's title, questions and answers."""
     number = PAGE_IDS.index(slug) + 1
     page = TWITCH_INTAKE.page(slug)
-    texts = [f"Paso {number} de {len(PAGE_IDS)}", spanish(page.title), "Siguiente"]
+    texts = [f"Paso {number} de {len(PAGE_IDS)}", spanish(page.title), "Continuar"]
     for question in page.questions:
         if question.emergency_response or question.show_when:
             continue  # asked on the get-care page, or shown only after an answer
@@ -269,7 +269,7 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
     )
     assert_spanish(
         client.post(link, {"date_of_birth": "1981-01-01"}),
-        "Por favor, revise estas respuestas",
+        "Hay un problema",
         "Esa fecha no coincide con la que tiene la clínica. Revísela e inténtelo otra vez.",
     )
     assert client.post(link, {"date_of_birth": DOB})["Location"] == "/intake/page/emergency/"
@@ -277,11 +277,12 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
     # Page 1, with a missing answer first: the error is Spanish.
     page_one = "/intake/page/emergency/"
     assert_spanish(client.get(page_one), *page_text("emergency"))
+    refused = client.post(page_one, {"_revealed": ""})
+    assert (refused.status_code, refused["Location"]) == (303, page_one)
     assert_spanish(
-        client.post(page_one, {"_revealed": ""}),
-        "Por favor, revise estas respuestas",
+        client.get(page_one),
+        "Hay un problema",
         spanish(validation.validate_group(TWITCH_INTAKE.page("emergency"), {})[1][0].message),
-        status=400,
     )
     assert (
         client.post(page_one, page_data("emergency", answers))["Location"]
@@ -327,7 +328,7 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
         "Sertralina 50 mg",
         "Empezó después de un trabajo nuevo.",
         "Cambiar",
-        "Enviar mis respuestas",
+        "Aceptar y enviar",
     )
     assert client.post("/intake/submit/")["Location"] == "/intake/thanks/"
     assert_spanish(
@@ -378,7 +379,7 @@ def test_a_walk_in_patient_starts_in_spanish():
         client.post(
             "/intake/start/", {"patient_name": "", "date_of_birth": "", "visit_date": "mañana"}
         ),
-        "Por favor, revise estas respuestas",
+        "Hay un problema",
         "Escriba su nombre.",
         "Escriba su fecha de nacimiento.",
         "Escriba una fecha válida.",

@@ -122,8 +122,9 @@ def test_a_new_question_and_rule_reach_every_view(
             assert f'value="{SHAKING}"' in page and f'value="{STILL}"' in page
             # Required like any other: left out, the page says so and stores nothing.
             refused = _post_page(patient, group, without)
-            assert refused.status_code == 400
-            assert "Choose an answer." in refused.content.decode()
+            assert refused.status_code == 303  # not saved: see the page again
+            assert refused["Location"] == f"/intake/page/{home.slug}/"
+            assert "Choose an answer." in patient.get(refused["Location"]).content.decode()
         response = _post_page(patient, group, answers)
         assert response.status_code == 302, (group.slug, response.content[:500])
 

@@ -144,7 +144,8 @@ class Page:
 
     def error(self, link_id: str) -> str | None:
         node = self.by_id(f"id_{link_id}_error")
-        return " ".join(node.text().split()) if node else None
+        # Less the "Error:" a screen reader hears first (visually hidden, as GOV.UK does).
+        return " ".join(node.text().split()).removeprefix("Error: ") if node else None
 
     def described_by_error(self, link_id: str) -> bool:
         target = f"id_{link_id}_error"
@@ -164,6 +165,10 @@ class Page:
 
     def text(self) -> str:
         return " ".join(self.root.text().split())
+
+    def title(self) -> str:
+        (node,) = [n for n in self.root.iter() if n.tag == "title"]
+        return " ".join(node.text().split())
 
 
 # --- Driving the flow -----------------------------------------------------------------------
@@ -203,6 +208,8 @@ def answer_pages(
     for group in pages or PAGE_IDS:
         response = client.post(PAGE_URL.format(group), page_data(group, answers))
         assert response.status_code == 302, (group, response.status_code)
+        # Back to the page itself: refused (every post is redirected), not saved.
+        assert response["Location"] != PAGE_URL.format(group), (group, "refused")
         locations.append(response["Location"])
         answer_get_care(client, response, answers)
     return locations
@@ -228,6 +235,20 @@ def assert_private(responses: list[Any], token: str | None = None) -> None:
             assert CLEAN_LOCATION.match(response["Location"]), response["Location"]
             if token:
                 assert token not in response["Location"]
+
+
+def summary_target(link_id: str) -> str:
+    """The id an error summary's link goes to: a text box, or a fieldset's first input."""
+    question = TWITCH_INTAKE.question(link_id)
+    return f"id_{link_id}" if question.is_free_text else f"id_{link_id}_0"
+
+
+def refused(client: Client, slug: str, data: dict[str, Any]) -> Any:
+    """Post a page that is not saved: it redirects to itself; the page it shows then."""
+    response = client.post(PAGE_URL.format(slug), data)
+    assert response.status_code == 303, response.status_code  # see the page again
+    assert response["Location"] == PAGE_URL.format(slug)
+    return client.get(PAGE_URL.format(slug))
 
 
 def label(link_id: str, code: str) -> str:
@@ -462,12 +483,19 @@ def test_change_from_the_review_page(client, encounter):
     answer_pages(client, answers)
 
     review = Page(client.get(REVIEW_URL))
-    change_links = [
-        a.attrs["href"] for a in review.root.iter() if a.tag == "a" and "Change" in a.text()
-    ]
-    assert change_links == [PAGE_URL.format(g) for g in GROUP_IDS]
+    change_links = {
+        a.text(): a.attrs["href"]
+        for a in review.root.iter()
+        if a.tag == "a" and "Change" in a.text()
+    }
+    # One "Change" per answer, named for its question, to the page that asks it.
+    shown = [q for q in TWITCH_INTAKE.questions() if q.is_enabled(answers)]
+    assert len(change_links) == len(shown)
+    for question in shown:
+        slug = next(p.slug for p in TWITCH_INTAKE.pages() if question in p.questions)
+        assert change_links[f"Change {question.text}"] == PAGE_URL.format(slug)
 
-    history_url = change_links[1]
+    history_url = change_links[f"Change {TWITCH_INTAKE.question('severity').text}"]
     assert history_url == PAGE_URL.format("history")
     assert Page(client.get(history_url)).checked("severity") == ["mild"]
     changed = {**answers, "severity": "severe"}
@@ -791,13 +819,19 @@ def test_a_bad_answer_is_refused_beside_its_question_and_nothing_is_lost(
     posted = {k: v for k, v in {**SAVED, **changes}.items() if v is not None}
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(PAGE_URL.format(slug), page_data(slug, posted))
+        # Redirected, refused or not (no resubmission on refresh or Back): 303, see the page
+        # again, which shows the errors and what was typed.
+        assert response.status_code == 303
+        assert response["Location"] == PAGE_URL.format(slug)
+        response = client.get(PAGE_URL.format(slug))
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     page = Page(response)
+    assert page.title().startswith("Error: ")
     error = page.error(link_id)
     assert error is not None and message in error, error
     assert page.described_by_error(link_id)
-    assert f"#div_id_{link_id}" in page.summary_links()
+    assert f"#{summary_target(link_id)}" in page.summary_links()
     for name, kind, expected in kept:
         assert (page.checked(name) if kind == "checked" else page.value(name)) == expected, name
     # Only the question in error is flagged.
@@ -906,21 +940,32 @@ def test_without_javascript_a_yes_opens_the_recent_signs_without_scolding(client
     answer_pages(client, routine_answers(), BEFORE_RECENT)
     before = row(encounter)
     # JavaScript off: "yes" ticked, the signs were never on screen.
-    response = client.post(
-        PAGE_URL.format("recent-emergency"),
+    response = refused(
+        client,
+        "recent-emergency",
         {"recent-emergency": "yes", "family-history": "not-sure", "_revealed": ""},
     )
-    assert response.status_code == 400
     page = Page(response)
+    # Shown as a question, with a plain line: no error for a question never seen.
     assert page.shown("recent-emergency-signs")
-    assert "Your answer opened this question" in (page.error("recent-emergency-signs") or "")
+    assert page.error("recent-emergency-signs") is None
+    assert page.summary_links() == []
+    assert not page.title().startswith("Error")
+    assert not [n for n in page.root.iter() if "form-group-error" in n.classes()]
+    assert "Please answer it too" in page.text()
     assert page.checked("recent-emergency") == ["yes"]
     assert page.checked("family-history") == ["not-sure"]
-    assert page.value("_revealed") == ""  # still as posted: the next post says it was seen
+    assert page.value("_revealed") == "recent-emergency-signs"  # it is on screen now
     assert row(encounter) == before
+    # A refresh shows the same: what was typed waits until the page is saved.
+    again = Page(client.get(PAGE_URL.format("recent-emergency")))
+    assert again.checked("recent-emergency") == ["yes"]
+    assert again.error("recent-emergency-signs") is None
 
-    response = client.post(
-        PAGE_URL.format("recent-emergency"),
+    # Seen now, and still left empty: that is an error.
+    response = refused(
+        client,
+        "recent-emergency",
         {
             "recent-emergency": "yes",
             "family-history": "not-sure",
@@ -986,8 +1031,8 @@ def test_without_javascript_a_newly_opened_question_is_shown_once(client, encoun
     response = client.post(
         PAGE_URL.format("symptoms"), {"other-symptoms": ["weakness"], "_revealed": ""}
     )
-    assert response.status_code == 200
-    page = Page(response)
+    assert response["Location"] == PAGE_URL.format("symptoms")  # saved, and shown again
+    page = Page(client.get(PAGE_URL.format("symptoms")))
     assert page.shown("weakness-where")
     assert page.value("_revealed") == "weakness-where"
     assert page.checked("other-symptoms") == ["weakness"]
@@ -996,8 +1041,11 @@ def test_without_javascript_a_newly_opened_question_is_shown_once(client, encoun
     stored = Encounter.objects.get(pk=encounter.pk)
     assert stored.answers["other-symptoms"] == ["weakness"]
     assert "symptoms" in stored.completed_groups
+    assert "Answer it if you can" in page.text()
+    # Once: a refresh shows the page as saved, without the note.
+    assert "opened one more question" not in Page(client.get(PAGE_URL.format("symptoms"))).text()
 
-    # Next with the follow-up left blank (it is optional) goes on.
+    # Continue with the follow-up left blank (it is optional) goes on.
     response = client.post(
         PAGE_URL.format("symptoms"), {"other-symptoms": ["weakness"], "_revealed": "weakness-where"}
     )
@@ -1283,7 +1331,8 @@ def test_every_intake_page_is_private(client, encounter, django_capture_on_commi
     with django_capture_on_commit_callbacks(execute=True):
         for group in PAGE_IDS:
             client.get(PAGE_URL.format(group))
-            client.post(PAGE_URL.format(group), {"_revealed": ""})  # 400
+            client.post(PAGE_URL.format(group), {"_revealed": ""})  # refused: back to it
+            client.get(PAGE_URL.format(group))  # its errors
             if group == "symptoms":
                 client.post(
                     PAGE_URL.format(group), {**page_data(group, answers), "_revealed": ""}
@@ -1301,7 +1350,7 @@ def test_every_intake_page_is_private(client, encounter, django_capture_on_commi
     client.post("/intake/start/", {"patient_name": "", "date_of_birth": "", "visit_date": ""})
 
     statuses = {r.status_code for r in client.responses}
-    assert statuses == {200, 302, 400, 403, 404, 405}
+    assert statuses == {200, 302, 303, 403, 404, 405}
     assert_private(client.responses, token)
 
 
@@ -1326,9 +1375,6 @@ def test_query_count_does_not_grow_with_the_answers(encounter, django_assert_num
         # The session, then the encounter.
         with django_assert_num_queries(2):
             assert browser.get(PAGE_URL.format("history")).status_code == 200
-        # A refused page reads the same two rows and writes nothing.
-        with django_assert_num_queries(2):
-            assert browser.post(PAGE_URL.format("history"), {"_revealed": ""}).status_code == 400
         # A saved page adds the row lock and one UPDATE (in a savepoint under the test's
         # transaction).
         with django_assert_num_queries(6) as captured:
@@ -1345,6 +1391,14 @@ def test_query_count_does_not_grow_with_the_answers(encounter, django_assert_num
             for q in captured.captured_queries
             if q["sql"].endswith(writes[0])
         )
+        # A refused page reads the same two rows and writes only its draft to the session.
+        with django_assert_num_queries(5) as captured:
+            assert browser.post(PAGE_URL.format("history"), {"_revealed": ""}).status_code == 303
+        writes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+        assert len(writes) == 1 and "django_session" in writes[0]
+        # The page that shows the errors reads the same two rows.
+        with django_assert_num_queries(2):
+            assert browser.get(PAGE_URL.format("history")).status_code == 200
     with django_assert_num_queries(2):
         assert many_client.get(PAGE_URL.format("closing")).status_code == 200
     # An intake that reported a sign reads its answer history too, once, for the reminder

@@ -17,6 +17,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import questionnaire, validation
@@ -26,6 +27,7 @@ from .questionnaire import ItemType, Page, Question
 
 if TYPE_CHECKING:
     from django.http import QueryDict
+    from django.utils.functional import Promise
 
 YES, NO = "yes", "no"
 #: Hidden field: the show-when questions that were visible when the page was drawn. A question
@@ -33,10 +35,30 @@ YES, NO = "yes", "no"
 REVEALED = "_revealed"
 #: Radio and checkbox groups: one fieldset with a legend, the options drawn in a single loop.
 CHOICES_TEMPLATE = "twitch_intake/fields/choices.html"
+#: Text boxes: label, hint, then the error message, above the box (as GOV.UK orders them).
+TEXT_TEMPLATE = "twitch_intake/fields/text.html"
+#: A draft keeps at most this many characters of a posted value (see ``PageForm.draft``).
+DRAFT_LIMIT = 10_000
+#: The code of the error a required follow-up gets when the patient never saw it (JavaScript
+#: off): the page is shown again with the question, never with this as an error.
+OPENED = "revealed"
+
+
+def question_label(question: Question) -> str | Promise:
+    """The question as its label or legend says it: "(optional)" after an optional one, and
+    nothing after a required one (GOV.UK: no asterisks). A follow-up is required only when
+    shown, and then it is required."""
+    if question.required:
+        return question.text
+    return format_lazy("{} {}", question.text, _("(optional)"))
 
 
 def _field_for(question: Question) -> forms.Field:
-    common: dict[str, Any] = {"label": question.text, "required": False, "help_text": question.help}
+    common: dict[str, Any] = {
+        "label": question_label(question),
+        "required": False,
+        "help_text": question.help,
+    }
     if question.type is ItemType.CHOICE:
         choices = [(o.code, o.label) for o in question.options]
         # Never echo the posted value back: it may be anything.
@@ -123,9 +145,18 @@ class PageForm(forms.Form):
 
     page: Page
 
-    def __init__(self, *args: Any, stored: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        stored: Mapping[str, Any] | None = None,
+        quiet: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.stored: Mapping[str, Any] = stored or {}
+        #: Follow-ups just shown to a patient whose answer opened them (JavaScript off): shown
+        #: as questions, not reported missing (a draft shown again, ``views.page``).
+        self.quiet = frozenset(quiet)
         self.answers: dict[str, Any] = {}
         current = self._current_values()
         if self.is_bound:
@@ -140,9 +171,12 @@ class PageForm(forms.Form):
         self.helper.disable_csrf = True
         items: list[Any] = []
         for question in _on_page(self.page):
-            field: Any = question.link_id
-            if question.type in (ItemType.CHOICE, ItemType.BOOLEAN):
-                field = Field(question.link_id, template=CHOICES_TEMPLATE)
+            template = (
+                CHOICES_TEMPLATE
+                if question.type in (ItemType.CHOICE, ItemType.BOOLEAN)
+                else TEXT_TEMPLATE
+            )
+            field = Field(question.link_id, template=template)
             if question.show_when:
                 shown = question.is_enabled(current)
                 items.append(
@@ -186,6 +220,8 @@ class PageForm(forms.Form):
             values[question.link_id] = _as_answer(question, cleaned.get(question.link_id))
         stored, problems = validation.validate_group(self.page, values)
         for problem in problems:
+            if problem.link_id in self.quiet and problem.code == "required":
+                continue
             if problem.link_id in self.fields and problem.link_id not in self.errors:
                 self.add_error(problem.link_id, self._error(problem))
         self.answers = stored
@@ -193,20 +229,44 @@ class PageForm(forms.Form):
 
     def _error(self, problem: validation.Problem) -> ValidationError:
         """The problem's message; for a required follow-up the patient was never shown (an
-        answer opened it with JavaScript off), that it just opened, not that it was skipped;
-        unless the question says why it is asked ("You ticked “Somewhere else”...")."""
+        answer opened it with JavaScript off), an error of its own code, ``OPENED``: the view
+        shows the page again with the question on it, and never shows this as an error."""
         question = self.page_question(problem.link_id)
         if (
             problem.code == "required"
             and question.show_when
-            and not question.required_message
             and problem.link_id not in self.revealed
         ):
             return ValidationError(
-                _("Your answer opened this question. Answer it, then press Next."),
-                code="revealed",
+                _("Your answer opened this question. Answer it, then press Continue."),
+                code=OPENED,
             )
         return ValidationError(problem.message, code=problem.code)
+
+    def opened(self) -> list[str]:
+        """The required follow-ups that an answer opened and the patient never saw: the only
+        thing wrong with each is that it was not on screen."""
+        return [
+            name
+            for name, errors in self.errors.as_data().items()
+            if errors and all(error.code == OPENED for error in errors)
+        ]
+
+    def draft(self) -> dict[str, list[str]]:
+        """What was posted, to show the page again as typed: only this page's own fields, each
+        value cut at ``DRAFT_LIMIT`` characters (longer than any answer may be, so the "too
+        long" message still applies), and ``_revealed`` as the page will be drawn: every
+        follow-up the posted answers open, which the patient is about to see."""
+        data = cast("QueryDict", self.data)
+        kept: dict[str, list[str]] = {}
+        for question in _on_page(self.page):
+            values = [str(v)[:DRAFT_LIMIT] for v in data.getlist(question.link_id)]
+            if values:
+                kept[question.link_id] = values[: max(1, len(question.options))]
+        current = self._current_values()
+        shown = [q.link_id for q in _on_page(self.page) if q.show_when and q.is_enabled(current)]
+        kept[REVEALED] = [" ".join(sorted(shown))]
+        return kept
 
     def page_question(self, link_id: str) -> Question:
         return next(q for q in self.page.questions if q.link_id == link_id)

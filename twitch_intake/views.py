@@ -22,7 +22,7 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import display, history, questionnaire, ratelimit, services, triage
+from . import display, drafts, history, questionnaire, ratelimit, services, triage
 from .conf import app_settings
 from .forms import (
     ConfirmBirthDateForm,
@@ -236,9 +236,20 @@ def resume(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 # --- The pages ------------------------------------------------------------------------------
 
 
+class SeeOther(HttpResponseRedirect):
+    """303: the POST was not taken; see the page again (with what was typed, and why). Apart
+    from the 302 of a page that was saved, for a client that reads the status (the tests, the
+    benchmark); a browser follows either with a GET."""
+
+    status_code = 303
+
+
 @patient_view
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
+    """One page of questions. Every POST is answered with a redirect, a refused one too: what
+    was typed and what is wrong with it wait in the session (a draft) for the GET that follows,
+    so a refresh or Back never resends a form, and nothing typed is lost."""
     steps = _steps(encounter)
     if slug not in steps:
         raise Http404
@@ -248,30 +259,41 @@ def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
         return redirect(_place_url(steps.resume))  # no skipping ahead of the emergency page
     page_def = steps.page(slug)
     Form = form_class(page_def)
+    here = reverse("twitch_intake:page", args=[slug])
     if request.method == "POST":
         form = Form(request.POST, stored=encounter.answers)
-        if form.is_valid():
-            result = services.save_page(
-                encounter.pk,
-                page_def,
-                form.answers,
-                language=get_language() or "",
-                session_key=request.session.session_key,
-            )
-            if result.already_submitted:
-                return redirect("twitch_intake:thanks")
-            encounter = result.encounter
-            steps = _steps(encounter)
-            if form.newly_revealed():
-                # JavaScript was off: show the follow-up question the answer just opened up.
-                form = Form(initial=initial_for(page_def, encounter.answers))
-                return _render_page(request, encounter, steps, page_def, form, revealed_more=True)
-            if result.is_emergency and _asks_about_emergencies(page_def):
-                return redirect("twitch_intake:get_care")
-            return redirect(_place_url(steps.after_save(slug)))
+        if not form.is_valid():
+            # Nothing is saved: the stored answers stay as they were.
+            drafts.keep(request, encounter, slug, form.draft(), opened=form.opened())
+            return SeeOther(here)
+        result = services.save_page(
+            encounter.pk,
+            page_def,
+            form.answers,
+            language=get_language() or "",
+            session_key=request.session.session_key,
+        )
+        drafts.drop(request, slug)
+        if result.already_submitted:
+            return redirect("twitch_intake:thanks")
+        if result.is_emergency and _asks_about_emergencies(page_def):
+            return redirect("twitch_intake:get_care")
+        opened = form.newly_revealed()
+        if opened:
+            # JavaScript was off: show the follow-up question the answer just opened up.
+            drafts.keep(request, encounter, slug, None, opened=opened)
+            return redirect(here)
+        return redirect(_place_url(_steps(result.encounter).after_save(slug)))
+    draft = drafts.take(request, encounter, slug)
+    opened_ids: list[str] = []
+    if draft is not None and draft.data is not None:
+        form = Form(draft.query_dict(), stored=encounter.answers, quiet=draft.opened)
+        form.is_valid()  # the errors to show: what is wrong with what was typed
     else:
         form = Form(initial=initial_for(page_def, encounter.answers))
-    return _render_page(request, encounter, steps, page_def, form)
+    if draft is not None:
+        opened_ids = list(draft.opened)
+    return _render_page(request, encounter, steps, page_def, form, opened=opened_ids)
 
 
 def _render_page(
@@ -280,11 +302,12 @@ def _render_page(
     steps: Steps,
     page: questionnaire.Page,
     form: Any,
-    revealed_more: bool = False,
+    opened: list[str] | None = None,
 ) -> HttpResponse:
     previous = steps.previous(page.slug)
-    status = 400 if form.is_bound and form.errors else 200
     reminder = None if _asks_about_emergencies(page) else _reminder(encounter)
+    asked = {question.link_id: question for question in page.questions}
+    opened = [link_id for link_id in opened or () if link_id in asked]
     return render(
         request,
         "twitch_intake/page.html",
@@ -294,14 +317,14 @@ def _render_page(
             step=steps.number(page.slug),
             steps=steps.count,
             previous_url=reverse("twitch_intake:page", args=[previous]) if previous else None,
-            revealed_more=revealed_more,
+            opened=opened,
+            opened_required=any(asked[link_id].required for link_id in opened),
             encounter=encounter,
             # Not on the page that asks about the signs: there the patient may be changing them.
             reminder=reminder,
             # Also on the page that asks about the signs, once one was reported.
             **_no_office_line(reminder is not None or encounter.emergency_reported_at is not None),
         ),
-        status=status,
     )
 
 
@@ -408,12 +431,21 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 
 @patient_view
 def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+    """Check your answers (GOV.UK's pattern): each answer with a "Change" link to its page;
+    once every page is done, that page's Continue comes straight back here."""
     if encounter.is_submitted:
         return redirect("twitch_intake:thanks")
     steps = _steps(encounter)
     if not steps.is_complete:
         return redirect(_resume_url(encounter))
     reminder = _reminder(encounter)
+    # Each question's page, once: the URL of every page is reversed once, not once per answer.
+    page_urls = {
+        question.link_id: url
+        for page in steps.pages
+        for url in [reverse("twitch_intake:page", args=[page.slug])]
+        for question in page.questions
+    }
     return render(
         request,
         "twitch_intake/review.html",
@@ -421,8 +453,7 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
             sections=[
                 {
                     **section,
-                    "url": reverse("twitch_intake:page", args=[section["group"].pages[0].slug]),
-                    "rows": [_review_row(row) for row in section["rows"]],
+                    "rows": [_review_row(page_urls, encounter.answers, r) for r in section["rows"]],
                 }
                 for section in display.answer_sections(encounter.answers)
             ],
@@ -433,10 +464,23 @@ def review(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     )
 
 
-def _review_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A question asked on the get-care page is changed there, not on its group's page."""
+def _review_row(
+    page_urls: dict[str, str], answers: dict[str, Any], row: dict[str, Any]
+) -> dict[str, Any]:
+    """One answer of the review: where to change it, and a multi-choice answer as one line per
+    option ticked (labels hold commas, so never joined). A question asked on the get-care page
+    is changed there, not on its group's page."""
     question = questionnaire.TWITCH_INTAKE.question(row["link_id"])
-    return {**row, "url": reverse("twitch_intake:get_care") if question.emergency_response else ""}
+    lines: list[str] = []
+    if question.type is questionnaire.ItemType.CHOICE and question.repeats:
+        ticked = triage.ticked_codes(answers, question.link_id)
+        lines = [str(question.label(code)) for code in ticked]
+    # No #fragment to the question: a browser would carry it through the redirect back here.
+    if question.emergency_response or question.link_id not in page_urls:
+        url = reverse("twitch_intake:get_care")
+    else:
+        url = page_urls[question.link_id]
+    return {**row, "url": url, "lines": lines}
 
 
 @patient_view

@@ -44,9 +44,9 @@ def confirm(page: Page, date_of_birth: str = DATE_OF_BIRTH) -> None:
     page.get_by_role("button", name="Start").click()
 
 
-def fill(page: Page, answers: dict[str, Any], next_button: str = "Next") -> None:
+def fill(page: Page, answers: dict[str, Any], next_button: str = "Continue") -> None:
     """Answer the questions the current page shows, by their labels (in the active language:
-    ``next_button`` is its word for Next)."""
+    ``next_button`` is its word for Continue)."""
     page.wait_for_load_state("domcontentloaded")
     expect(page.get_by_role("button", name=next_button)).to_be_visible()  # the whole form is there
     for question in TWITCH_INTAKE.page(current_page(page)).questions:
@@ -64,7 +64,7 @@ def fill(page: Page, answers: dict[str, Any], next_button: str = "Next") -> None
 
 
 def next_page(page: Page) -> None:
-    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
 
 
 def answer_pages(page: Page, answers: dict[str, Any]) -> None:
@@ -89,7 +89,7 @@ def answer_get_care(page: Page, code: str) -> None:
 
 def send(page: Page) -> None:
     """On the review page: send the answers and land on the thank-you page."""
-    page.get_by_role("button", name="Send my answers").click()
+    page.get_by_role("button", name="Accept and send").click()
     expect(page).to_have_url(at("/intake/thanks/"))
     expect(heading(page)).to_have_text("Thank you: your answers were sent")
 

@@ -325,3 +325,50 @@ def test_errors_are_focused_and_tied_to_their_fields(new_page, invite):
     start.goto("/intake/start/")
     start.get_by_role("button", name="Start").click()
     _assert_errors_announced(start, {"patient_name", "date_of_birth", "visit_date"})
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_axe_finds_nothing_serious_on_the_question_pages_states(new_page, invite, javascript):
+    """Issue 19's states: errors on choices and on a text box, a follow-up an answer opened
+    (the note of a page drawn again without JavaScript), check answers; JavaScript on and off.
+
+    axe is JavaScript itself, so "off" here is the app's script refused (``intake.js`` never
+    loads): the server then draws exactly the pages a browser without JavaScript gets (the
+    follow-ups hidden until posted, the page drawn again with the note), which axe can read.
+    """
+    scan = AxeScan()
+    _, link = invite()
+    page = new_page("phone", bypass_csp=True)
+    if not javascript:
+        page.route("**/intake.js", lambda route: route.abort())
+    page.goto(link)
+    confirm(page)
+    answers = rich_answers() | {"recent-emergency": True, "recent-emergency-signs": ["seizure"]}
+    answers["emergency-signs"] = ["none"]
+    fill(page, answers)
+    next_page(page)
+    expect(page).to_have_url(page_url("history"))
+    next_page(page)
+    expect(page.locator(".error-summary")).to_be_visible()
+    scan(page, "history, nothing answered")
+    while not page.url.endswith("/intake/page/closing/"):
+        url = page.url
+        fill(page, answers)
+        with page.expect_navigation():
+            next_page(page)
+        if page.url == url:  # drawn again with the question an answer opened
+            expect(page.locator(".opened-note")).to_be_visible()
+            scan(page, f"{url.rsplit('/', 2)[-2]}, a follow-up opened")
+            fill(page, answers)
+            next_page(page)
+    page.get_by_label("Is there anything else", exact=False).fill("x" * 2001)
+    next_page(page)
+    expect(page.locator("#id_notes_error")).to_be_visible()
+    scan(page, "closing, a text box in error")
+    fill(page, answers)
+    next_page(page)
+    expect(page).to_have_url(at("/intake/review/"))
+    scan(page, "check answers")
+    if not javascript:
+        assert any("a follow-up opened" in name for name in scan.scanned), scan.scanned
+    scan.assert_clean()

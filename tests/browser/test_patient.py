@@ -50,7 +50,8 @@ def test_routine_intake_with_a_change_from_the_review(new_page, invite, viewport
     expect(review).to_contain_text("Mild: I notice them, but they don't bother me")
     expect(review).to_contain_text("Worse after coffee.")
 
-    page.get_by_role("link", name="Change About your twitching").click()
+    severity = str(TWITCH_INTAKE.question("severity").text)
+    page.get_by_role("link", name=f"Change {severity}", exact=True).click()
     expect(page).to_have_url(page_url("history"))
     expect(page.get_by_label("Mild: I notice them", exact=False)).to_be_checked()
     page.get_by_label("Moderate: they bother me", exact=False).check()
@@ -90,7 +91,7 @@ def test_an_emergency_sign_shows_get_care_now_at_once(new_page, invite, viewport
     page.get_by_role("button", name="Save my answer").click()
     expect(page.locator(".error-summary")).to_be_focused()
     expect(page.locator("#id_emergency-action_error")).to_have_text(
-        "Choose what you are doing about this."
+        "Error: Choose what you are doing about this."  # "Error:" is for screen readers
     )
     expect(page.locator("section.get-care")).to_contain_text("Call 911 now")
     answer_get_care(page, "getting-care-now")
@@ -174,6 +175,9 @@ def test_without_javascript_the_whole_intake_completes(new_page, invite, viewpor
     next_page(page)
     expect(page).to_have_url(page_url("locations"))  # drawn again, now asking
     expect(where_else).to_be_visible()
+    # Asked, not scolded: no error for a question the patient had not seen.
+    expect(page.locator(".error-summary, .error-message, .form-group-error")).to_have_count(0)
+    expect(page.locator(".opened-note")).to_contain_text("Please answer it too")
     expect(page.get_by_label("Somewhere else")).to_be_checked()
     fill(page, answers)
     next_page(page)
@@ -199,7 +203,8 @@ def test_without_javascript_the_whole_intake_completes(new_page, invite, viewpor
     next_page(page)
     expect(page).to_have_url(page_url("recent-emergency"))  # drawn again, now asking
     expect(signs).to_be_visible()
-    expect(signs).to_contain_text("Your answer opened this question")
+    expect(signs.locator(".error-message")).to_have_count(0)
+    expect(page.locator(".opened-note")).to_contain_text("Please answer it too")
     fill(page, answers)
     next_page(page)
     answer_pages(page, answers)

@@ -103,8 +103,8 @@ def test_screenshots_of_an_emergency_in_spanish(new_page, invite):
     expect(page).to_have_url(page_url("emergency"))
     answers = {**rich_answers(), "emergency-signs": ["vomiting"]}
     with translation.override("es"):
-        fill(page, answers, next_button="Siguiente")
-        page.get_by_role("button", name="Siguiente").click()
+        fill(page, answers, next_button="Continuar")
+        page.get_by_role("button", name="Continuar").click()
         expect(heading(page)).to_have_text("Busque atención médica ahora")
         expect(page.locator("section.get-care")).to_contain_text("servicio de urgencias")
         shoot(page, "es-get-care-now")
@@ -115,13 +115,13 @@ def test_screenshots_of_an_emergency_in_spanish(new_page, invite):
         page.get_by_role("link", name="Seguir con el formulario").click()
         for slug in PAGE_IDS[1:]:
             expect(page).to_have_url(page_url(slug))
-            fill(page, answers, next_button="Siguiente")
+            fill(page, answers, next_button="Continuar")
             expect(page.locator(".emergency-reminder")).to_contain_text("Nos dijo que tiene")
             if slug == "history":
                 shoot(page, "es-page-2-history-reminder")
-            page.get_by_role("button", name="Siguiente").click()
+            page.get_by_role("button", name="Continuar").click()
         expect(page).to_have_url(at("/intake/review/"))
-        page.get_by_role("button", name="Enviar mis respuestas").click()
+        page.get_by_role("button", name="Aceptar y enviar").click()
         expect(page).to_have_url(at("/intake/thanks/"))
         expect(page.locator(".emergency-reminder")).to_contain_text("llame al 911 ahora")
         shoot(page, "es-thanks-emergency")

@@ -201,7 +201,9 @@ def test_a_page_refuses_it_beside_the_field_and_keeps_what_was_saved(slug, link_
     data = {**{k: v for k, v in routine_answers().items() if k in {q.link_id for q in TWITCH_INTAKE.page(slug).questions}}, **posted}  # fmt: skip
     data = {k: ("yes" if v is True else "no" if v is False else v) for k, v in data.items()}
     response = client.post(f"/intake/page/{slug}/", data)
-    assert response.status_code == 400
+    assert response.status_code == 303  # refused: see the page again
+    assert response["Location"] == f"/intake/page/{slug}/"
+    response = client.get(response["Location"])
     error = Page(response).error(link_id)
     assert error, response.content.decode()
     assert Encounter.objects.get(pk=encounter.pk).answers == saved

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import template
-from django.forms import BoundField, ChoiceField
+from django.forms import (
+    BoundField,
+    CheckboxSelectMultiple,
+    ChoiceField,
+    MultiWidget,
+    RadioSelect,
+)
 
 register = template.Library()
 
@@ -36,3 +42,41 @@ def choice_options(field: BoundField) -> list[dict[str, Any]]:
         }
         for index, (code, label) in enumerate(choices)
     ]
+
+
+def _described_by(field: BoundField) -> str:
+    """The ids that describe a question: its hint, then its error message (GOV.UK's order)."""
+    ids = []
+    if field.help_text:
+        ids.append(f"{field.auto_id}_helptext")
+    if field.errors:
+        ids.append(f"{field.auto_id}_error")
+    return " ".join(ids)
+
+
+@register.simple_tag
+def described_by(field: BoundField) -> str:
+    return _described_by(field)
+
+
+@register.simple_tag
+def text_input(field: BoundField) -> str:
+    """A text box drawn by its widget, told which hint and error describe it.
+
+    No red class on the box: the question's group carries the error's mark (intake.css).
+    """
+    attrs: dict[str, str | bool] = {"class": "form-control"}
+    described = _described_by(field)
+    if described:
+        attrs["aria-describedby"] = described
+    return field.as_widget(attrs=attrs)
+
+
+@register.filter
+def error_target(field: BoundField) -> str:
+    """The id an error summary's link goes to: the field's own input, and for a group of
+    radios, checkboxes or boxes (a fieldset) its first one, as GOV.UK's error summary does."""
+    widget = field.field.widget
+    if isinstance(widget, MultiWidget | CheckboxSelectMultiple | RadioSelect):
+        return f"{field.auto_id}_0"
+    return str(field.auto_id)

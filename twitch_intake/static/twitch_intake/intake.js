@@ -46,9 +46,43 @@
     });
   }
 
+  // The question's legend (or label) for an input, as govuk-frontend's error summary finds
+  // it: the legend when it and the input fit on the screen together, else the input's label.
+  function legendOrLabel(input) {
+    var fieldset = input.closest("fieldset");
+    var legend = fieldset && fieldset.querySelector("legend");
+    if (legend) {
+      var legendTop = legend.getBoundingClientRect().top;
+      var inputRect = input.getBoundingClientRect();
+      if (inputRect.height && window.innerHeight && inputRect.top + inputRect.height - legendTop < window.innerHeight / 2) {
+        return legend;
+      }
+    }
+    return document.querySelector('label[for="' + input.id + '"]') || legend;
+  }
+
+  // An error summary's link: move focus to the question's first input, with its question in
+  // view above it. Without this file the link's #anchor still jumps to the input.
+  function focusTarget(event) {
+    var link = event.target.closest("a[href^='#']");
+    if (!link) { return; }
+    var input = document.getElementById(link.getAttribute("href").slice(1));
+    if (!input || !input.matches("input, textarea, select")) { return; }
+    event.preventDefault();
+    var heading = legendOrLabel(input);
+    if (heading) { heading.scrollIntoView(); } else { input.scrollIntoView(); }
+    input.focus({ preventScroll: true });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.querySelector("[data-error-summary]");
-    if (summary) { summary.focus(); }
+    if (summary) {
+      summary.focus();
+      summary.addEventListener("click", focusTarget);
+    } else {
+      var note = document.querySelector("[data-opened-note]");
+      if (note) { note.focus(); }
+    }
     document.querySelectorAll("form.intake-form").forEach(function (form) {
       form.addEventListener("change", function (event) { exclusive(event); update(form); });
     });

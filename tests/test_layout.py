@@ -109,7 +109,8 @@ def test_a_prefix_or_other_ids_get_a_drawing_of_their_own():
     from twitch_intake import layout
 
     layout._BLANK.clear()
-    plain = _draw(forms.ConfirmBirthDateForm())
-    prefixed = _draw(forms.ConfirmBirthDateForm(prefix="other"))
-    assert 'name="other-date_of_birth"' in prefixed and 'name="date_of_birth"' in plain
-    assert _draw(forms.ConfirmBirthDateForm(auto_id="x_%s")) != plain
+    Form = forms.form_class(questionnaire.TWITCH_INTAKE.page("history"))
+    plain = _draw(Form())
+    prefixed = _draw(Form(prefix="other"))
+    assert 'name="other-duration"' in prefixed and 'name="duration"' in plain
+    assert _draw(Form(auto_id="x_%s")) != plain

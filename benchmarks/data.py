@@ -63,7 +63,18 @@ def realistic_answers(rng: random.Random, emergency_share: float = 0.04) -> dict
         "medication-flags": _some(rng, "medication-flags", 0.8, most=1),
         "condition-flags": _some(rng, "condition-flags", 0.85, most=1),
         "triggers": _some(rng, "triggers", 0.4),
+        # The questions the 11-page form added (questionnaire 1.1.0).
+        "onset": rng.choices(["sudden", "over-days", "gradual", "not-sure"], [10, 20, 55, 15])[0],
+        "course": rng.choices(["better", "same", "worse", "spreading"], [20, 55, 20, 5])[0],
+        "frequency": rng.choice(["many-times-a-day", "daily", "weekly", "rarely"]),
+        "movement": rng.sample(["flicker", "jerk", "tightening", "urge"], rng.randint(1, 2)),
+        "side": rng.choices(["left", "right", "both", "not-sure"], [30, 30, 30, 10])[0],
+        "recent-emergency": False,
+        "family-history": rng.choices(["yes", "no", "not-sure"], [10, 70, 20])[0],
+        "answered-by": rng.choices(["patient", "with-help", "parent-or-carer"], [85, 10, 5])[0],
     }
+    if answers["emergency-signs"] != [NONE]:  # answered on the get-care page
+        answers["emergency-action"] = rng.choice(_codes("emergency-action"))
     if "other" in locations:
         answers["locations-other"] = rng.choice(PLACES)
     if pattern == "comes-and-goes":

@@ -3,9 +3,10 @@
     DATABASE_URL=$(.venv/bin/python -m clinic.devdb) .venv/bin/python -m benchmarks.profiling intake
     ... -m benchmarks.profiling queue --size 100000
     ... -m benchmarks.profiling triage
+    ... -m benchmarks.profiling measure   # no profiler: CPU and queries per kind of request
 
 Profiles count CPU time only (``time.process_time``): waiting on PostgreSQL is left out, so what
-shows is Python's own work. Uses its own database (``twitch_bench_profile``), made afresh. The intake goes through the same
+shows is Python's own work. Uses its own database (``twitch_bench_profile``, or ``--database``), made afresh. The intake goes through the same
 patient flow as ``make bench`` but with Django's test client instead of HTTP, so the profile is
 the app and its middleware only; ``--queries`` lists each request's SQL for one intake.
 """
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import html
 import os
 import pstats
+import re
 import sys
 import time
 from typing import Any
@@ -24,26 +27,39 @@ from .run import setup_django
 
 
 class ClientBrowser:
-    """The :class:`benchmarks.client.Browser` interface over ``django.test.Client``."""
+    """The :class:`benchmarks.client.Browser` interface over ``django.test.Client``.
 
-    def __init__(self) -> None:
+    With a ``meter``, each request's cost is recorded there (see :class:`Meter`).
+    """
+
+    def __init__(self, meter: Meter | None = None) -> None:
         from django.test import Client
 
         self.client = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
         self.log: list[tuple[str, str, int]] = []
+        self.meter = meter
 
     def forget(self) -> None:
         self.client.cookies.clear()
 
     def get(self, path: str, **_: Any) -> Any:
-        return self._wrap("GET", path, self.client.get(path))
+        return self._wrap("GET", path, self._send("GET", path, lambda: self.client.get(path)))
 
     def post(self, path: str, form: Any) -> Any:
         from urllib.parse import urlencode
 
         body = urlencode(form, doseq=True)
-        response = self.client.post(path, body, content_type="application/x-www-form-urlencoded")
+        response = self._send(
+            "POST",
+            path,
+            lambda: self.client.post(path, body, content_type="application/x-www-form-urlencoded"),
+        )
         return self._wrap("POST", path, response)
+
+    def _send(self, method: str, path: str, send: Any) -> Any:
+        if self.meter is None:
+            return send()
+        return self.meter.measure(f"{method} {_kind(path)}", send)
 
     def _wrap(self, method: str, path: str, response: Any) -> Any:
         from urllib.parse import urlsplit
@@ -63,6 +79,130 @@ class ClientBrowser:
         return Wrapped()
 
 
+def _kind(path: str) -> str:
+    """The request's kind: ``page`` for every question page, the view's name otherwise."""
+    parts = path.strip("/").split("/")
+    return parts[1] if len(parts) > 1 else path
+
+
+class Meter:
+    """Per kind of request: the Python process's CPU, the PostgreSQL backend's CPU, queries.
+
+    The test client runs the request in this process, so ``process_time`` around it is the
+    worker's CPU (Django's and the app's, all middleware included), as a sync gunicorn worker
+    counts it. The backend's CPU is read from ``/proc`` (clock ticks, so only a sum over many
+    requests is meaningful), as ``benchmarks.run`` counts it for the server.
+    """
+
+    def __init__(self) -> None:
+        from collections import defaultdict
+
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.backend = cursor.fetchone()[0]
+        self.ticks = os.sysconf("SC_CLK_TCK")
+        self.kinds: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0, 0])
+        self.intakes = 0
+
+    def _backend_cpu(self) -> float:
+        try:
+            with open(f"/proc/{self.backend}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # another machine's PostgreSQL: its CPU is not counted here
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) * 1000 / self.ticks
+
+    def measure(self, kind: str, send: Any) -> Any:
+        from django.db import connection
+
+        writes = [0]
+
+        def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            row[3] += 1
+            if "django_session" in sql and not sql.startswith("SELECT"):
+                writes[0] += 1
+            return execute(sql, params, many, context)
+
+        row = self.kinds[kind]
+        backend = self._backend_cpu()
+        cpu = time.process_time()
+        with connection.execute_wrapper(count):
+            response = send()
+        row[1] += (time.process_time() - cpu) * 1000
+        row[2] += self._backend_cpu() - backend
+        row[0] += 1
+        row[4] += writes[0]
+        return response
+
+    def report(self) -> None:
+        n = self.intakes
+        print(f"per intake, mean of {n} (CPU ms: this process / the PostgreSQL backend)")
+        print(f"{'request':<22}{'count':>7}{'app ms':>9}{'pg ms':>8}{'queries':>9}{'sess.w':>8}")
+        total = [0.0, 0.0, 0.0, 0.0, 0.0]
+        for kind, (calls, cpu, pg, queries, writes) in sorted(self.kinds.items()):
+            line = [calls / n, cpu / n, pg / n, queries / n, writes / n]
+            total = [a + b for a, b in zip(total, line, strict=True)]
+            print(
+                f"{kind:<22}{line[0]:7.1f}{line[1]:9.1f}{line[2]:8.1f}{line[3]:9.1f}{line[4]:8.1f}"
+                f"   per request: {cpu / calls:.2f} + {pg / calls:.2f} ms, "
+                f"{queries / calls:.1f} queries"
+            )
+        print(
+            f"{'whole intake':<22}{total[0]:7.1f}{total[1]:9.1f}{total[2]:8.1f}{total[3]:9.1f}"
+            f"{total[4]:8.1f}   server CPU {total[1] + total[2]:.1f} ms per intake"
+        )
+
+
+def walk_intake(browser: ClientBrowser, patient: Any) -> None:
+    """One whole intake, page by page (the form's pages, not its groups), answering the get-care
+    page's own question when it asks one: link -> date of birth -> pages -> review -> thanks."""
+    from twitch_intake.questionnaire import TWITCH_INTAKE
+
+    from .client import UnexpectedResponse, expect
+    from .data import page_form
+
+    browser.forget()
+    link = f"/intake/link/{patient.token}/"
+    page = expect(browser.get(link), 200)
+    form = {"csrfmiddlewaretoken": page.csrf(), "date_of_birth": patient.date_of_birth}
+    where = expect(browser.post(link, form), 302).location
+    answered_care = False
+    for _ in range(4 * len(TWITCH_INTAKE.pages()) + 6):
+        page = expect(browser.get(where), 200)
+        if where.startswith("/intake/page/"):
+            questions = TWITCH_INTAKE.page(where.rstrip("/").rsplit("/", 1)[1])
+            fields = [("csrfmiddlewaretoken", page.csrf()), *page_form(questions, patient.answers)]
+            where = expect(browser.post(where, fields), 302).location
+        elif where == "/intake/get-care-now/":
+            asked = [
+                q.link_id
+                for q in TWITCH_INTAKE.emergency_responses()
+                if f'name="{q.link_id}"' in page.text and q.link_id in patient.answers
+            ]
+            if asked and not answered_care:
+                answered_care = True
+                fields = [("csrfmiddlewaretoken", page.csrf())]
+                fields += [(link_id, patient.answers[link_id]) for link_id in asked]
+                where = expect(browser.post(where, fields), 302).location
+                continue
+            found = [h for h in _CONTINUE.findall(page.text) if h.startswith("/intake/")]
+            if not found:
+                raise UnexpectedResponse(page, "no way on from the emergency page")
+            where = html.unescape(found[-1])  # "Continue the form"
+        elif where == "/intake/review/":
+            submitted = browser.post("/intake/submit/", {"csrfmiddlewaretoken": page.csrf()})
+            where = expect(submitted, 302).location
+        elif where == "/intake/thanks/":
+            return
+        else:
+            raise UnexpectedResponse(page, f"unexpected page {where}")
+    raise UnexpectedResponse(None, "the intake never reached the thank-you page")
+
+
+_CONTINUE = re.compile(r'<a class="[^"]*" href="([^"]+)">')
+
 DUMP: str | None = None
 
 
@@ -78,29 +218,45 @@ def profile_intake(count: int, limit: int, queries: bool) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from . import data, patient
+    from . import data
     from .run import make_patients
 
     patients = make_patients(count + 4, data.answer_mix(count + 4, seed=8))
     browser = ClientBrowser()
     for p in patients[:3]:  # warm: templates compiled, URLconf loaded
-        patient.intake(browser, p)
+        walk_intake(browser, p)
     if queries:
         with CaptureQueriesContext(connection) as captured:
-            patient.intake(browser, patients[3])
+            walk_intake(browser, patients[3])
         for q in captured.captured_queries:
             print(f"{q['time']}s  {q['sql'][:160]}")
     profile = cProfile.Profile(time.process_time)
     start = time.process_time()
     profile.enable()
     for p in patients[4:]:
-        patient.intake(browser, p)
+        walk_intake(browser, p)
     profile.disable()
     cpu = (time.process_time() - start) * 1000 / count
     _print(profile, limit)
     print(
         f"{count} intakes, {cpu:.1f} ms CPU each under cProfile (about twice the unprofiled cost)"
     )
+
+
+def measure_intake(count: int) -> None:
+    """No profiler: what each kind of request costs, in CPU and queries, per whole intake."""
+    from . import data
+    from .run import make_patients
+
+    patients = make_patients(count + 3, data.answer_mix(count + 3, seed=8))
+    for p in patients[:3]:  # warm: templates compiled, URLconf loaded
+        walk_intake(ClientBrowser(), p)
+    meter = Meter()
+    browser = ClientBrowser(meter)
+    for p in patients[3:]:
+        walk_intake(browser, p)
+        meter.intakes += 1
+    meter.report()
 
 
 def profile_queue(size: int, limit: int, queries: bool) -> None:
@@ -164,7 +320,7 @@ def profile_triage(limit: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["intake", "queue", "triage"])
+    parser.add_argument("what", choices=["intake", "measure", "queue", "triage"])
     parser.add_argument("--count", type=int, default=30, help="intakes to profile")
     parser.add_argument("--size", type=int, default=100_000, help="encounters in the queue")
     parser.add_argument("--limit", type=int, default=35, help="functions listed")
@@ -174,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
         help="list the SQL (intake: one intake's; queue: each page's, with EXPLAIN ANALYZE)",
     )
     parser.add_argument("--dump", help="also write the (last) profile here, for pstats or snakeviz")
+    parser.add_argument(
+        "--database",
+        default="twitch_bench_profile",
+        help="the database made afresh on DATABASE_URL's server (one of your own)",
+    )
     args = parser.parse_args(argv)
     global DUMP
     DUMP = args.dump
@@ -181,9 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     if not server_url:
         print("DATABASE_URL is not set.", file=sys.stderr)
         return 2
-    setup_django(server_url, "twitch_bench_profile")
+    setup_django(server_url, args.database)
     if args.what == "intake":
         profile_intake(args.count, args.limit, args.queries)
+    elif args.what == "measure":
+        measure_intake(args.count)
     elif args.what == "queue":
         profile_queue(args.size, args.limit, args.queries)
     else:

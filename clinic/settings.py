@@ -175,6 +175,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Patients' and (STAFF_IDLE_TIMEOUT) staff sessions end after 30 idle minutes: IdleSessionMiddleware.
 SESSION_COOKIE_AGE = 30 * 60
+# Django's database sessions, read with one plain query (twitch_intake/sessions.py).
+SESSION_ENGINE = "twitch_intake.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

@@ -1010,3 +1010,18 @@ def test_a_yes_no_follow_up_must_name_a_yes_no_question() -> None:
 def test_a_stored_row_of_a_version_not_known_is_read_with_the_current_one(version: Any) -> None:
     assert questionnaire.stored_under(version) is TWITCH_INTAKE
     assert questionnaire.stored_under("1.0.0") is V1_0
+
+
+def test_the_pages_are_worked_out_once_per_definition():
+    """Every patient request asks for the pages many times: one tuple, one lookup per slug."""
+    from twitch_intake.questionnaire import TWITCH_INTAKE
+
+    pages = TWITCH_INTAKE.pages()
+    assert TWITCH_INTAKE.pages() is pages
+    for index, page in enumerate(pages):
+        assert TWITCH_INTAKE.page(page.slug) is page
+        assert TWITCH_INTAKE.page_index(page.slug) == index
+        assert TWITCH_INTAKE.has_page(page.slug)
+    assert not TWITCH_INTAKE.has_page("no-such-page")
+    with pytest.raises(KeyError):
+        TWITCH_INTAKE.page("no-such-page")

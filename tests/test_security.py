@@ -224,7 +224,8 @@ def test_database_down_gives_503_with_retry_after(monkeypatch):
     def refuse(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("twitch_intake.views.Encounter.objects.filter", refuse)
+    # The encounter read, which every patient page makes first.
+    monkeypatch.setattr("twitch_intake.views.Encounter.objects.by_pk", refuse)
     response = client.get("/intake/review/")
     assert response.status_code == 503
     assert response["Retry-After"].isdigit()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router
 from django.db.models import Case, F, Func, OrderBy, Q, Value, When
 from django.db.models.lookups import Exact
 from django.utils import timezone
@@ -178,9 +178,62 @@ def queue_order() -> tuple[OrderBy, ...]:
 IDENTITY_FIELDS = ("patient_name", "date_of_birth", "record_number")
 
 
+#: The UPDATE of :meth:`Encounter.save_fields`, written once per database and list of fields.
+_UPDATES: dict[tuple[str, tuple[str, ...]], tuple[str, list[Any]]] = {}
+
+#: The SQL of :meth:`EncounterQuerySet.by_pk`, compiled once per database and lock mode.
+_BY_PK: dict[tuple[str, bool], tuple[str, list[str], dict[int, Any]]] = {}
+
+
 class EncounterQuerySet(models.QuerySet["Encounter"]):
     def with_token(self, token: str) -> EncounterQuerySet:
         return self.filter(token_hash=hash_token(token))
+
+    def by_pk(self, pk: int, *, lock: bool = False) -> Encounter | None:
+        """The encounter with this primary key, every field loaded, or ``None``; ``lock``: with
+        its row locked (``SELECT ... FOR UPDATE``, in the caller's transaction).
+
+        What ``filter(pk=pk).first()`` returns, without building and compiling that query on
+        every call: every patient request loads its encounter by primary key, and compiling
+        the query of a model of fifty fields costs more CPU than PostgreSQL spends running it.
+        The SQL is Django's own, compiled on first use; the row goes through the fields'
+        converters and ``from_db`` as any queryset's does.
+        """
+        from django.db import connections
+        from django.db.transaction import TransactionManagementError
+
+        if self.query.has_filters():
+            raise TypeError("by_pk() reads by primary key alone: call it on the manager.")
+        using: str | None = getattr(self, "_db", None)  # as using() set it
+        alias = using or (
+            router.db_for_write(self.model) if lock else router.db_for_read(self.model)
+        )
+        connection = connections[alias]
+        if lock and connection.get_autocommit():
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction."
+            )
+        compiled = _BY_PK.get((alias, lock))
+        if compiled is None:
+            query = self.model._base_manager.using(alias).filter(pk=0).order_by()
+            if lock:
+                query = query.select_for_update()
+            compiler = query.query.get_compiler(alias)
+            sql, _params = compiler.as_sql()
+            columns = [column for column, _sql, _alias in compiler.select]
+            names = [column.target.attname for column in columns]
+            compiled = _BY_PK[(alias, lock)] = (sql, names, compiler.get_converters(columns))
+        sql, names, converters = compiled
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = list(row)
+        for position, (functions, expression) in converters.items():
+            for convert in functions:
+                values[position] = convert(values[position], expression, connection)
+        return self.model.from_db(alias, names, values)
 
     def in_queue_order(self) -> EncounterQuerySet:
         """In the clinician's queue order (:func:`queue_order`)."""
@@ -516,6 +569,51 @@ class Encounter(models.Model):
     def alert_failed(self) -> bool:
         """The last try to alert the clinic failed, and no try has succeeded."""
         return bool(self.alert_last_error) and self.alert_sent_at is None
+
+    def save_fields(self, update_fields: Sequence[str]) -> None:
+        """``save(update_fields=update_fields)`` for a loaded encounter, with the UPDATE's SQL
+        written once per list of fields: a page save writes the same columns every time, and
+        building that statement cost more CPU than PostgreSQL spends running it.
+
+        Each value goes through its field as ``save()`` sends it (``pre_save``, so
+        ``updated_at`` moves; ``get_db_prep_save``); no model signal is sent (nothing here
+        listens to one; the history is the database's triggers, which see every UPDATE). A
+        value that is an expression or a model is left to ``save()``.
+        """
+        from django.db import DatabaseError, connections
+
+        alias = self._state.db or router.db_for_write(type(self), instance=self)
+        connection = connections[alias]
+        names = tuple(update_fields)
+        compiled = _UPDATES.get((alias, names))
+        if compiled is None:
+            meta = self._meta
+            fields = [
+                f
+                for f in meta.local_concrete_fields
+                if not f.primary_key and (f.name in names or f.attname in names)
+            ]
+            if len(fields) != len(set(names)):
+                raise ValueError(f"not all of these are fields of Encounter: {names}")
+            quote = connection.ops.quote_name
+            sql = (
+                f"UPDATE {quote(meta.db_table)} SET "
+                + ", ".join(f"{quote(f.column or f.attname)} = %s" for f in fields)
+                + f" WHERE {quote(meta.pk.column or meta.pk.attname)} = %s"
+            )
+            compiled = _UPDATES[(alias, names)] = (sql, fields)
+        sql, fields = compiled
+        values = [field.pre_save(self, False) for field in fields]
+        if any(
+            hasattr(v, "resolve_expression") or hasattr(v, "prepare_database_save") for v in values
+        ):
+            self.save(update_fields=names)
+            return
+        params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, self.pk])
+            if cursor.rowcount != 1:
+                raise DatabaseError("Save with update_fields did not affect any rows.")
 
     def issue_link(self, now: datetime | None = None) -> str:
         """Make a new link token (revoking any earlier one); the caller saves and sends it."""

@@ -289,6 +289,10 @@ class Questionnaire:
     groups: tuple[Group, ...]
     _index: dict[str, Question] = field(init=False, repr=False, compare=False)
     _as_of: dict[str, Questionnaire] = field(init=False, repr=False, compare=False)
+    #: The pages in order and each slug's place: every patient request asks for them, often
+    #: dozens of times, so they are worked out once (the definition is immutable).
+    _pages: tuple[Page, ...] = field(init=False, repr=False, compare=False)
+    _page_at: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {q.link_id: q for g in self.groups for q in g.questions}
@@ -320,6 +324,9 @@ class Questionnaire:
                 version_key(option.since)
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_as_of", {})
+        pages = tuple(page for group in self.groups for page in group.pages)
+        object.__setattr__(self, "_pages", pages)
+        object.__setattr__(self, "_page_at", {page.slug: i for i, page in enumerate(pages)})
 
     # --- versions -----------------------------------------------------------------------------
 
@@ -368,13 +375,17 @@ class Questionnaire:
 
     def pages(self) -> tuple[Page, ...]:
         """Every page of the patient form, in order."""
-        return tuple(page for group in self.groups for page in group.pages)
+        return self._pages
 
     def page(self, slug: str) -> Page:
-        for page in self.pages():
-            if page.slug == slug:
-                return page
-        raise KeyError(slug)
+        return self._pages[self._page_at[slug]]
+
+    def has_page(self, slug: str) -> bool:
+        return slug in self._page_at
+
+    def page_index(self, slug: str) -> int:
+        """The page's place from 0; a ``KeyError`` for a slug that is no page of it."""
+        return self._page_at[slug]
 
     def questions(self) -> Iterator[Question]:
         for group in self.groups:

@@ -258,7 +258,9 @@ def save_page(
     """
     now = timezone.now()
     with history.acting(history.patient(session_key), "save_page"), transaction.atomic():
-        encounter = Encounter.objects.select_for_update().get(pk=encounter_id)
+        encounter = Encounter.objects.by_pk(encounter_id, lock=True)
+        if encounter is None:
+            raise Encounter.DoesNotExist(encounter_id)
         if encounter.is_submitted:
             return PageResult(encounter, already_submitted=True)
         previous = encounter.answers
@@ -286,21 +288,7 @@ def save_page(
         apply_provisional(encounter, assessment, now)
         if is_emergency:
             _queue_alert(encounter, now)
-        encounter.save(
-            update_fields=[
-                "answers",
-                "questionnaire_version",
-                "completed_groups",
-                "status",
-                "alerted_at",
-                "alert_sent_at",
-                "emergency_reported_at",
-                *ACKNOWLEDGEMENT_FIELDS,
-                *RESULT_FIELDS,
-                "language",
-                "updated_at",
-            ]
-        )
+        encounter.save_fields(PAGE_FIELDS)
     return PageResult(encounter, is_emergency=is_emergency)
 
 
@@ -444,6 +432,21 @@ def start_walk_in(
 
 #: What an assessment stores on an encounter, and what a retriage compares.
 RESULT_FIELDS = ("level", "flags", "flag_count", "red_flag_count")
+
+#: What a page save writes.
+PAGE_FIELDS = (
+    "answers",
+    "questionnaire_version",
+    "completed_groups",
+    "status",
+    "alerted_at",
+    "alert_sent_at",
+    "emergency_reported_at",
+    *ACKNOWLEDGEMENT_FIELDS,
+    *RESULT_FIELDS,
+    "language",
+    "updated_at",
+)
 
 
 def _result(encounter: Encounter) -> tuple[Any, ...]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from . import questionnaire, validation
 
@@ -41,8 +42,7 @@ class Steps:
         """The navigator for these completed steps of ``definition`` (the active questionnaire
         unless given). Completed ids that are not steps of it are ignored."""
         definition = definition or questionnaire.TWITCH_INTAKE
-        ids = {page.slug for page in definition.pages()}
-        return cls(definition, frozenset(step for step in completed if step in ids))
+        return cls(definition, frozenset(step for step in completed if definition.has_page(step)))
 
     @classmethod
     def stored(
@@ -95,11 +95,11 @@ class Steps:
         return iter(self.all)
 
     def __contains__(self, step: object) -> bool:
-        return step in self.all
+        return isinstance(step, str) and self.definition.has_page(step)
 
     # --- the order ------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def all(self) -> tuple[str, ...]:
         """Every step, in the order the patient sees them."""
         return tuple(page.slug for page in self.pages)
@@ -132,7 +132,11 @@ class Steps:
 
     def index(self, step: str) -> int:
         """The step's place from 0; a ``ValueError`` for anything that is not a step."""
-        return self.all.index(step)
+        try:
+            return self.definition.page_index(step)
+        except (KeyError, TypeError):  # TypeError: not even hashable
+            # The message ``self.all.index(step)`` gave before the places were looked up.
+            raise ValueError("tuple.index(x): x not in tuple") from None
 
     def number(self, step: str) -> int:
         """The step's place from 1, as the progress bar counts ("Step 2 of 5")."""
@@ -154,7 +158,7 @@ class Steps:
     def completed_in_order(self) -> tuple[str, ...]:
         return tuple(step for step in self.all if step in self.completed)
 
-    @property
+    @cached_property
     def first_incomplete(self) -> str | None:
         """The first step not completed; None when every one is."""
         return next((step for step in self.all if step not in self.completed), None)

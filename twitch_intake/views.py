@@ -140,11 +140,10 @@ def _bound_encounter(request: HttpRequest) -> Encounter | None:
     bound = request.session.get(SESSION_KEY)
     if not isinstance(bound, dict):
         return None
-    # order_by(): a primary-key lookup needs none of the queue's ordering.
     pk = bound.get("id")
-    if pk is None:  # as filter(pk=None) would, without the query
+    if not isinstance(pk, int):  # as filter(pk=None) would, without the query
         return None
-    encounter = Encounter.objects.filter(pk=pk).order_by().first()
+    encounter = Encounter.objects.by_pk(pk)
     if encounter is None or encounter.token_hash != bound.get("link"):
         return None
     return encounter

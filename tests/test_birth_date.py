@@ -107,7 +107,9 @@ def test_a_wrong_date_says_how_many_tries_are_left_and_keeps_what_was_typed(sett
     token = issue(encounter)
     client = Client()
     for left in (4, 3, 2, 1):
-        response = refused_post(client, f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
+        response = refused_post(
+            client, f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980")
+        )
         page = Page(response)
         word = "try" if left == 1 else "tries"
         assert f"You have {left} more {word}." in (page.error("date_of_birth") or "")

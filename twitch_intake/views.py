@@ -195,12 +195,17 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
     )
     if not shown_again and not ratelimit.take(request, "link"):
         if request.method == "POST":
-            return SeeOther(reverse("twitch_intake:link", args=[token]))
+            return SeeOther(SAME_LINK)
         return ratelimit.limited_response(request)
     response, failed = _open_link(request, token)
     if not failed and not shown_again:
         ratelimit.give_back(request, "link")
     return response
+
+
+#: Where a refused try on the link is sent: the link's own page, as a relative reference
+#: (``/intake/link/<token>/`` resolves it to itself), so no response header holds the token.
+SAME_LINK = "./"
 
 
 def _on_link(token_hash: str) -> str:
@@ -211,11 +216,10 @@ def _on_link(token_hash: str) -> str:
 def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     """The page for this try, and whether the try failed (a bad link or a wrong date)."""
     now = timezone.now()
-    here = reverse("twitch_intake:link", args=[token])
     encounter = Encounter.objects.with_token(token).first()
     if encounter is None or not encounter.link_usable(now):
         if request.method == "POST":
-            return SeeOther(here), True  # the GET shows the same page as to anyone else
+            return SeeOther(SAME_LINK), True  # the GET shows the same page as to anyone else
         if (
             encounter is not None
             and encounter.token_expires_at is not None
@@ -236,7 +240,7 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     form = ConfirmBirthDateForm(request.POST)
     if not form.is_valid():
         refused.keep(request, where, form)
-        return SeeOther(here), False
+        return SeeOther(SAME_LINK), False
     # This read was unlocked: the service decides, under the row lock.
     check = services.check_birth_date(
         token_hash,
@@ -258,9 +262,9 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
         # Paused or unusable now: the GET tells this browser so (``lockout.tried_here``), and
         # anyone else the same as for an unknown link.
         refused.drop(request)
-        return SeeOther(here), True
+        return SeeOther(SAME_LINK), True
     refused.keep(request, where, form, tries_left=check.tries_left)
-    return SeeOther(here), True
+    return SeeOther(SAME_LINK), True
 
 
 def _confirm_form(kept: refused.Refused | None) -> ConfirmBirthDateForm:

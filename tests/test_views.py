@@ -1467,6 +1467,26 @@ def test_self_start_creates_an_encounter_and_binds_the_session(client):
 
 
 @pytest.mark.django_db
+def test_self_start_over_the_limit_redirects_and_says_so_while_it_lasts(client, settings):
+    from twitch_intake.models import RateLimitCounter
+
+    set_intake_settings(settings, RATE_LIMIT=1)
+    visit = (timezone.localdate() + dt.timedelta(days=2)).isoformat()
+    walk_in = {"patient_name": "Walk In", "date_of_birth": "1975-03-04", "visit_date": visit}
+    assert client.post("/intake/start/", walk_in).status_code == 302
+    second = IntakeClient()
+    limited = refused_post(second, "/intake/start/", {**walk_in, "patient_name": "Second One"})
+    assert limited.status_code == 429
+    assert second.get("/intake/start/").status_code == 429  # a refresh: still, creating nothing
+    assert Encounter.objects.count() == 1
+    RateLimitCounter.objects.all().delete()  # the window has passed
+    page = Page(second.get("/intake/start/"))
+    assert page.value("patient_name") == "Second One"  # what was typed is still there
+    assert page.error("patient_name") is None
+    assert_private(second.responses)
+
+
+@pytest.mark.django_db
 def test_self_start_refuses_a_bad_name_and_creates_nothing(client):
     visit = timezone.localdate() + dt.timedelta(days=2)
     response = refused_post(
@@ -1542,6 +1562,20 @@ def test_wrong_birth_dates_count_toward_the_rate_limit(client, settings):
     assert response["Retry-After"] == "900"
     assert Encounter.objects.get(pk=first.pk).dob_failures == 2  # the refused try was not counted
     assert Encounter.objects.get(pk=first.pk).locked_until is None
+
+
+@pytest.mark.django_db
+def test_a_limited_try_on_a_link_already_refused_here_says_limited_not_the_old_mismatch(
+    client, settings
+):
+    set_intake_settings(settings, RATE_LIMIT=2)
+    link = f"/intake/link/{issue(make_encounter())}/"
+    wrong = refused_post(client, link, {"date_of_birth": "1999-09-09"})
+    assert "does not match" in (Page(wrong).error("date_of_birth") or "")
+    refused_post(client, link, {"date_of_birth": "1999-09-08"})
+    limited = refused_post(client, link, {"date_of_birth": DOB})
+    assert limited.status_code == 429
+    assert client.get(PAGE_URL.format("emergency")).status_code == 403
 
 
 # --- Versions -------------------------------------------------------------------------------

@@ -195,6 +195,7 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
     )
     if not shown_again and not ratelimit.take(request, "link"):
         if request.method == "POST":
+            refused.drop(request)  # so the GET is counted too, and says the client is limited
             return SeeOther(SAME_LINK)
         return ratelimit.limited_response(request)
     response, failed = _open_link(request, token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urljoin
 
 from django.utils import timezone
 
@@ -203,3 +204,13 @@ def birth_date_boxes(day: str = "17", month: str = "5", year: str = "1980") -> d
     """The date of birth as the patient types it in the day, month and year boxes (by default
     make_encounter's)."""
     return {"date_of_birth_day": day, "date_of_birth_month": month, "date_of_birth_year": year}
+
+
+def refused_post(client: Any, url: str, data: dict[str, Any] | None = None, **extra: Any) -> Any:
+    """POST ``data`` to ``url``, which refuses it: the answer is a 303 to ``url`` itself
+    (redirect after POST, so a refresh resends nothing); returns the page its GET shows.
+    The link's page says "./" (its token is then in no header), which resolves to ``url``."""
+    response = client.post(url, data or {}, follow=True, **extra)
+    chain = [(urljoin(url, location), status) for location, status in response.redirect_chain]
+    assert chain == [(url, 303)], response.redirect_chain
+    return response

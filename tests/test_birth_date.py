@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from tests.factories import birth_date_boxes, issue, make_encounter
+from tests.factories import birth_date_boxes, issue, make_encounter, refused_post
 from tests.test_views import PAGE_URL, Page
 from twitch_intake.forms import ConfirmBirthDateForm, SelfStartForm
 from twitch_intake.models import Encounter
@@ -107,14 +107,38 @@ def test_a_wrong_date_says_how_many_tries_are_left_and_keeps_what_was_typed(sett
     token = issue(encounter)
     client = Client()
     for left in (4, 3, 2, 1):
-        response = client.post(f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
+        response = refused_post(
+            client, f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980")
+        )
         page = Page(response)
         word = "try" if left == 1 else "tries"
         assert f"You have {left} more {word}." in (page.error("date_of_birth") or "")
         assert [page.value(name) for name in BOXES] == ["18", "5", "1980"]
     # A date the form refuses ("must be in the past") is not a try against the link.
-    client.post(f"/intake/link/{token}/", birth_date_boxes("1", "1", "2999"))
+    future = refused_post(client, f"/intake/link/{token}/", birth_date_boxes("1", "1", "2999"))
+    assert "must be in the past" in (Page(future).error("date_of_birth") or "")
+    assert [Page(future).value(name) for name in BOXES] == ["1", "1", "2999"]
     assert Encounter.objects.get(pk=encounter.pk).dob_failures == 4
+
+
+@pytest.mark.django_db
+def test_a_wrong_date_is_shown_again_only_to_its_browser_and_only_on_its_link():
+    """What a refused try typed waits in the session under the link's hash: another browser,
+    or this one on another link, sees the empty form; the token is in no kept value."""
+    encounter, other_encounter = make_encounter(), make_encounter()
+    token, other_token = issue(encounter), issue(other_encounter)
+    client = Client()
+    refused_post(client, f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
+    for who, link in ((Client(), token), (client, other_token)):
+        page = Page(who.get(f"/intake/link/{link}/"))
+        assert page.error("date_of_birth") is None
+        assert [page.value(name) for name in BOXES] == ["", "", ""]
+    assert token not in str(dict(client.session.items()))
+    # Back on its own link: still there (a refresh), until the right date is accepted.
+    again = Page(client.get(f"/intake/link/{token}/"))
+    assert "You have 4 more tries." in (again.error("date_of_birth") or "")
+    assert client.post(f"/intake/link/{token}/", birth_date_boxes()).status_code == 302
+    assert "twitch_intake_refused" not in client.session
 
 
 @pytest.mark.django_db
@@ -124,7 +148,7 @@ def test_the_lock_page_says_how_long_right_after_the_last_try_and_later():
     client = Client()
     for _ in range(4):
         client.post(f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
-    response = client.post(f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
+    response = refused_post(client, f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
     assert response.status_code == 404
     text = Page(response).text()
     assert "paused" in text
@@ -141,7 +165,7 @@ def test_the_lock_page_says_how_long_right_after_the_last_try_and_later():
     text = Page(client.get(f"/intake/link/{token}/")).text()
     assert "Try again in 7 minutes" in text
     # ... and the right date while locked: still the lock page, and no session.
-    response = client.post(f"/intake/link/{token}/", birth_date_boxes())
+    response = refused_post(client, f"/intake/link/{token}/", birth_date_boxes())
     assert "Try again in 7 minutes" in Page(response).text()
     assert client.get(PAGE_URL.format("emergency")).status_code == 403
 
@@ -180,7 +204,7 @@ def test_a_locked_link_that_has_also_expired_has_nothing_to_wait_for():
     )
     for response in (
         client.get(f"/intake/link/{token}/"),
-        client.post(f"/intake/link/{token}/", birth_date_boxes()),
+        refused_post(client, f"/intake/link/{token}/", birth_date_boxes()),
     ):
         assert "twitch_intake/link_unusable.html" in [t.name for t in response.templates]
         assert "Try again in" not in Page(response).text()

@@ -30,6 +30,7 @@ from tests.factories import (
     make_encounter,
     make_submitted,
     page_data,
+    refused_post,
     rich_answers,
 )
 from twitch_intake import fhir, validation
@@ -268,7 +269,7 @@ def test_a_spanish_speaking_patient_completes_the_intake_in_spanish():
         client.get(link), "Su formulario antes de la cita", "Su fecha de nacimiento", "Empezar"
     )
     assert_spanish(
-        client.post(link, {"date_of_birth": "1981-01-01"}),
+        refused_post(client, link, {"date_of_birth": "1981-01-01"}),
         "Hay un problema",
         "Esa fecha no coincide con la que tiene la clínica. Revísela e inténtelo otra vez.",
     )
@@ -376,8 +377,10 @@ def test_a_walk_in_patient_starts_in_spanish():
     )
     assert "Start your form" not in page
     assert_spanish(
-        client.post(
-            "/intake/start/", {"patient_name": "", "date_of_birth": "", "visit_date": "mañana"}
+        refused_post(
+            client,
+            "/intake/start/",
+            {"patient_name": "", "date_of_birth": "", "visit_date": "mañana"},
         ),
         "Hay un problema",
         "Escriba su nombre.",

@@ -10,7 +10,14 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from tests.factories import birth_date_boxes, issue, make_encounter, page_data, routine_answers
+from tests.factories import (
+    birth_date_boxes,
+    issue,
+    make_encounter,
+    page_data,
+    refused_post,
+    routine_answers,
+)
 from tests.test_views import PAGE_IDS, PAGE_URL, Page, answer_pages, sign_in
 from twitch_intake.middleware import IdleSessionMiddleware
 from twitch_intake.models import Encounter
@@ -68,8 +75,15 @@ def test_next_after_the_idle_limit_keeps_the_page_and_shows_it_after_the_date_of
     assert MEDICINES not in page.text()
     assert page.inputs("date_of_birth_day")
 
-    wrong = Page(client.post(CONTINUE_URL, birth_date_boxes("18", "5", "1980")))
+    wrong = Page(refused_post(client, CONTINUE_URL, birth_date_boxes("18", "5", "1980")))
     assert "You have 4 more tries." in (wrong.error("date_of_birth") or "")
+    assert wrong.value("date_of_birth_day") == "18"
+    assert "What you typed on the last page is kept" in wrong.text()
+    # A refresh is a GET: the same message again, and no try used up.
+    again = Page(client.get(CONTINUE_URL))
+    assert "You have 4 more tries." in (again.error("date_of_birth") or "")
+    assert Encounter.objects.get(pk=encounter.pk).dob_failures == 1
+    refused_post(client, CONTINUE_URL, birth_date_boxes("", "5", "1980"))  # not a try either
     assert Encounter.objects.get(pk=encounter.pk).dob_failures == 1
 
     response = client.post(CONTINUE_URL, birth_date_boxes())
@@ -104,7 +118,7 @@ def test_a_replaced_link_leaves_no_way_back_and_says_so():
     client.post(PAGE_URL.format("background"), _typed())
     encounter.refresh_from_db()
     issue(encounter)  # the clinic sent a new link: sessions of the old one end
-    response = client.post(CONTINUE_URL, birth_date_boxes())
+    response = refused_post(client, CONTINUE_URL, birth_date_boxes())
     assert response.status_code == 403
     assert "Please open your link again" in Page(response).text()
     assert all("medications" not in v.get("data", {}) for v in _dicts(dict(client.session)))

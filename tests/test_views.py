@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 from django.core import mail
@@ -22,6 +23,7 @@ from tests.factories import (
     issue,
     make_encounter,
     page_data,
+    refused_post,
     rich_answers,
     routine_answers,
 )
@@ -232,9 +234,27 @@ def assert_private(responses: list[Any], token: str | None = None) -> None:
         assert "no-store" in response["Cache-Control"], response.path
         assert response["Referrer-Policy"] == "same-origin", response.path
         if response.has_header("Location"):
+            if token:
+                assert token not in response["Location"]
+            if _sees_itself(response):
+                continue  # a refused POST of a page outside the intake: back to itself
             assert CLEAN_LOCATION.match(response["Location"]), response["Location"]
             if token:
                 assert token not in response["Location"]
+
+
+def _sees_itself(response: Any) -> bool:
+    """A 303 back to the very URL that was posted to: the link's page (as "./", so the
+    token is in no header), the start or the continue page."""
+    return (
+        response.status_code == 303
+        and urljoin(response.path, response["Location"]) == response.path
+        and (
+            response["Location"] == "./"
+            if response.path.startswith("/intake/link/")
+            else response.path in {"/intake/start/", "/intake/continue/"}
+        )
+    )
 
 
 def summary_target(link_id: str) -> str:
@@ -1150,8 +1170,9 @@ def _normalised(response: Any) -> str:
 @pytest.mark.django_db
 def test_wrong_birth_date_then_lockout_after_five(client, encounter, settings):
     token = issue(encounter)
+    link = f"/intake/link/{token}/"
     for attempt in range(1, 5):
-        response = client.post(f"/intake/link/{token}/", {"date_of_birth": "1980-05-18"})
+        response = refused_post(client, link, {"date_of_birth": "1980-05-18"})
         assert response.status_code == 200
         page = Page(response)
         assert "does not match" in (page.error("date_of_birth") or "")
@@ -1159,7 +1180,7 @@ def test_wrong_birth_date_then_lockout_after_five(client, encounter, settings):
         assert Encounter.objects.get(pk=encounter.pk).dob_failures == attempt
         assert client.get(PAGE_URL.format("emergency")).status_code == 403
 
-    response = client.post(f"/intake/link/{token}/", {"date_of_birth": "1980-05-18"})
+    response = refused_post(client, link, {"date_of_birth": "1980-05-18"})
     assert response.status_code == 404
     # This browser made the tries: it is told the link is paused (tests/test_birth_date.py).
     assert "twitch_intake/link_locked.html" in [t.name for t in response.templates]
@@ -1171,8 +1192,8 @@ def test_wrong_birth_date_then_lockout_after_five(client, encounter, settings):
 
     # Now even the right date gets the same page, and binds nothing.
     for response in (
-        client.post(f"/intake/link/{token}/", {"date_of_birth": DOB}),
-        client.get(f"/intake/link/{token}/"),
+        refused_post(client, link, {"date_of_birth": DOB}),
+        client.get(link),
     ):
         assert response.status_code == 404
         assert "twitch_intake/link_locked.html" in [t.name for t in response.templates]
@@ -1213,9 +1234,9 @@ def test_locked_expired_and_unknown_links_look_the_same(client, encounter):
     responses = [
         client.get(f"/intake/link/{locked_token}/"),
         client.get(f"/intake/link/{expired_token}/"),
-        client.post(f"/intake/link/{expired_token}/", {"date_of_birth": DOB}),
+        refused_post(client, f"/intake/link/{expired_token}/", {"date_of_birth": DOB}),
         client.get("/intake/link/not-a-real-token/"),
-        client.post("/intake/link/not-a-real-token/", {"date_of_birth": DOB}),
+        refused_post(client, "/intake/link/not-a-real-token/", {"date_of_birth": DOB}),
     ]
     assert {r.status_code for r in responses} == {404}
     assert len({_normalised(r) for r in responses}) == 1
@@ -1311,7 +1332,8 @@ def test_a_new_link_ends_sessions_opened_with_the_old_one(client, encounter):
     assert row(encounter) == before
 
     assert client.get(f"/intake/link/{old_token}/").status_code == 404
-    assert client.post(f"/intake/link/{old_token}/", {"date_of_birth": DOB}).status_code == 404
+    old_link = f"/intake/link/{old_token}/"
+    assert refused_post(client, old_link, {"date_of_birth": DOB}).status_code == 404
     old_session = client.cookies["sessionid"].value
     response = client.post(f"/intake/link/{new_token}/", {"date_of_birth": DOB})
     assert response["Location"] == PAGE_URL.format("history")  # the answers so far are kept
@@ -1445,9 +1467,30 @@ def test_self_start_creates_an_encounter_and_binds_the_session(client):
 
 
 @pytest.mark.django_db
+def test_self_start_over_the_limit_redirects_and_says_so_while_it_lasts(client, settings):
+    from twitch_intake.models import RateLimitCounter
+
+    set_intake_settings(settings, RATE_LIMIT=1)
+    visit = (timezone.localdate() + dt.timedelta(days=2)).isoformat()
+    walk_in = {"patient_name": "Walk In", "date_of_birth": "1975-03-04", "visit_date": visit}
+    assert client.post("/intake/start/", walk_in).status_code == 302
+    second = IntakeClient()
+    limited = refused_post(second, "/intake/start/", {**walk_in, "patient_name": "Second One"})
+    assert limited.status_code == 429
+    assert second.get("/intake/start/").status_code == 429  # a refresh: still, creating nothing
+    assert Encounter.objects.count() == 1
+    RateLimitCounter.objects.all().delete()  # the window has passed
+    page = Page(second.get("/intake/start/"))
+    assert page.value("patient_name") == "Second One"  # what was typed is still there
+    assert page.error("patient_name") is None
+    assert_private(second.responses)
+
+
+@pytest.mark.django_db
 def test_self_start_refuses_a_bad_name_and_creates_nothing(client):
     visit = timezone.localdate() + dt.timedelta(days=2)
-    response = client.post(
+    response = refused_post(
+        client,
         "/intake/start/",
         {
             "patient_name": "Walk\x07In",
@@ -1457,6 +1500,10 @@ def test_self_start_refuses_a_bad_name_and_creates_nothing(client):
     )
     assert response.status_code == 200
     assert Page(response).error("patient_name")
+    assert Page(response).value("patient_name") == "Walk\x07In"
+    # A refresh is a GET: the same page, what was typed and why, again; still nothing created.
+    again = client.get("/intake/start/")
+    assert Page(again).error("patient_name") == Page(response).error("patient_name")
     assert not Encounter.objects.exists()
     assert client.get(PAGE_URL.format("emergency")).status_code == 403
 
@@ -1488,7 +1535,7 @@ def test_unknown_links_are_rate_limited_per_client(client, encounter, settings):
     for response in (
         client.get("/intake/link/guess-4/"),
         client.get(f"/intake/link/{token}/"),  # even a real link, from this client
-        client.post(f"/intake/link/{token}/", {"date_of_birth": DOB}),
+        refused_post(client, f"/intake/link/{token}/", {"date_of_birth": DOB}),
     ):
         assert response.status_code == 429
         assert response["Retry-After"] == "600"
@@ -1507,15 +1554,28 @@ def test_wrong_birth_dates_count_toward_the_rate_limit(client, settings):
     first_token, second_token = issue(first), issue(second)
     # Spread over two links, so no single link locks: only the client limit stops the guessing.
     for token in (first_token, second_token, first_token, second_token):
-        assert (
-            client.post(f"/intake/link/{token}/", {"date_of_birth": "1999-09-09"}).status_code
-            == 200
-        )
-    response = client.post(f"/intake/link/{first_token}/", {"date_of_birth": "1999-09-09"})
+        wrong = refused_post(client, f"/intake/link/{token}/", {"date_of_birth": "1999-09-09"})
+        assert wrong.status_code == 200
+        assert "does not match" in (Page(wrong).error("date_of_birth") or "")
+    response = refused_post(client, f"/intake/link/{first_token}/", {"date_of_birth": "1999-09-09"})
     assert response.status_code == 429
     assert response["Retry-After"] == "900"
     assert Encounter.objects.get(pk=first.pk).dob_failures == 2  # the refused try was not counted
     assert Encounter.objects.get(pk=first.pk).locked_until is None
+
+
+@pytest.mark.django_db
+def test_a_limited_try_on_a_link_already_refused_here_says_limited_not_the_old_mismatch(
+    client, settings
+):
+    set_intake_settings(settings, RATE_LIMIT=2)
+    link = f"/intake/link/{issue(make_encounter())}/"
+    wrong = refused_post(client, link, {"date_of_birth": "1999-09-09"})
+    assert "does not match" in (Page(wrong).error("date_of_birth") or "")
+    refused_post(client, link, {"date_of_birth": "1999-09-08"})
+    limited = refused_post(client, link, {"date_of_birth": DOB})
+    assert limited.status_code == 429
+    assert client.get(PAGE_URL.format("emergency")).status_code == 403
 
 
 # --- Versions -------------------------------------------------------------------------------

@@ -24,7 +24,18 @@ from django.utils.translation import get_language, gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import display, drafts, history, idle, lockout, questionnaire, ratelimit, services, triage
+from . import (
+    display,
+    drafts,
+    history,
+    idle,
+    lockout,
+    questionnaire,
+    ratelimit,
+    refused,
+    services,
+    triage,
+)
 from .conf import app_settings
 from .forms import (
     REVEALED,
@@ -34,7 +45,7 @@ from .forms import (
     form_class,
     initial_for,
 )
-from .models import Encounter
+from .models import Encounter, hash_token
 from .steps import Steps
 
 SESSION_KEY = "twitch_intake"
@@ -153,6 +164,7 @@ def _bind(request: HttpRequest, encounter: Encounter) -> None:
     request.session.cycle_key()  # a new session id at every sign-in: no fixation
     idle.forget(request.session, keep_typed_for=encounter.pk)
     drafts.forget(request, unless_for=encounter)
+    refused.drop(request)  # what was typed before the date was accepted is done with
     request.session[SESSION_KEY] = {"id": encounter.pk, "link": encounter.token_hash}
 
 
@@ -214,13 +226,36 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
 
     Each try is counted against the client's limit before it is made, and given back if it
     went well, so a burst of parallel tries gets no more than the limit between them.
+
+    A refused POST (a wrong date, a bad link, over the limit) is answered with a 303 to this
+    URL: the GET shows why (``refused`` keeps the typed date and the tries left), and a
+    refresh is that GET, which never makes a try. A link that is unusable or paused, and the
+    limit, are read again by the GET, so it looks to everyone as it did before the redirect.
+    The GET that shows a refused try again is not counted: its POST was (and something is kept
+    only for a real link, so it guesses nothing).
     """
-    if not ratelimit.take(request, "link"):
+    shown_again = request.method != "POST" and (
+        refused.take(request, _on_link(hash_token(token))) is not None
+    )
+    if not shown_again and not ratelimit.take(request, "link"):
+        if request.method == "POST":
+            refused.drop(request)  # so the GET is counted too, and says the client is limited
+            return SeeOther(SAME_LINK)
         return ratelimit.limited_response(request)
     response, failed = _open_link(request, token)
-    if not failed:
+    if not failed and not shown_again:
         ratelimit.give_back(request, "link")
     return response
+
+
+#: Where a refused try on the link is sent: the link's own page, as a relative reference
+#: (``/intake/link/<token>/`` resolves it to itself), so no response header holds the token.
+SAME_LINK = "./"
+
+
+def _on_link(token_hash: str) -> str:
+    """What a refused try on a link is kept under: the link's hash, never its token."""
+    return f"link:{token_hash}"
 
 
 def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
@@ -228,6 +263,8 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     now = timezone.now()
     encounter = Encounter.objects.with_token(token).first()
     if encounter is None or not encounter.link_usable(now):
+        if request.method == "POST":
+            return SeeOther(SAME_LINK), True  # the GET shows the same page as to anyone else
         if (
             encounter is not None
             and encounter.token_expires_at is not None
@@ -240,12 +277,16 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
         emergency = encounter.level == triage.Level.EMERGENCY
         page = _context(**_no_office_line(emergency))
         return render(request, "twitch_intake/already_sent.html", page), False
-    form = ConfirmBirthDateForm(request.POST or None)
-    if request.method != "POST" or not form.is_valid():
-        return _confirm_page(request, form), False
-    # This read was unlocked: the service decides, under the row lock.
     # Found by its token_hash (with_token), so the hash is not None.
     token_hash = cast(str, encounter.token_hash)
+    where = _on_link(token_hash)
+    if request.method != "POST":
+        return _confirm_page(request, _confirm_form(refused.take(request, where))), False
+    form = ConfirmBirthDateForm(request.POST)
+    if not form.is_valid():
+        refused.keep(request, where, form)
+        return SeeOther(SAME_LINK), False
+    # This read was unlocked: the service decides, under the row lock.
     check = services.check_birth_date(
         token_hash,
         form.cleaned_data["date_of_birth"],
@@ -263,11 +304,24 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
     if check.outcome is services.BirthDate.WRONG:
         lockout.remember_wrong_try(request.session, token_hash)
     if check.outcome is services.BirthDate.UNUSABLE or not check.tries_left:
-        if lockout.tried_here(request.session, token_hash):
-            return _link_locked(request, check.locked_until, now), True
-        return _link_unusable(request), True
-    form.add_error("date_of_birth", _mismatch(check.tries_left))
-    return _confirm_page(request, form, tries_left=check.tries_left), True
+        # Paused or unusable now: the GET tells this browser so (``lockout.tried_here``), and
+        # anyone else the same as for an unknown link.
+        refused.drop(request)
+        return SeeOther(SAME_LINK), True
+    refused.keep(request, where, form, tries_left=check.tries_left)
+    return SeeOther(SAME_LINK), True
+
+
+def _confirm_form(kept: refused.Refused | None) -> ConfirmBirthDateForm:
+    """The date-of-birth form for a GET (the link's page, the continue page): empty, or as
+    refused on that page in this session (for a link, that link) with why, the tries left
+    included."""
+    if kept is None:
+        return ConfirmBirthDateForm()
+    form = ConfirmBirthDateForm(kept.query_dict())
+    if form.is_valid() and kept.tries_left:
+        form.add_error("date_of_birth", _mismatch(kept.tries_left))
+    return form
 
 
 def _mismatch(tries_left: int) -> ValidationError:
@@ -283,8 +337,8 @@ def _mismatch(tries_left: int) -> ValidationError:
     )
 
 
-def _confirm_page(request: HttpRequest, form: ConfirmBirthDateForm, **extra: Any) -> HttpResponse:
-    return render(request, "twitch_intake/confirm.html", _context(form=form, **extra))
+def _confirm_page(request: HttpRequest, form: ConfirmBirthDateForm) -> HttpResponse:
+    return render(request, "twitch_intake/confirm.html", _context(form=form))
 
 
 def _link_unusable(request: HttpRequest) -> HttpResponse:
@@ -305,25 +359,38 @@ def _link_locked(
 @intake_view
 @require_http_methods(["GET", "POST"])
 def self_start(request: HttpRequest) -> HttpResponse:
-    """A walk-in patient starts without a link (only where the clinic turned this on)."""
+    """A walk-in patient starts without a link (only where the clinic turned this on).
+
+    A refused POST (a problem with what was typed, or over the limit) is answered with a 303
+    to this page, whose GET shows it with what was typed (``refused``), until one is taken.
+    """
     if not app_settings.SELF_START:
         raise Http404
-    form = SelfStartForm(request.POST or None)
+    here = reverse("twitch_intake:self_start")
     if request.method == "POST":
-        if ratelimit.is_limited(request, "start"):
+        form = SelfStartForm(request.POST)
+        limited = ratelimit.is_limited(request, "start")
+        # Counted first, and only when valid: a burst cannot pass, a typing slip costs nothing.
+        if limited or not form.is_valid() or not ratelimit.take(request, "start"):
+            refused.keep(request, "start", form, limited=limited or form.is_valid())
+            return SeeOther(here)
+        data = form.cleaned_data
+        encounter = services.start_walk_in(
+            patient_name=data["patient_name"],
+            date_of_birth=data["date_of_birth"],
+            visit_date=data["visit_date"],
+            language=get_language() or "",
+        )
+        _bind(request, encounter)
+        return redirect(_resume_url(encounter))
+    kept = refused.take(request, "start")
+    if kept is None:
+        form = SelfStartForm()
+    else:
+        if kept.limited and ratelimit.is_limited(request, "start"):
             return ratelimit.limited_response(request)
-        if form.is_valid():
-            if not ratelimit.take(request, "start"):  # counted first: a burst cannot pass
-                return ratelimit.limited_response(request)
-            data = form.cleaned_data
-            encounter = services.start_walk_in(
-                patient_name=data["patient_name"],
-                date_of_birth=data["date_of_birth"],
-                visit_date=data["visit_date"],
-                language=get_language() or "",
-            )
-            _bind(request, encounter)
-            return redirect(_resume_url(encounter))
+        form = SelfStartForm(kept.query_dict())
+        form.is_valid()  # the errors to show: what is wrong with what was typed
     return render(request, "twitch_intake/self_start.html", _context(form=form))
 
 
@@ -336,19 +403,27 @@ def resume(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def welcome_back(request: HttpRequest) -> HttpResponse:
     """The date of birth again, after the session went idle: the link's own check, counted
-    against the same lock and the client's same limit. Then the page that was being typed."""
+    against the same lock and the client's same limit. Then the page that was being typed.
+
+    A refused POST is answered with a 303 to this page: its GET shows why, with the date as
+    typed (``refused``), and a refresh is that GET, which never makes a try.
+    """
     closed = idle.suspended(request.session)
     if closed is None:
         if _bound_encounter(request) is not None:
             return redirect("twitch_intake:resume")
         return render(request, "twitch_intake/session_ended.html", _context(), status=403)
-    form = ConfirmBirthDateForm(request.POST or None)
-    minutes = int(app_settings.IDLE_TIMEOUT.total_seconds() // 60)
-    page = {"form": form, "kept": idle.has_typed(request.session), "idle_minutes": minutes}
-    if request.method != "POST" or not form.is_valid():
-        return render(request, "twitch_intake/welcome_back.html", _context(**page))
+    here = reverse("twitch_intake:welcome_back")
+    where = f"continue:{closed['link']}"
+    if request.method != "POST":
+        return _welcome_back_page(request, closed, where)
+    form = ConfirmBirthDateForm(request.POST)
+    if not form.is_valid():
+        refused.keep(request, where, form)
+        return SeeOther(here)
     if not ratelimit.take(request, "link"):
-        return ratelimit.limited_response(request)
+        refused.keep(request, where, form, limited=True)
+        return SeeOther(here)
     now = timezone.now()
     check = services.check_birth_date(
         str(closed["link"]),
@@ -371,18 +446,43 @@ def welcome_back(request: HttpRequest) -> HttpResponse:
         return redirect(_resume_url(matched))
     if check.outcome is services.BirthDate.WRONG and check.tries_left:
         lockout.remember_wrong_try(request.session, str(closed["link"]))
-        form.add_error("date_of_birth", _mismatch(check.tries_left))
-        return render(request, "twitch_intake/welcome_back.html", _context(**page))
+        refused.keep(request, where, form, tries_left=check.tries_left)
+        return SeeOther(here)
+    refused.drop(request)
     if check.outcome is services.BirthDate.WRONG or (
         check.locked_until is not None and check.locked_until > now
     ):
         # Locked now (by this try or before): the patient may wait it out and come back here.
         lockout.remember_wrong_try(request.session, str(closed["link"]))
-        return _link_locked(request, check.locked_until, now)
+        return SeeOther(here)
     # The link was replaced or expired: only a new link opens the intake now.
     idle.forget(request.session)
     request.session.pop(idle.TYPED_KEY, None)
-    return render(request, "twitch_intake/session_ended.html", _context(), status=403)
+    return SeeOther(here)
+
+
+def _welcome_back_page(request: HttpRequest, closed: dict[str, Any], where: str) -> HttpResponse:
+    """The continue page for a GET: the lock page while the link is paused after this
+    browser's wrong tries; the limit's page while a refused POST was over it; else the form,
+    as refused here (with why, the tries left included) until a date is accepted."""
+    now = timezone.now()
+    link = str(closed["link"])
+    if lockout.tried_here(request.session, link):
+        locked_until = (
+            Encounter.objects.filter(token_hash=link, locked_until__gt=now)
+            .order_by()
+            .values_list("locked_until", flat=True)
+            .first()
+        )
+        if locked_until is not None:
+            return _link_locked(request, locked_until, now)
+    kept = refused.take(request, where)
+    if kept is not None and kept.limited and ratelimit.is_limited(request, "link"):
+        return ratelimit.limited_response(request)
+    form = _confirm_form(kept)
+    minutes = int(app_settings.IDLE_TIMEOUT.total_seconds() // 60)
+    page = {"form": form, "kept": idle.has_typed(request.session), "idle_minutes": minutes}
+    return render(request, "twitch_intake/welcome_back.html", _context(**page))
 
 
 # --- The pages ------------------------------------------------------------------------------

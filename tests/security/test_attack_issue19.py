@@ -15,6 +15,7 @@ import re
 import time
 import zlib
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -31,6 +32,7 @@ from tests.factories import (
     make_encounter,
     make_submitted,
     page_data,
+    refused_post,
     routine_answers,
 )
 from tests.test_views import PAGE_IDS, PAGE_URL, REVIEW_URL, SUBMIT_URL, Page, answer_pages
@@ -205,15 +207,20 @@ def test_finding_a_refused_post_is_answered_with_a_page_not_a_redirect(where):
 
 def test_finding_refreshing_the_wrong_date_page_uses_up_a_try():
     """The consequence of the above on the link page: a patient who refreshes after "does not
-    match" (and confirms the browser's prompt) is charged a second wrong try."""
+    match" (and confirms the browser's prompt) is charged a second wrong try.
+
+    After a redirect-after-POST a browser's refresh is a GET of the page it was sent to: the
+    wrong POST is answered 303, the browser GETs the page, and a refresh GETs it again."""
     browser = Client()
     encounter = make_encounter()
     token = issue(encounter)
-    wrong = birth_date_boxes("18", "5", "1980")
-    browser.post(f"/intake/link/{token}/", wrong)
-    # Refresh = the browser sends the same POST again.
-    browser.post(f"/intake/link/{token}/", wrong)
+    link = f"/intake/link/{token}/"
+    response = browser.post(link, birth_date_boxes("18", "5", "1980"))
+    assert response.status_code == 303 and urljoin(link, response["Location"]) == link
+    browser.get(link)
+    refreshed = browser.get(link)  # Refresh
     assert Encounter.objects.get(pk=encounter.pk).dob_failures == 1
+    assert "You have 4 more tries." in refreshed.content.decode()
 
 
 def test_finding_admin_save_puts_the_patients_name_in_the_messages_cookie(client):
@@ -435,8 +442,12 @@ def test_hostile_date_boxes_never_500_and_open_only_with_the_real_date(boxes):
     encounter = make_encounter()
     token = issue(encounter)
     browser = Client()
-    response = browser.post(f"/intake/link/{token}/", birth_date_boxes(*boxes))
-    assert response.status_code in {200, 302, 404}
+    link = f"/intake/link/{token}/"
+    response = browser.post(link, birth_date_boxes(*boxes))
+    assert response.status_code in {302, 303}
+    if response.status_code == 303:  # refused: the page it shows again never 500s either
+        assert urljoin(link, response["Location"]) == link
+        assert browser.get(link).status_code in {200, 404}
     opened = response.status_code == 302
     if opened:
         # Only forms of 17 May 1980 may open.
@@ -465,8 +476,9 @@ def test_arrays_and_the_old_single_field_in_the_date_boxes_never_500():
         {"date_of_birth": "x" * 10_000},
         {"date_of_birth": "1980-05-17", "date_of_birth_day": ""},
     ):
-        response = browser.post(f"/intake/link/{token}/", data)
-        assert response.status_code in {200, 302, 404}, data
+        response = browser.post(f"/intake/link/{token}/", data, follow=True)
+        assert response.status_code in {200, 404}, data
+        assert [status for _, status in response.redirect_chain] in ([], [302], [303]), data
 
 
 def test_the_continue_page_cannot_guess_beyond_the_lock():
@@ -479,7 +491,7 @@ def test_the_continue_page_cannot_guess_beyond_the_lock():
         browser.post(CONTINUE_URL, birth_date_boxes(str(day), "1", "1990"))
     assert Encounter.objects.get(pk=encounter.pk).locked_until is not None
     # Locked now: the right date does not open it, on the continue page or the link.
-    right = browser.post(CONTINUE_URL, birth_date_boxes())
+    right = refused_post(browser, CONTINUE_URL, birth_date_boxes())
     assert right.status_code == 404
     assert SESSION_KEY not in browser.session
     assert browser.get(PAGE_URL.format("emergency")).status_code in {302, 303, 403}
@@ -501,7 +513,9 @@ def test_a_suspended_session_opens_nothing_without_the_date_of_birth():
     assert browser.post(SUBMIT_URL).status_code in {303, 403}
     assert not Encounter.objects.get(pk=encounter.pk).is_submitted
     # Another patient's date of birth does not resume it either.
-    assert browser.post(CONTINUE_URL, birth_date_boxes("3", "2", "1991")).status_code == 200
+    assert (
+        refused_post(browser, CONTINUE_URL, birth_date_boxes("3", "2", "1991")).status_code == 200
+    )
     assert SESSION_KEY not in browser.session
 
 
@@ -571,8 +585,8 @@ def test_the_lock_page_is_for_the_browser_that_tried_only():
     unknown = stranger.get("/intake/link/not-a-real-token/").content.decode()
     for response in (
         stranger.get(f"/intake/link/{token}/"),
-        stranger.post(f"/intake/link/{token}/", birth_date_boxes("1", "1", "2001")),
-        stranger.post(f"/intake/link/{token}/", birth_date_boxes("17", "5", "1980")),
+        refused_post(stranger, f"/intake/link/{token}/", birth_date_boxes("1", "1", "2001")),
+        refused_post(stranger, f"/intake/link/{token}/", birth_date_boxes("17", "5", "1980")),
     ):
         assert response.status_code == 404
         html = response.content.decode()
@@ -685,7 +699,7 @@ def test_hostile_date_boxes_are_escaped_when_shown_again():
     token = issue(encounter)
     browser = Client()
     for url in (f"/intake/link/{token}/", "/intake/start/"):
-        response = browser.post(url, birth_date_boxes(XSS, XSS, XSS))
+        response = refused_post(browser, url, birth_date_boxes(XSS, XSS, XSS))
         assert response.status_code in {200, 404}
         assert b"<script>alert(1)" not in response.content
         assert b"<img src=x" not in response.content
@@ -711,10 +725,12 @@ def test_tries_left_lock_and_continue_pages_render_in_every_language(settings, l
     token = issue(encounter)
     browser = Client()
     browser.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    link = f"/intake/link/{token}/"
     for _ in range(4):
-        response = browser.post(f"/intake/link/{token}/", birth_date_boxes("1", "1", "2001"))
+        response = refused_post(browser, link, birth_date_boxes("1", "1", "2001"))
         assert response.status_code == 200
-    locked = browser.post(f"/intake/link/{token}/", birth_date_boxes("1", "1", "2001"))
+        assert "twitch_intake/confirm.html" in [t.name for t in response.templates]
+    locked = refused_post(browser, link, birth_date_boxes("1", "1", "2001"))
     assert locked.status_code == 404
     assert "twitch_intake/link_locked.html" in [t.name for t in locked.templates]
     again = browser.get(f"/intake/link/{token}/")
@@ -726,8 +742,8 @@ def test_tries_left_lock_and_continue_pages_render_in_every_language(settings, l
     _idle_for(other, 31)
     assert other.get(PAGE_URL.format("emergency"))["Location"] == CONTINUE_URL
     assert other.get(CONTINUE_URL).status_code == 200
-    assert other.post(CONTINUE_URL, birth_date_boxes("1", "1", "2001")).status_code == 200
-    assert other.post(CONTINUE_URL, birth_date_boxes("", "13", "x")).status_code == 200
+    assert refused_post(other, CONTINUE_URL, birth_date_boxes("1", "1", "2001")).status_code == 200
+    assert refused_post(other, CONTINUE_URL, birth_date_boxes("", "13", "x")).status_code == 200
 
 
 def test_a_review_left_open_for_one_patient_never_sends_the_next_patients_intake():

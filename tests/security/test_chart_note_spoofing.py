@@ -14,7 +14,13 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tests.factories import emergency_answers, make_encounter, make_submitted, routine_answers
+from tests.factories import (
+    emergency_answers,
+    make_encounter,
+    make_submitted,
+    refused_post,
+    routine_answers,
+)
 from tests.security.patient import bound_client
 from tests.test_admin import change_form_data
 from tests.test_views import Page
@@ -166,7 +172,8 @@ def test_self_start_refuses_a_name_of_more_than_one_line_or_with_hidden_controls
 ):
     _set_self_start(settings)
     visit = timezone.localdate() + dt.timedelta(days=3)
-    response = client.post(
+    response = refused_post(
+        client,
         "/intake/start/",
         {"patient_name": name, "date_of_birth": "1975-03-04", "visit_date": visit.isoformat()},
     )

@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import make_encounter, routine_answers
+from tests.factories import make_encounter, refused_post, routine_answers
 from twitch_intake import fhir
 from twitch_intake.models import EARLIEST_BIRTH, EARLIEST_VISIT, LATEST_VISIT, Encounter
 
@@ -213,7 +213,8 @@ def test_self_start_refuses_a_birth_date_outside_the_same_bounds(client, setting
     settings.TWITCH_INTAKE = {**getattr(settings, "TWITCH_INTAKE", {}), "SELF_START": True}
     visit = timezone.localdate() + dt.timedelta(days=2)
     for born in [(EARLIEST_BIRTH - dt.timedelta(days=1)).isoformat(), "9999-12-31"]:
-        response = client.post(
+        response = refused_post(
+            client,
             "/intake/start/",
             {"patient_name": "Walk In", "date_of_birth": born, "visit_date": visit.isoformat()},
         )

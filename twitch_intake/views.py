@@ -100,7 +100,7 @@ DRAWN_FOR = "_for"
 def _drawn_for(encounter: Encounter) -> str:
     """Names the intake a form was drawn for, without its id or link (an HMAC of both)."""
     value = f"{encounter.pk}:{encounter.token_hash}"
-    return salted_hmac("twitch_intake.drawn-for", value).hexdigest()[:20]
+    return salted_hmac("twitch_intake.drawn-for", value, algorithm="sha256").hexdigest()[:20]
 
 
 def _kept_as(request: HttpRequest, slug: str | None) -> str | None:

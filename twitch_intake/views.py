@@ -518,14 +518,7 @@ def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
             # Nothing is saved: the stored answers stay as they were.
             drafts.keep(request, encounter, slug, form.draft(), opened=form.opened())
             return SeeOther(here)
-        result = services.save_page(
-            encounter.pk,
-            page_def,
-            form.answers,
-            language=get_language() or "",
-            session_key=request.session.session_key,
-        )
-        drafts.drop(request, slug)
+        result = _save(request, encounter, page_def, form.answers, draft=slug)
         if result.already_submitted:
             return redirect("twitch_intake:thanks")
         if result.is_emergency and _asks_about_emergencies(page_def):
@@ -548,6 +541,26 @@ def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
     if draft is not None:
         opened_ids = list(draft.opened)
     return _render_page(request, encounter, steps, page_def, form, opened=opened_ids)
+
+
+def _save(
+    request: HttpRequest,
+    encounter: Encounter,
+    page: questionnaire.Page,
+    answers: dict[str, Any],
+    *,
+    draft: str,
+) -> services.PageResult:
+    """Save a page's answers in the patient's language; what was typed on it is done with."""
+    result = services.save_page(
+        encounter.pk,
+        page,
+        answers,
+        language=get_language() or "",
+        session_key=request.session.session_key,
+    )
+    drafts.drop(request, draft)
+    return result
 
 
 def _render_page(
@@ -648,14 +661,7 @@ def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
                 # what was ticked, and why it was refused, are shown on the GET.
                 drafts.keep(request, encounter, GET_CARE, form.draft())
                 return SeeOther(reverse("twitch_intake:get_care"))
-            result = services.save_page(
-                encounter.pk,
-                page,
-                form.answers,
-                language=get_language() or "",
-                session_key=request.session.session_key,
-            )
-            drafts.drop(request, GET_CARE)
+            result = _save(request, encounter, page, form.answers, draft=GET_CARE)
             if result.already_submitted:
                 return redirect("twitch_intake:thanks")
             return redirect("twitch_intake:get_care")

@@ -107,6 +107,16 @@ class NullOriginMiddleware:
         raise MiddlewareNotUsed
 
 
+def tell_when_it_closes(request: HttpRequest, seen: int = 0) -> None:
+    """Tell the page drawn for ``request`` when its session closes, if nothing happens first
+    (``seen``: the last activity ``IdleSessionMiddleware`` recorded, 0 for none)."""
+    limit = int(app_settings.IDLE_TIMEOUT.total_seconds())
+    now = int(time.time())
+    start = seen if seen and now - seen < IdleSessionMiddleware.EVERY else now
+    request.intake_session_ends = datetime.fromtimestamp(start + limit, tz=UTC)  # type: ignore[attr-defined]
+    request.intake_idle_minutes = limit // 60  # type: ignore[attr-defined]
+
+
 class IdleSessionMiddleware:
     """Closes the app's patient sessions after ``IDLE_TIMEOUT`` without activity; staff sessions
     end then only when the host sets ``STAFF_IDLE_TIMEOUT``. Every other session is the host's.
@@ -176,10 +186,7 @@ class IdleSessionMiddleware:
             # moves it on while suspended).
             session.set_expiry(int(idle.KEEP_FOR.total_seconds()))
             return
-        start = seen if seen and now - seen < self.EVERY else now
-        ends = datetime.fromtimestamp(start + limit, tz=UTC)
-        request.intake_session_ends = ends  # type: ignore[attr-defined]
-        request.intake_idle_minutes = limit // 60  # type: ignore[attr-defined]
+        tell_when_it_closes(request, seen)
 
     @staticmethod
     def _bound(session: Any) -> bool:

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from . import (
     display,
     drafts,
+    follow,
     history,
     idle,
     lockout,
@@ -219,6 +220,7 @@ def unlogged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 
 @unlogged
+@follow.follows
 @intake_view
 @require_http_methods(["GET", "POST"])
 def open_link(request: HttpRequest, token: str) -> HttpResponse:
@@ -356,6 +358,7 @@ def _link_locked(
     return render(request, "twitch_intake/link_locked.html", page, status=404)
 
 
+@follow.follows
 @intake_view
 @require_http_methods(["GET", "POST"])
 def self_start(request: HttpRequest) -> HttpResponse:
@@ -399,6 +402,7 @@ def resume(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     return redirect(_resume_url(encounter))
 
 
+@follow.follows
 @intake_view
 @require_http_methods(["GET", "POST"])
 def welcome_back(request: HttpRequest) -> HttpResponse:
@@ -496,6 +500,7 @@ class SeeOther(HttpResponseRedirect):
     status_code = 303
 
 
+@follow.follows
 @patient_view
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, encounter: Encounter, slug: str) -> HttpResponse:
@@ -638,6 +643,7 @@ def _asks_about_emergencies(page: questionnaire.Page) -> bool:
 GET_CARE = "get-care-now"
 
 
+@follow.follows
 @patient_view
 @require_http_methods(["GET", "POST"])
 def get_care(request: HttpRequest, encounter: Encounter) -> HttpResponse:
@@ -755,6 +761,7 @@ def _review_row(
     return {**row, "url": url, "lines": lines}
 
 
+@follow.follows
 @patient_view
 @require_POST
 def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:

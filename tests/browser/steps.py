@@ -54,6 +54,7 @@ def confirm(page: Page, date_of_birth: str = DATE_OF_BIRTH) -> None:
     """On the link's page: give the date of birth and press Start."""
     type_birth_date(page, date_of_birth)
     page.get_by_role("button", name="Start").click()
+    settle(page)
 
 
 def fill(page: Page, answers: dict[str, Any], next_button: str = "Continue") -> None:
@@ -75,8 +76,15 @@ def fill(page: Page, answers: dict[str, Any], next_button: str = "Continue") -> 
             block.get_by_label(str(question.text)).fill(value)
 
 
+def settle(page: Page) -> None:
+    """Wait until a form intake.js posts has been answered and its page shown (nothing to wait
+    for without JavaScript: the click waited for the page to load)."""
+    page.wait_for_function("() => !document.querySelector('form[aria-busy]')")
+
+
 def next_page(page: Page) -> None:
     page.get_by_role("button", name="Continue", exact=True).click()
+    settle(page)
 
 
 def answer_pages(page: Page, answers: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from tests.browser.steps import (
     next_page,
     page_url,
     send,
+    settle,
 )
 from tests.factories import PAGE_IDS, make_submitted, rich_answers, routine_answers
 from twitch_intake.models import Encounter
@@ -57,6 +58,7 @@ class AxeScan:
 
     def __call__(self, page: Page, name: str, context: dict[str, Any] | None = None) -> None:
         page.wait_for_load_state()
+        settle(page)
         self.scanned.append(name)
         for violation in AXE.run(page, context=context).response["violations"]:
             if violation["impact"] not in BLOCKING:

@@ -25,6 +25,7 @@ from tests.browser.steps import (
     next_page,
     page_url,
     send,
+    settle,
     type_birth_date,
 )
 from tests.factories import rich_answers, routine_answers
@@ -141,6 +142,7 @@ class Audit:
 
     def __call__(self, page: Page, name: str) -> None:
         page.wait_for_load_state()
+        settle(page)
         self.pages.append(name)
         for control in page.evaluate(CONTROLS):
             if not control["textOnly"] and control["best"] < 3:
@@ -212,6 +214,7 @@ def _lock_and_end(page: Page, link: str, check: Callable[[Page, str], None]) -> 
     for _ in range(app_settings.DOB_ATTEMPTS):
         type_birth_date(page, WRONG)
         page.get_by_role("button", name="Start").click()
+        settle(page)
     expect(heading(page)).to_have_text("This link is paused for a while")
     check(page, "locked, right after")
     page.goto(link)
@@ -263,6 +266,7 @@ def test_nothing_leaves_a_320px_screen_with_text_at_200_percent(new_page, invite
 
     def check(page: Page, name: str) -> None:
         page.wait_for_load_state()
+        settle(page)
         # Text at 200% (the browser's text-size setting), not a zoom: the layout must reflow.
         page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
         found = page.evaluate(OFF_SCREEN)
@@ -298,6 +302,7 @@ def test_axe_finds_no_wcag_22_aa_violation_on_the_date_lock_and_idle_pages(new_p
 
     def scan(page: Page, name: str) -> None:
         page.wait_for_load_state()
+        settle(page)
         for violation in AXE.run(page, options=WCAG_22_AA).response["violations"]:
             for node in violation["nodes"]:
                 problems.append(f"[{name}] {violation['id']}: {node['html'][:120]}")

@@ -32,13 +32,14 @@ def _to_history(page: Page, link: str) -> None:
 
 
 def _methods(page: Page) -> list[tuple[str, str]]:
-    """Each document the browser asks for, with its method, as they happen."""
+    """Each page the browser asks for (a document, or a page intake.js fetches), with its
+    method, as they happen."""
     seen: list[tuple[str, str]] = []
     page.on(
         "request",
         lambda request: (
             seen.append((request.method, request.url.split("/", 3)[-1]))
-            if request.resource_type == "document"
+            if request.resource_type in ("document", "fetch")
             else None
         ),
     )

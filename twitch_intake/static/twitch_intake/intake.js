@@ -74,17 +74,137 @@
     input.focus({ preventScroll: true });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  // What a page does as it is shown: the error summary (or the note that an answer opened a
+  // question) takes focus; a page shown in place of another gives focus to its heading, as a
+  // page load would put a screen reader at the top.
+  function init(replaced) {
     var summary = document.querySelector("[data-error-summary]");
+    var note = document.querySelector("[data-opened-note]");
+    var heading = document.querySelector("main h1");
     if (summary) {
       summary.focus();
-      summary.addEventListener("click", focusTarget);
-    } else {
-      var note = document.querySelector("[data-opened-note]");
-      if (note) { note.focus(); }
+    } else if (note) {
+      note.focus();
+    } else if (replaced && heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus();
     }
-    document.querySelectorAll("form.intake-form").forEach(function (form) {
-      form.addEventListener("change", function (event) { exclusive(event); update(form); });
+  }
+
+  // --- One round trip per page (twitch_intake.follow) -------------------------------------
+  // A form marked data-follow is posted with fetch; the server answers with the page it would
+  // have redirected to, and its path, which goes into the history: a refresh loads that page
+  // with a GET, as after a redirect, and Back or Forward fetch the page of their entry. If a
+  // post never reaches the server, the page and what was typed on it stay, with a message.
+  var shownPath = window.location.pathname;
+  var sending = false;
+  var latest = 0;  // the newest request's number: an answer to an older one is not shown
+
+  function stylesOf(doc) {
+    return Array.prototype.map.call(doc.querySelectorAll('link[rel="stylesheet"]'), function (link) {
+      return link.getAttribute("href");
+    }).join(" ");
+  }
+
+  // Put a page the server sent in place of this one: the body alone when the styles are the
+  // same (no flash of an unstyled page), else the whole document.
+  function replace(text) {
+    var next = new DOMParser().parseFromString(text, "text/html");
+    document.title = next.title;
+    document.documentElement.lang = next.documentElement.lang;
+    if (stylesOf(next) === stylesOf(document)) {
+      document.body.replaceWith(document.adoptNode(next.body));
+    } else {
+      document.documentElement.replaceWith(document.adoptNode(next.documentElement));
+    }
+    window.scrollTo(0, 0);
+    init(true);
+  }
+
+  function isPage(response) {
+    return (response.headers.get("Content-Type") || "").indexOf("text/html") === 0;
+  }
+
+  function shown(response, text, number) {
+    var path = response.headers.get("X-Intake-Location");
+    // No path: a page that is no redirect's (a closed session, say), shown where the patient
+    // was, so that a refresh asks for that page again, not for the URL the form posted to.
+    var url = path ? new URL(path, window.location.href).href
+      : (response.redirected ? response.url : window.location.href);
+    if (number !== latest) { return; }
+    if (!isPage(response)) {
+      window.location.assign(url);  // not a page: let the browser load it
+      return;
+    }
+    replace(text);
+    // A new entry, as the redirect's GET makes one (the same page again after a refusal too,
+    // so that Back goes where it goes without this file); after the page, so that whoever
+    // waits for the address to change finds the new page there.
+    if (path || response.redirected) {
+      window.history.pushState(null, "", url);
+    }
+    shownPath = window.location.pathname;
+  }
+
+  function notSent(form) {
+    var message = document.querySelector("[data-not-sent]");
+    form.removeAttribute("aria-busy");
+    if (!message) { return; }
+    message.hidden = false;
+    message.focus();
+  }
+
+  function send(event) {
+    var form = event.target;
+    if (!form.matches("form[data-follow]") || !window.fetch || !window.history.pushState) { return; }
+    event.preventDefault();
+    if (sending) { return; }  // a second tap on Continue sends nothing more
+    sending = true;
+    var number = ++latest;
+    form.setAttribute("aria-busy", "true");
+    window.fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      headers: { "X-Intake-Follow": "1" },
+      credentials: "same-origin",
+    }).then(function (response) {
+      return response.text().then(function (text) { shown(response, text, number); });
+    }).catch(function () {
+      notSent(form);
+    }).then(function () {
+      sending = false;
+    });
+  }
+
+  // Back or Forward to an entry made here: its page, fetched with a GET (a page that sends
+  // the patient on, to where it does).
+  window.addEventListener("popstate", function () {
+    if (window.location.pathname === shownPath) { return; }
+    shownPath = window.location.pathname;
+    var number = ++latest;
+    window.fetch(window.location.href, { credentials: "same-origin" }).then(function (response) {
+      return response.text().then(function (text) {
+        if (number !== latest) { return; }
+        if (!isPage(response)) { window.location.reload(); return; }
+        replace(text);
+        if (response.redirected) {
+          window.history.replaceState(null, "", response.url);
+          shownPath = window.location.pathname;
+        }
+      });
+    }).catch(function () {
+      window.location.reload();
     });
   });
+
+  // Listened for on the document, so that a page shown in place of another works the same.
+  document.addEventListener("submit", send);
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-error-summary]")) { focusTarget(event); }
+  });
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("form.intake-form");
+    if (form) { exclusive(event); update(form); }
+  });
+  document.addEventListener("DOMContentLoaded", function () { init(false); });
 })();

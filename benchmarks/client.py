@@ -51,6 +51,11 @@ class Response:
     def location(self) -> str:
         return urlsplit(self.headers.get("Location", "")).path
 
+    @property
+    def shown_at(self) -> str:
+        """The path of the page a POST of intake.js's was answered with (``follow``)."""
+        return self.headers.get("X-Intake-Location", "")
+
     def csrf(self) -> str:
         found = _CSRF.search(self.text)
         if not found:
@@ -100,11 +105,24 @@ class Browser:
     def get(self, path: str, *, accept: str = "text/html") -> Response:
         return self._request("GET", path, None, accept)
 
-    def post(self, path: str, form: list[tuple[str, str]] | dict[str, str]) -> Response:
-        return self._request("POST", path, urlencode(form, doseq=True).encode(), "text/html")
+    def post(
+        self, path: str, form: list[tuple[str, str]] | dict[str, str], *, follow: bool = False
+    ) -> Response:
+        """POST ``form``; with ``follow``, as intake.js posts it (the answer is the next page)."""
+        extra = {"X-Intake-Follow": "1"} if follow else {}
+        body = urlencode(form, doseq=True).encode()
+        return self._request("POST", path, body, "text/html", extra)
 
-    def _request(self, method: str, path: str, body: bytes | None, accept: str) -> Response:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        accept: str,
+        extra: dict[str, str] | None = None,
+    ) -> Response:
         headers = {
+            **(extra or {}),
             "User-Agent": "twitch-intake-bench/1",
             "Accept": accept,
             "Accept-Language": "en-US,en;q=0.9",

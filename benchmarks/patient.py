@@ -46,33 +46,45 @@ def birth_date_boxes(iso: str) -> dict[str, str]:
 
 
 # --- what the patient posts: one helper per form, so a change to a form is a change here -----
+# With ``js`` a form is posted as intake.js posts it: the answer is the next page itself (200);
+# without, it is a redirect (302) whose page the driver then fetches.
 
 
-def post_birth_date(browser: Browser, path: str, page: Response, patient: Patient) -> Response:
+def _sent(browser: Browser, path: str, form: Any, js: bool) -> Response:
+    return expect(browser.post(path, form, follow=js), 200 if js else 302)
+
+
+def post_birth_date(
+    browser: Browser, path: str, page: Response, patient: Patient, js: bool = False
+) -> Response:
     """The link page's date-of-birth form, answered right."""
     form = {"csrfmiddlewaretoken": page.csrf(), **birth_date_boxes(patient.date_of_birth)}
-    return expect(browser.post(path, form), 302)
+    return _sent(browser, path, form, js)
 
 
-def post_page(browser: Browser, path: str, page: Response, patient: Patient) -> Response:
+def post_page(
+    browser: Browser, path: str, page: Response, patient: Patient, js: bool = False
+) -> Response:
     """One page of the patient form (``/intake/page/<slug>/``), answered as the patient would."""
     form_page = TWITCH_INTAKE.page(path.rstrip("/").rsplit("/", 1)[1])
     form = [("csrfmiddlewaretoken", page.csrf()), *page_form(form_page, patient.answers)]
-    return expect(browser.post(path, form), 302)
+    return _sent(browser, path, form, js)
 
 
-def post_get_care(browser: Browser, path: str, page: Response, patient: Patient) -> Response:
+def post_get_care(
+    browser: Browser, path: str, page: Response, patient: Patient, js: bool = False
+) -> Response:
     """The get-care page's own question (what the patient is doing about the signs)."""
     form = [("csrfmiddlewaretoken", page.csrf())]
     for question in TWITCH_INTAKE.emergency_responses():
         if question.link_id in patient.answers:
             form.append((question.link_id, str(patient.answers[question.link_id])))
-    return expect(browser.post(path, form), 302)
+    return _sent(browser, path, form, js)
 
 
-def post_submit(browser: Browser, page: Response) -> Response:
+def post_submit(browser: Browser, page: Response, js: bool = False) -> Response:
     """The review page's Send button."""
-    return expect(browser.post("/intake/submit/", {"csrfmiddlewaretoken": page.csrf()}), 302)
+    return _sent(browser, "/intake/submit/", {"csrfmiddlewaretoken": page.csrf()}, js)
 
 
 def continue_url(page: Response) -> str:
@@ -83,10 +95,13 @@ def continue_url(page: Response) -> str:
     return html.unescape(found[-1])
 
 
-def intake(browser: Browser, patient: Patient, visit: Visit | None = None) -> None:
+def intake(
+    browser: Browser, patient: Patient, visit: Visit | None = None, *, js: bool = True
+) -> None:
     """Link -> date of birth -> every page -> (get care now) -> review -> submit -> thanks.
 
-    Every form is posted, redirected and the next page fetched, as a browser does.
+    With ``js`` (what a phone runs) each form is posted as intake.js posts it, and its answer
+    is the next page; without, each is posted, redirected and the next page fetched.
     """
     browser.forget()
     link = f"/intake/link/{patient.token}/"
@@ -96,26 +111,41 @@ def intake(browser: Browser, patient: Patient, visit: Visit | None = None) -> No
             visit.pages[name] = response
         return response
 
+    def after(posted: Response) -> tuple[Response, str]:
+        """The page a POST led to, and its path."""
+        if js:
+            if not posted.shown_at:
+                raise UnexpectedResponse(posted, "the next page was not drawn in place")
+            return seen(posted.shown_at, posted), posted.shown_at
+        return opened(posted.location)
+
+    def opened(where: str) -> tuple[Response, str]:
+        return seen(where, expect(browser.get(where), 200)), where
+
     page = seen(link, expect(browser.get(link), 200))
-    where = post_birth_date(browser, link, page, patient).location
+    page, where = after(post_birth_date(browser, link, page, patient, js))
     told_clinic = False
     for _ in range(3 * len(TWITCH_INTAKE.pages()) + 8):
-        page = seen(where, expect(browser.get(where), 200))
         if where.startswith("/intake/page/"):
-            where = post_page(browser, where, page, patient).location
+            page, where = after(post_page(browser, where, page, patient, js))
         elif where == "/intake/get-care-now/":
             if not told_clinic and _ASKS_ACTION.search(page.text):
                 told_clinic = True
-                where = post_get_care(browser, where, page, patient).location
+                page, where = after(post_get_care(browser, where, page, patient, js))
             else:
-                where = continue_url(page)
+                page, where = opened(continue_url(page))  # a link: a GET, with or without JS
         elif where == "/intake/review/":
-            where = post_submit(browser, page).location
+            page, where = after(post_submit(browser, page, js))
         elif where == "/intake/thanks/":
             return
         else:
             raise UnexpectedResponse(page, f"unexpected page {where}")
     raise UnexpectedResponse(None, "the intake never reached the thank-you page")
+
+
+def intake_without_javascript(browser: Browser, patient: Patient) -> None:
+    """The same intake with JavaScript off: every form posted, redirected, the page fetched."""
+    intake(browser, patient, js=False)
 
 
 # --- the peer: the same questionnaire as a formtools wizard (benchmarks.wizard) -------------

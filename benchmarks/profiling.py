@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import html
 import os
 import pstats
-import re
 import sys
 import time
 from typing import Any
@@ -45,14 +43,17 @@ class ClientBrowser:
     def get(self, path: str, **_: Any) -> Any:
         return self._wrap("GET", path, self._send("GET", path, lambda: self.client.get(path)))
 
-    def post(self, path: str, form: Any) -> Any:
+    def post(self, path: str, form: Any, *, follow: bool = False) -> Any:
         from urllib.parse import urlencode
 
         body = urlencode(form, doseq=True)
+        headers = {"X-Intake-Follow": "1"} if follow else {}
         response = self._send(
             "POST",
             path,
-            lambda: self.client.post(path, body, content_type="application/x-www-form-urlencoded"),
+            lambda: self.client.post(
+                path, body, content_type="application/x-www-form-urlencoded", headers=headers
+            ),
         )
         return self._wrap("POST", path, response)
 
@@ -69,6 +70,7 @@ class ClientBrowser:
         class Wrapped:
             status = response.status_code
             location = urlsplit(response.get("Location", "")).path
+            shown_at = response.get("X-Intake-Location", "")
             text = response.content.decode()
             sample = Sample(f"{method} {path}", response.status_code, 0.0)
 
@@ -155,53 +157,16 @@ class Meter:
         )
 
 
+#: ``--without-javascript``: walk as a browser with JavaScript off (POST, redirect, GET).
+JAVASCRIPT = True
+
+
 def walk_intake(browser: ClientBrowser, patient: Any) -> None:
-    """One whole intake, page by page (the form's pages, not its groups), answering the get-care
-    page's own question when it asks one: link -> date of birth -> pages -> review -> thanks."""
-    from twitch_intake.questionnaire import TWITCH_INTAKE
+    """One whole intake, walked as ``make bench`` walks it (``benchmarks.patient.intake``)."""
+    from .patient import intake
 
-    from .client import UnexpectedResponse, expect
-    from .data import page_form
+    intake(browser, patient, js=JAVASCRIPT)  # type: ignore[arg-type]
 
-    browser.forget()
-    link = f"/intake/link/{patient.token}/"
-    page = expect(browser.get(link), 200)
-    form = {"csrfmiddlewaretoken": page.csrf(), "date_of_birth": patient.date_of_birth}
-    where = expect(browser.post(link, form), 302).location
-    answered_care = False
-    for _ in range(4 * len(TWITCH_INTAKE.pages()) + 6):
-        page = expect(browser.get(where), 200)
-        if where.startswith("/intake/page/"):
-            questions = TWITCH_INTAKE.page(where.rstrip("/").rsplit("/", 1)[1])
-            fields = [("csrfmiddlewaretoken", page.csrf()), *page_form(questions, patient.answers)]
-            where = expect(browser.post(where, fields), 302).location
-        elif where == "/intake/get-care-now/":
-            asked = [
-                q.link_id
-                for q in TWITCH_INTAKE.emergency_responses()
-                if f'name="{q.link_id}"' in page.text and q.link_id in patient.answers
-            ]
-            if asked and not answered_care:
-                answered_care = True
-                fields = [("csrfmiddlewaretoken", page.csrf())]
-                fields += [(link_id, patient.answers[link_id]) for link_id in asked]
-                where = expect(browser.post(where, fields), 302).location
-                continue
-            found = [h for h in _CONTINUE.findall(page.text) if h.startswith("/intake/")]
-            if not found:
-                raise UnexpectedResponse(page, "no way on from the emergency page")
-            where = html.unescape(found[-1])  # "Continue the form"
-        elif where == "/intake/review/":
-            submitted = browser.post("/intake/submit/", {"csrfmiddlewaretoken": page.csrf()})
-            where = expect(submitted, 302).location
-        elif where == "/intake/thanks/":
-            return
-        else:
-            raise UnexpectedResponse(page, f"unexpected page {where}")
-    raise UnexpectedResponse(None, "the intake never reached the thank-you page")
-
-
-_CONTINUE = re.compile(r'<a class="[^"]*" href="([^"]+)">')
 
 DUMP: str | None = None
 
@@ -329,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="list the SQL (intake: one intake's; queue: each page's, with EXPLAIN ANALYZE)",
     )
+    parser.add_argument(
+        "--without-javascript",
+        action="store_true",
+        help="intake, measure: post as a browser with JavaScript off (POST, redirect, GET)",
+    )
     parser.add_argument("--dump", help="also write the (last) profile here, for pstats or snakeviz")
     parser.add_argument(
         "--database",
@@ -336,8 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the database made afresh on DATABASE_URL's server (one of your own)",
     )
     args = parser.parse_args(argv)
-    global DUMP
+    global DUMP, JAVASCRIPT
     DUMP = args.dump
+    JAVASCRIPT = not args.without_javascript
     server_url = os.environ.get("DATABASE_URL")
     if not server_url:
         print("DATABASE_URL is not set.", file=sys.stderr)

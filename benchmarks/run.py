@@ -414,6 +414,8 @@ def bench_http(args: argparse.Namespace, report: dict[str, Any], log: Any) -> No
     warm, measured, shown = patients[:warm_count], patients[warm_count:-1], patients[-1]
     peers = make_patients(args.intakes + warm_count, mix, label="Peer")
     peer_warm, peer_measured = peers[:warm_count], peers[warm_count:]
+    plain = make_patients(args.intakes + warm_count, mix, label="NoJS")
+    plain_warm, plain_measured = plain[:warm_count], plain[warm_count:]
     emergency = next(a for a in mix if a["emergency-signs"] != ["none"])
     shown.answers = emergency  # the page-weight walk also sees the emergency page
     close_old_connections()
@@ -425,24 +427,28 @@ def bench_http(args: argparse.Namespace, report: dict[str, Any], log: Any) -> No
         load = {"clients": args.patients, "host": HOST, "port": server.port}
         # Warm-up, not measured: each worker compiles templates, opens its connection.
         warmed = patient.run_load(warm, patient.intake, **load)
+        plain_warmed = patient.run_load(plain_warm, patient.intake_without_javascript, **load)
         peer_warmed = patient.run_load(peer_warm, patient.wizard_intake, **load)
         patient.run_load(range(4 * args.patients), lambda b, _: patient.floor(b), **load)
 
-        # 1. the full intake, ours and the peer's, by the same clients: interleaved halves, so
-        # that a burst of other load on the machine falls on both alike.
+        # 1. the full intake, ours (with JavaScript, and without) and the peer's, by the same
+        # clients: interleaved halves, so that a burst of other load falls on all alike.
         half = (len(measured) + 1) // 2
         batches = [
             ("intake", measured[:half], patient.intake),
+            ("nojs", plain_measured[:half], patient.intake_without_javascript),
             ("peer", peer_measured[:half], patient.wizard_intake),
             ("intake", measured[half:], patient.intake),
+            ("nojs", plain_measured[half:], patient.intake_without_javascript),
             ("peer", peer_measured[half:], patient.wizard_intake),
         ]
-        tallies = {"intake": Tally(), "peer": Tally()}
+        tallies = {"intake": Tally(), "nojs": Tally(), "peer": Tally()}
         for name, jobs, work in batches:
             if jobs:
-                tallies[name].time(server, jobs, work, load, args.max_seconds / 4)
+                tallies[name].time(server, jobs, work, load, args.max_seconds / 6)
         for name, label, warm_result in (
             ("intake", "Ours", warmed),
+            ("nojs", "NoJS", plain_warmed),
             ("peer", "Peer", peer_warmed),
         ):
             phase = tallies[name].summary()
@@ -661,14 +667,23 @@ def _pages_rows(add: Any, section: str, phase: dict[str, Any]) -> None:
             f"{p['queries']:g} q")  # fmt: skip
 
 
-def _intake_rows(add: Any, intake: dict[str, Any], peer: dict[str, Any] | None) -> None:
-    """Ours and the formtools wizard side by side ("ours | peer"), then each one's pages."""
-    both = [intake] if peer is None else [intake, peer]
+#: The intakes timed side by side, in the table's order: ours as a phone runs it (JavaScript
+#: on), ours with JavaScript off, and the formtools wizard.
+CONTENDERS = (("intake", "ours"), ("nojs", "ours, no JS"), ("peer", "peer"))
+
+
+def _intake_rows(add: Any, report: dict[str, Any]) -> None:
+    """Ours (with and without JavaScript) and the formtools wizard side by side, then each
+    one's pages."""
+    named = [(name, label, report[name]) for name, label in CONTENDERS if name in report]
+    both = [phase for _, _, phase in named]
+    intake = report["intake"]
+    peer = report.get("peer")
 
     def side(fmt: str, key: str) -> str:
         return " | ".join(fmt.format(phase[key]) for phase in both)
 
-    label = "ours" if peer is None else "ours | peer"
+    label = " | ".join(label for _, label, _ in named)
     add("intake", f"{intake['patients']} patients; intakes timed ({label})",
         " | ".join(f"{p['completed']} of {p['intakes']} in {p['seconds']:.1f} s"
                    + (f", {p['skipped_for_time']} skipped for time" if p["skipped_for_time"] else "")
@@ -689,25 +704,24 @@ def _intake_rows(add: Any, intake: dict[str, Any], peer: dict[str, Any] | None) 
     add("intake", "load generator CPU ms per intake (this process)",
         side("{:.1f}", "client_cpu_ms_per_intake"))  # fmt: skip
     if peer is not None:
-        ratio = intake["total_cpu_ms_per_intake"] / peer["total_cpu_ms_per_intake"]
-        add("intake", "ours / peer, server CPU per intake (gunicorn + database)",
-            f"{intake['total_cpu_ms_per_intake']:.1f} / {peer['total_cpu_ms_per_intake']:.1f} ms"
-            f" = {ratio:.2f}", "<= 0.5", ratio <= 0.5)  # fmt: skip
-        gunicorn = intake["server_cpu_ms_per_intake"] / peer["server_cpu_ms_per_intake"]
-        add("intake", "  same, gunicorn workers only", f"{gunicorn:.2f}")
-        wall = intake["wall_ms_per_intake"] / peer["wall_ms_per_intake"]
-        add("intake", "  wall ms per intake, ours / peer", f"{wall:.2f}")
-    for name, phase in (("ours", intake), ("peer", peer)):
-        if phase is None:
-            continue
-        add("intake", f"other processes meanwhile ({name})", _others(phase))
-        add("intake", f"errors ({name})", str(phase["errors"]), "0", phase["errors"] == 0)
-        add("intake", f"rows submitted = intakes completed, incl. warm-up ({name})",
+        for name, who, phase in named[:-1]:
+            ratio = phase["total_cpu_ms_per_intake"] / peer["total_cpu_ms_per_intake"]
+            budget = ("<= 0.5", ratio <= 0.5) if name == "intake" else ("", None)
+            add("intake", f"{who} / peer, server CPU per intake (gunicorn + database)",
+                f"{phase['total_cpu_ms_per_intake']:.1f} / {peer['total_cpu_ms_per_intake']:.1f} ms"
+                f" = {ratio:.2f}", *budget)  # fmt: skip
+            gunicorn = phase["server_cpu_ms_per_intake"] / peer["server_cpu_ms_per_intake"]
+            add("intake", "  same, gunicorn workers only", f"{gunicorn:.2f}")
+            wall = phase["wall_ms_per_intake"] / peer["wall_ms_per_intake"]
+            add("intake", f"  wall ms per intake, {who} / peer", f"{wall:.2f}")
+    for _, who, phase in named:
+        add("intake", f"other processes meanwhile ({who})", _others(phase))
+        add("intake", f"errors ({who})", str(phase["errors"]), "0", phase["errors"] == 0)
+        add("intake", f"rows submitted = intakes completed, incl. warm-up ({who})",
             f"{phase['rows_submitted']} = {phase['intakes_completed_incl_warmup']}", "equal",
             phase["rows_submitted"] == phase["intakes_completed_incl_warmup"])  # fmt: skip
-    _pages_rows(add, "intake", intake)
-    if peer is not None:
-        _pages_rows(add, "peer", peer)
+    for name, _, phase in named:
+        _pages_rows(add, {"nojs": "no-js"}.get(name, name), phase)
 
 
 def _growth_rows(add: Any, queue: dict[str, Any]) -> None:
@@ -760,9 +774,9 @@ def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dic
     rows: list[Any] = []
     budgets: list[Any] = []
     add = lambda *a, **k: _budget(rows, budgets, *a, **k)  # noqa: E731
-    intake, floor, peer = report.get("intake"), report.get("floor"), report.get("peer")
+    intake, floor = report.get("intake"), report.get("floor")
     if intake:
-        _intake_rows(add, intake, peer)
+        _intake_rows(add, report)
     if floor:
         add("floor", f"{floor['pairs']} GET+POST, same clients",
             f"{floor['requests_per_s']:.1f} req/s, {floor['server_cpu_ms_per_request']:.1f} ms CPU/req")  # fmt: skip
@@ -775,6 +789,9 @@ def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dic
         add("floor", "other processes on the machine meanwhile", _others(floor))
         add("floor", "errors; rows inserted", f"{floor['errors']}; {floor['rows_inserted']}",
             "0; one per POST", floor["errors"] == 0 and floor["rows_inserted"] == floor["completed"])  # fmt: skip
+    # Per request, one page a request: the walk without JavaScript (with it, a request saves
+    # one page and draws the next).
+    intake = report.get("nojs", intake)
     if intake and floor:
         ratio = intake["server_p50_ms"] / floor["server_p50_ms"]
         report["ratio"] = {

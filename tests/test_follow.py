@@ -246,3 +246,25 @@ def test_a_post_with_no_session_is_the_closed_page_where_it_was_posted():
     )
     assert response.status_code == 403
     assert follow.LOCATION_HEADER not in response
+
+
+def test_the_page_after_a_save_is_drawn_from_the_row_the_save_left():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    sign_in(client, make_encounter())
+    data = page_data("emergency", routine_answers())
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(PAGE_URL.format("emergency"), data, headers=FOLLOW)
+
+    assert response[follow.LOCATION_HEADER] == PAGE_URL.format("history")
+    reads = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith("SELECT") and 'FROM "twitch_intake_encounter"' in q["sql"]
+    ]
+    # The view's own read and the save's locked one; the page drawn next reads neither again.
+    assert len(reads) == 2, reads
+    assert sum("FOR UPDATE" in sql for sql in reads) == 1

@@ -148,6 +148,16 @@ def _context(**extra: Any) -> dict[str, Any]:
     return {**app_settings.contact(), **extra}
 
 
+#: The encounter as this request last wrote or checked it (``_keep_fresh``).
+FRESH = "_twitch_intake_fresh"
+
+
+def _keep_fresh(request: HttpRequest, encounter: Encounter) -> None:
+    """The row as a write of this request left it (under its lock, committed): the page drawn
+    next in the same request (``follow``) reads it from here, not with a query more."""
+    setattr(request, FRESH, encounter)
+
+
 def _bound_encounter(request: HttpRequest) -> Encounter | None:
     bound = request.session.get(SESSION_KEY)
     if not isinstance(bound, dict):
@@ -155,7 +165,8 @@ def _bound_encounter(request: HttpRequest) -> Encounter | None:
     pk = bound.get("id")
     if not isinstance(pk, int):  # as filter(pk=None) would, without the query
         return None
-    encounter = Encounter.objects.by_pk(pk)
+    fresh = getattr(request, FRESH, None)
+    encounter = fresh if fresh is not None and fresh.pk == pk else Encounter.objects.by_pk(pk)
     if encounter is None or encounter.token_hash != bound.get("link"):
         return None
     return encounter
@@ -167,6 +178,7 @@ def _bind(request: HttpRequest, encounter: Encounter) -> None:
     drafts.forget(request, unless_for=encounter)
     refused.drop(request)  # what was typed before the date was accepted is done with
     request.session[SESSION_KEY] = {"id": encounter.pk, "link": encounter.token_hash}
+    _keep_fresh(request, encounter)
 
 
 def _steps(encounter: Encounter) -> Steps:
@@ -565,6 +577,7 @@ def _save(
         session_key=request.session.session_key,
     )
     drafts.drop(request, draft)
+    _keep_fresh(request, result.encounter)
     return result
 
 
@@ -770,6 +783,7 @@ def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:
         # Every page first: the save of one is what moves an older intake to this version.
         return redirect(_resume_url(encounter))
     result = services.submit(encounter.pk, session_key=request.session.session_key)
+    _keep_fresh(request, result.encounter)
     if result.ok:
         drafts.forget(request)  # sent: nothing typed is kept in the session any longer
     if not result.ok:

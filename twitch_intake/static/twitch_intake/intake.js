@@ -95,9 +95,13 @@
   // A form marked data-follow is posted with fetch; the server answers with the page it would
   // have redirected to, and its path, which goes into the history: a refresh loads that page
   // with a GET, as after a redirect, and Back or Forward fetch the page of their entry. If a
-  // post never reaches the server, the page and what was typed on it stay, with a message.
+  // post gets no answer, or a server error, the page and what was typed on it stay, with a
+  // message.
   var shownPath = window.location.pathname;
   var sending = false;
+  // A post with no answer by then is given up (and may be sent again: a page's save, Send and
+  // the date of birth are each the same when repeated).
+  var GIVE_UP_MS = 20000;
   var latest = 0;  // the newest request's number: an answer to an older one is not shown
 
   function stylesOf(doc) {
@@ -156,22 +160,29 @@
 
   function send(event) {
     var form = event.target;
-    if (!form.matches("form[data-follow]") || !window.fetch || !window.history.pushState) { return; }
+    if (!form.matches("form[data-follow]") || !window.fetch || !window.AbortController) { return; }
     event.preventDefault();
     if (sending) { return; }  // a second tap on Continue sends nothing more
     sending = true;
     var number = ++latest;
+    var controller = new AbortController();
+    var timer = window.setTimeout(function () { controller.abort(); }, GIVE_UP_MS);
     form.setAttribute("aria-busy", "true");
     window.fetch(form.action, {
       method: "POST",
       body: new URLSearchParams(new FormData(form)),
       headers: { "X-Intake-Follow": "1" },
       credentials: "same-origin",
+      signal: controller.signal,
     }).then(function (response) {
+      // A server error (the app's calm 503 during an outage, a proxy's 502) saved nothing:
+      // the page and what was typed stay, to be sent again.
+      if (response.status >= 500) { throw new Error("not sent"); }
       return response.text().then(function (text) { shown(response, text, number); });
     }).catch(function () {
       notSent(form);
     }).then(function () {
+      window.clearTimeout(timer);
       sending = false;
     });
   }

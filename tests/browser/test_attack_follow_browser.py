@@ -1,0 +1,102 @@
+"""Outside review of intake.js's one-round-trip posts (twitch_intake.follow), in Chromium.
+
+Each test states the behaviour a patient needs, and each failed on the first version of the
+script: a server error or a proxy's replaced the form (and what was typed), and a post that
+hung left Continue doing nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError
+from playwright.sync_api import Page, Route, expect
+
+from tests.browser.steps import confirm, fill, next_page, page_url
+from tests.browser.test_one_round_trip import answer_pages_until
+from tests.factories import routine_answers
+from twitch_intake import services
+from twitch_intake.models import Encounter
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+TYPED = "Typed on the last page: twitching in both calves since March"
+
+
+def _on_closing_page(new_page, invite) -> tuple[Encounter, Page]:
+    encounter, link = invite()
+    page = new_page("phone")
+    page.goto(link)
+    confirm(page)
+    fill(page, routine_answers())
+    next_page(page)
+    answer_pages_until(page, "closing")
+    return encounter, page
+
+
+def _type_closing(page: Page):
+    notes = page.get_by_label("Is there anything else", exact=False)
+    notes.fill(TYPED)
+    fill(page, {k: v for k, v in routine_answers().items() if k != "notes"})
+    return notes
+
+
+def test_a_post_the_app_refuses_with_its_503_keeps_what_was_typed(new_page, invite, monkeypatch):
+    """The database is down for a moment: the app answers the POST with its calm 503 ("wait a
+    minute, then reload this page"). Without JavaScript that reload resends the form, so the
+    typing is saved; with intake.js the 503 page replaces the form and the address bar keeps
+    the page's GET URL, so the reload the page asks for loses everything typed."""
+    encounter, page = _on_closing_page(new_page, invite)
+    notes = _type_closing(page)
+
+    def down(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "save_page", down)
+    page.get_by_role("button", name="Continue", exact=True).click()
+    page.wait_for_function("() => !document.querySelector('form[aria-busy]')")
+
+    assert "notes" not in Encounter.objects.get(pk=encounter.pk).answers
+    # Nothing was saved, so what was typed must still be there to send again.
+    expect(notes).to_have_value(TYPED, timeout=3000)
+
+
+def test_a_gateway_error_from_a_proxy_keeps_what_was_typed(new_page, invite):
+    """A 502 from the proxy in front: the POST never reached the app, which the script
+    promises to treat as "not sent" (the page and the typing stay). It shows the proxy's
+    page in place of the form instead, and the typing is gone."""
+    encounter, page = _on_closing_page(new_page, invite)
+    notes = _type_closing(page)
+
+    def bad_gateway(route: Route) -> None:
+        route.fulfill(
+            status=502,
+            content_type="text/html",
+            body="<html><head><title>502 Bad Gateway</title></head>"
+            "<body><h1>502 Bad Gateway</h1></body></html>",
+        )
+
+    page.route("**/intake/page/closing/", bad_gateway)
+    page.get_by_role("button", name="Continue", exact=True).click()
+
+    expect(page).to_have_url(page_url("closing"))
+    expect(notes).to_have_value(TYPED, timeout=3000)
+    assert "notes" not in Encounter.objects.get(pk=encounter.pk).answers
+
+
+def test_a_post_that_hangs_is_given_up_so_the_patient_can_send_again(new_page, invite):
+    """A connection that stalls (no reset, no answer): fetch has no timeout and a second tap
+    is swallowed while the first is "sending", so the button does nothing, for minutes, with
+    no sign that anything is happening (a fetch shows no loading indicator; nothing styles
+    form[aria-busy]). Without JavaScript the browser shows it loading and a second tap
+    resends. The patient must at least be told, and be able to send again."""
+    _, page = _on_closing_page(new_page, invite)
+    _type_closing(page)
+    held: list[Route] = []
+    page.route("**/intake/page/closing/", lambda route: held.append(route))
+    button = page.get_by_role("button", name="Continue", exact=True)
+    button.click()
+    try:
+        message = page.get_by_role("alert").filter(has_text="This was not sent")
+        expect(message).to_be_visible(timeout=30_000)
+    finally:
+        for route in held:
+            route.abort()

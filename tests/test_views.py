@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 
 import pytest
 from django.core import mail
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
@@ -28,7 +29,7 @@ from tests.factories import (
     routine_answers,
 )
 from twitch_intake import questionnaire, services, tasks
-from twitch_intake.models import Encounter
+from twitch_intake.models import Encounter, RateLimitCounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
 DOB = "1980-05-17"  # make_encounter's date of birth
@@ -1538,7 +1539,9 @@ def test_unknown_links_are_rate_limited_per_client(client, encounter, settings):
         refused_post(client, f"/intake/link/{token}/", {"date_of_birth": DOB}),
     ):
         assert response.status_code == 429
-        assert response["Retry-After"] == "600"
+        # Until the window that began at the first guess ends: 10 minutes, counting down.
+        assert 590 <= int(response["Retry-After"]) <= 600
+        assert "Try again in 10 minutes (after " in response.content.decode()
     assert client.get(PAGE_URL.format("emergency")).status_code == 403
     assert_private(client.responses)
 
@@ -1559,7 +1562,7 @@ def test_wrong_birth_dates_count_toward_the_rate_limit(client, settings):
         assert "does not match" in (Page(wrong).error("date_of_birth") or "")
     response = refused_post(client, f"/intake/link/{first_token}/", {"date_of_birth": "1999-09-09"})
     assert response.status_code == 429
-    assert response["Retry-After"] == "900"
+    assert 890 <= int(response["Retry-After"]) <= 900
     assert Encounter.objects.get(pk=first.pk).dob_failures == 2  # the refused try was not counted
     assert Encounter.objects.get(pk=first.pk).locked_until is None
 
@@ -1576,6 +1579,23 @@ def test_a_limited_try_on_a_link_already_refused_here_says_limited_not_the_old_m
     limited = refused_post(client, link, {"date_of_birth": DOB})
     assert limited.status_code == 429
     assert client.get(PAGE_URL.format("emergency")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_limit_page_says_how_long_is_left_of_the_clinics_window(client, settings):
+    set_intake_settings(settings, RATE_LIMIT=1, RATE_WINDOW=dt.timedelta(hours=1))
+    first = client.get("/intake/link/guess-1/")
+    assert first.status_code == 404
+    # The window began 45 minutes ago: 15 are left, whatever the window's length.
+    RateLimitCounter.objects.update(window_start=F("window_start") - dt.timedelta(minutes=45))
+
+    limited = client.get("/intake/link/guess-2/")
+
+    assert limited.status_code == 429
+    assert 14 * 60 < int(limited["Retry-After"]) <= 15 * 60
+    text = limited.content.decode()
+    assert "Try again in 15 minutes (after " in text
+    assert "60 minutes" not in text
 
 
 # --- Versions -------------------------------------------------------------------------------

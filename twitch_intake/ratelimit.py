@@ -11,6 +11,8 @@ The client address is the socket's peer unless the clinic says how many proxies 
 from __future__ import annotations
 
 import ipaddress
+import math
+from datetime import datetime
 
 from django.db import connections, router
 from django.db.models import F
@@ -120,12 +122,27 @@ def give_back(request: HttpRequest, scope: str) -> None:
     )
 
 
-def limited_response(request: HttpRequest) -> HttpResponse:
-    response = render(
-        request,
-        "twitch_intake/too_many.html",
-        app_settings.contact(),
-        status=429,
+def window_ends(request: HttpRequest, scope: str) -> datetime:
+    """When this client's window for ``scope`` ends and its tries count from 0 again (a whole
+    window from now when none is open)."""
+    now = timezone.now()
+    window = app_settings.RATE_WINDOW
+    started = (
+        RateLimitCounter.objects.filter(key=_key(request, scope), window_start__gt=now - window)
+        .values_list("window_start", flat=True)
+        .first()
     )
-    response["Retry-After"] = str(int(app_settings.RATE_WINDOW.total_seconds()))
+    return (started or now) + window
+
+
+def limited_response(request: HttpRequest, scope: str) -> HttpResponse:
+    """The page for a client over the limit: how long until it may try again, said in minutes
+    and as a time (``RATE_WINDOW`` is the clinic's to set), and in ``Retry-After``."""
+    from . import lockout  # which reads client addresses from here
+
+    now = timezone.now()
+    ends = window_ends(request, scope)
+    page = {**app_settings.contact(), "wait": lockout.wait(ends, now)}
+    response = render(request, "twitch_intake/too_many.html", page, status=429)
+    response["Retry-After"] = str(max(1, math.ceil((ends - now).total_seconds())))
     return response

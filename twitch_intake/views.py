@@ -255,7 +255,7 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             refused.drop(request)  # so the GET is counted too, and says the client is limited
             return SeeOther(SAME_LINK)
-        return ratelimit.limited_response(request)
+        return ratelimit.limited_response(request, "link")
     response, failed = _open_link(request, token)
     if not failed and not shown_again:
         ratelimit.give_back(request, "link")
@@ -403,7 +403,7 @@ def self_start(request: HttpRequest) -> HttpResponse:
         form = SelfStartForm()
     else:
         if kept.limited and ratelimit.is_limited(request, "start"):
-            return ratelimit.limited_response(request)
+            return ratelimit.limited_response(request, "start")
         form = SelfStartForm(kept.query_dict())
         form.is_valid()  # the errors to show: what is wrong with what was typed
     return render(request, "twitch_intake/self_start.html", _context(form=form))
@@ -494,7 +494,7 @@ def _welcome_back_page(request: HttpRequest, closed: dict[str, Any], where: str)
             return _link_locked(request, locked_until, now)
     kept = refused.take(request, where)
     if kept is not None and kept.limited and ratelimit.is_limited(request, "link"):
-        return ratelimit.limited_response(request)
+        return ratelimit.limited_response(request, "link")
     form = _confirm_form(kept)
     minutes = int(app_settings.IDLE_TIMEOUT.total_seconds() // 60)
     page = {"form": form, "kept": idle.has_typed(request.session), "idle_minutes": minutes}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from crispy_forms.layout import Div, Field, Layout
@@ -38,8 +38,27 @@ REVEALED = "_revealed"
 CHOICES_TEMPLATE = "twitch_intake/fields/choices.html"
 #: Text boxes: label, hint, then the error message, above the box (as GOV.UK orders them).
 TEXT_TEMPLATE = "twitch_intake/fields/text.html"
-#: A draft keeps at most this many characters of a posted value (see ``PageForm.draft``).
+#: A draft keeps at most this many characters of a posted value (see ``kept_values``).
 DRAFT_LIMIT = 10_000
+
+
+def kept_values(values: Sequence[Any], most: int) -> list[str]:
+    """Posted values as they are kept to show again (a refused page's draft, a page typed after
+    the idle limit, a refused date): at most ``most`` of them, each cut at ``DRAFT_LIMIT``
+    characters, longer than any answer may be, so the "too long" message still applies."""
+    return [str(value)[:DRAFT_LIMIT] for value in values[:most]]
+
+
+def _drafted(data: QueryDict, questions: Iterable[Question]) -> dict[str, list[str]]:
+    """The posted values of ``questions`` only, as a draft keeps them."""
+    kept: dict[str, list[str]] = {}
+    for question in questions:
+        values = kept_values(data.getlist(question.link_id), max(1, len(question.options)))
+        if values:
+            kept[question.link_id] = values
+    return kept
+
+
 #: The code of the error a required follow-up gets when the patient never saw it (JavaScript
 #: off): the page is shown again with the question, never with this as an error.
 OPENED = "revealed"
@@ -258,12 +277,7 @@ class PageForm(forms.Form):
         value cut at ``DRAFT_LIMIT`` characters (longer than any answer may be, so the "too
         long" message still applies), and ``_revealed`` as the page will be drawn: every
         follow-up the posted answers open, which the patient is about to see."""
-        data = cast("QueryDict", self.data)
-        kept: dict[str, list[str]] = {}
-        for question in _on_page(self.page):
-            values = [str(v)[:DRAFT_LIMIT] for v in data.getlist(question.link_id)]
-            if values:
-                kept[question.link_id] = values[: max(1, len(question.options))]
+        kept = _drafted(cast("QueryDict", self.data), _on_page(self.page))
         current = self._current_values()
         shown = [q.link_id for q in _on_page(self.page) if q.show_when and q.is_enabled(current)]
         kept[REVEALED] = [" ".join(sorted(shown))]
@@ -348,13 +362,7 @@ class EmergencyResponseForm(forms.Form):
     def draft(self) -> dict[str, list[str]]:
         """What was posted, to show the form again as ticked after the redirect: only its own
         questions' fields, each value cut at ``DRAFT_LIMIT`` characters."""
-        data = cast("QueryDict", self.data)
-        kept: dict[str, list[str]] = {}
-        for question in self.questions:
-            values = [str(v)[:DRAFT_LIMIT] for v in data.getlist(question.link_id)]
-            if values:
-                kept[question.link_id] = values[: max(1, len(question.options))]
-        return kept
+        return _drafted(cast("QueryDict", self.data), self.questions)
 
     def clean(self) -> dict[str, Any]:
         super().clean()

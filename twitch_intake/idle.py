@@ -21,7 +21,7 @@ from typing import Any
 
 from django.http import HttpRequest, QueryDict
 
-from .forms import DRAFT_LIMIT  # as a refused page's draft: "too long" still applies
+from .forms import kept_values  # as a refused page's draft: "too long" still applies
 
 #: In the session: the intake (id and link hash) a suspended session was bound to.
 SUSPENDED_KEY = "twitch_intake_idle"
@@ -52,7 +52,7 @@ def keep_typed(request: HttpRequest, encounter_id: Any, page: str, fields: froze
     """Keep what a page posted after the limit (the CSRF check has passed: the view runs):
     only the page's own ``fields``, each value cut at ``DRAFT_LIMIT``, for that intake alone."""
     data = {
-        name: [value[:DRAFT_LIMIT] for value in request.POST.getlist(name)][:_MOST_VALUES]
+        name: kept_values(request.POST.getlist(name), _MOST_VALUES)
         for name in request.POST
         if name in fields
     }

@@ -23,7 +23,7 @@ from django import forms
 from django.http import HttpRequest, QueryDict
 
 from .drafts import Draft
-from .forms import DRAFT_LIMIT
+from .forms import kept_values
 
 SESSION_KEY = "twitch_intake_refused"
 
@@ -51,7 +51,7 @@ def _own_fields(form: forms.Form) -> dict[str, list[str]]:
     for key in posted:
         if any(key == name or key.startswith(f"{name}_") for name in names):
             value = posted.get(key)
-            kept[key] = [str(value if value is not None else "")[:DRAFT_LIMIT]]
+            kept[key] = kept_values(["" if value is None else value], 1)
     return kept
 
 

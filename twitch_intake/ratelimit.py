@@ -81,7 +81,7 @@ ON CONFLICT (key) DO UPDATE SET
         WHEN {table}.window_start <= %(expired)s THEN EXCLUDED.window_start
         ELSE {table}.window_start
     END
-RETURNING count
+RETURNING count, window_start = %(now)s
 """
 
 
@@ -89,7 +89,8 @@ def hit(request: HttpRequest, scope: str) -> int:
     """Count one try; returns the client's count in this window, this try included.
 
     The first try of a new window also deletes every counter whose window has passed, so the
-    table holds about one row per client seen in the last ``RATE_WINDOW``.
+    table holds about one row per client seen in the last ``RATE_WINDOW``. Only a new window
+    does: a count back at 1 after ``give_back`` (every link that opened) deletes nothing.
     """
     now = timezone.now()
     expired = now - app_settings.RATE_WINDOW
@@ -100,8 +101,8 @@ def hit(request: HttpRequest, scope: str) -> int:
             _COUNT_ONE.format(table=table),
             {"key": _key(request, scope), "now": now, "expired": expired},
         )
-        (count,) = cursor.fetchone()
-    if count == 1:
+        count, new_window = cursor.fetchone()
+    if new_window:
         RateLimitCounter.objects.filter(window_start__lte=expired).delete()
     return int(count)
 

@@ -234,3 +234,16 @@ def test_counters_hold_no_address_and_restart_when_their_window_has_passed():
     assert not ratelimit.is_limited(request, "link")
     assert ratelimit.hit(request, "link") == 1
     assert list(models.RateLimitCounter.objects.values_list("key", flat=True)) == [key]
+
+
+def test_a_count_given_back_does_not_clear_the_table_again_only_a_new_window_does():
+    request = _request_from("10.6.0.1")
+    assert ratelimit.hit(request, "link") == 1  # a new window: expired counters go
+    old = timezone.now() - app_settings.RATE_WINDOW - dt.timedelta(seconds=1)
+    models.RateLimitCounter.objects.create(key="link:someone-else", window_start=old, count=7)
+    ratelimit.give_back(request, "link")  # the link opened: the try is given back
+
+    assert ratelimit.hit(request, "link") == 1  # back at 1, in the same window
+
+    # Left for the next new window: a good link open is not a DELETE over the table.
+    assert models.RateLimitCounter.objects.filter(key="link:someone-else").exists()

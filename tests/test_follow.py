@@ -20,7 +20,7 @@ from tests.factories import (
 )
 from tests.test_idle import _idle_for
 from tests.test_views import PAGE_URL, REVIEW_URL, THANKS_URL, answer_pages, sign_in
-from twitch_intake import follow
+from twitch_intake import follow, views
 from twitch_intake.models import Encounter
 from twitch_intake.questionnaire import TWITCH_INTAKE
 
@@ -268,3 +268,48 @@ def test_the_page_after_a_save_is_drawn_from_the_row_the_save_left():
     # The view's own read and the save's locked one; the page drawn next reads neither again.
     assert len(reads) == 2, reads
     assert sum("FOR UPDATE" in sql for sql in reads) == 1
+
+
+def test_a_page_that_fails_to_draw_leaves_the_save_done_and_the_redirect_to_follow(
+    monkeypatch, caplog
+):
+    client = Client()
+    encounter = make_encounter()
+    token = issue(encounter)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(views, "_render_page", broken)
+    signed_in = client.post(f"/intake/link/{token}/", birth_date_boxes(), headers=FOLLOW)
+    saved = client.post(
+        PAGE_URL.format("emergency"), page_data("emergency", routine_answers()), headers=FOLLOW
+    )
+
+    # What the POST did stands, and says so: the sign-in's session cookie is set, the page is
+    # saved, and the browser is sent on as without the script, to GET the page itself.
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] == PAGE_URL.format("emergency")
+    assert settings.SESSION_COOKIE_NAME in signed_in.cookies
+    assert saved.status_code == 302
+    assert saved["Location"] == PAGE_URL.format("history")
+    encounter.refresh_from_db()
+    assert encounter.answers["emergency-signs"] == ["none"]
+    assert "RuntimeError" in caplog.text
+    assert token not in caplog.text
+    monkeypatch.undo()
+    assert client.get(saved["Location"]).status_code == 200
+
+
+def test_the_drawn_page_renews_the_csrf_cookie_as_its_own_get_would():
+    client = Client()
+    sign_in(client, make_encounter())
+    plain = client.get(PAGE_URL.format("emergency"))
+    assert settings.CSRF_COOKIE_NAME in plain.cookies  # what the GET after a redirect sends
+
+    drawn = client.post(
+        PAGE_URL.format("emergency"), page_data("emergency", routine_answers()), headers=FOLLOW
+    )
+
+    assert drawn[follow.LOCATION_HEADER] == PAGE_URL.format("history")
+    assert settings.CSRF_COOKIE_NAME in drawn.cookies

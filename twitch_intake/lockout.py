@@ -50,7 +50,8 @@ def forget_tries(session: Any) -> None:
 
 @dataclass(frozen=True)
 class Wait:
-    """How long until a locked link opens again: whole minutes, rounded up, and the time."""
+    """How long until a locked link opens again (or a client's rate-limit window ends): whole
+    minutes, rounded up, and the time."""
 
     minutes: int
     until: datetime

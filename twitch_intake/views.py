@@ -153,8 +153,8 @@ FRESH = "_twitch_intake_fresh"
 
 
 def _keep_fresh(request: HttpRequest, encounter: Encounter) -> None:
-    """The row as a write of this request left it (under its lock, committed): the page drawn
-    next in the same request (``follow``) reads it from here, not with a query more."""
+    """The row as this request's write (a page save, Send) or sign-in check left it: the page
+    drawn next in the same request (``follow``) reads it from here, not with a query more."""
     setattr(request, FRESH, encounter)
 
 
@@ -370,7 +370,6 @@ def _link_locked(
     return render(request, "twitch_intake/link_locked.html", page, status=404)
 
 
-@follow.follows
 @intake_view
 @require_http_methods(["GET", "POST"])
 def self_start(request: HttpRequest) -> HttpResponse:

@@ -1,6 +1,6 @@
 """Outside review of twitch_intake.follow (X-Intake-Follow): server-side guards.
 
-These pass on the reviewed code; they pin what an attacker would try first."""
+These passed on the reviewed code; they pin what an attacker would try first."""
 
 from __future__ import annotations
 
@@ -111,8 +111,11 @@ def test_the_continue_page_locks_after_the_same_tries_with_and_without_the_heade
 
 
 def test_the_header_from_another_site_without_a_token_is_refused():
+    signed_in = Client()
+    sign_in(signed_in, encounter := make_encounter())
     client = Client(enforce_csrf_checks=True)
-    sign_in(Client(), encounter := make_encounter())
+    client.cookies = signed_in.cookies  # the patient's own browser, its session open
+    assert client.get(PAGE_URL.format("emergency")).status_code == 200
     response = client.post(
         PAGE_URL.format("emergency"),
         page_data("emergency", routine_answers()),

@@ -98,11 +98,13 @@
   // post gets no answer, or a server error, the page and what was typed on it stay, with a
   // message.
   var shownPath = window.location.pathname;
-  var sending = false;
-  // A post with no answer by then is given up (and may be sent again: a page's save, Send and
-  // the date of birth are each the same when repeated).
+  // A post with no answer by then is given up and may be sent again, which does no harm: a
+  // page saved twice holds the same answers, a second Send changes nothing, the right date
+  // signs in again. (Self-start, which makes an intake each time, is not posted from here.)
   var GIVE_UP_MS = 20000;
   var latest = 0;  // the newest request's number: an answer to an older one is not shown
+  var posting = null;  // the post on its way: {form, controller}
+  var loading = false;  // Back or Forward's page on its way: the forms shown are not its
 
   function stylesOf(doc) {
     return Array.prototype.map.call(doc.querySelectorAll('link[rel="stylesheet"]'), function (link) {
@@ -129,30 +131,41 @@
     return (response.headers.get("Content-Type") || "").indexOf("text/html") === 0;
   }
 
-  function shown(response, text, number) {
+  function shown(response, text) {
     var path = response.headers.get("X-Intake-Location");
     // No path: a page that is no redirect's (a closed session, say), shown where the patient
     // was, so that a refresh asks for that page again, not for the URL the form posted to.
     var url = path ? new URL(path, window.location.href).href
       : (response.redirected ? response.url : window.location.href);
-    if (number !== latest) { return; }
     if (!isPage(response)) {
       window.location.assign(url);  // not a page: let the browser load it
       return;
     }
     replace(text);
     // A new entry, as the redirect's GET makes one (the same page again after a refusal too,
-    // so that Back goes where it goes without this file); after the page, so that whoever
-    // waits for the address to change finds the new page there.
+    // where Back shows the page as refused, as the browser's GET of it would); after the page,
+    // so that whoever waits for the address to change finds the new page there.
     if (path || response.redirected) {
       window.history.pushState(null, "", url);
     }
     shownPath = window.location.pathname;
   }
 
-  function notSent(form) {
-    var message = document.querySelector("[data-not-sent]");
+  // "Sending…" for a screen reader (aria-busy alone is seldom announced), and after.
+  function say(busy) {
+    var status = document.querySelector("[data-sending-status]");
+    if (status) { status.textContent = busy ? status.getAttribute("data-sending") : ""; }
+  }
+
+  function done(form) {
     form.removeAttribute("aria-busy");
+    say(false);
+    posting = null;
+  }
+
+  function notSent(form) {
+    done(form);
+    var message = document.querySelector("[data-not-sent]");
     if (!message) { return; }
     message.hidden = false;
     message.focus();
@@ -161,41 +174,58 @@
   function send(event) {
     var form = event.target;
     if (!form.matches("form[data-follow]") || !window.fetch || !window.AbortController) { return; }
+    var body;
+    try {
+      body = new URLSearchParams(new FormData(form));
+    } catch (error) {
+      return;  // a browser that cannot: it posts the form itself
+    }
     event.preventDefault();
-    if (sending) { return; }  // a second tap on Continue sends nothing more
-    sending = true;
+    if (posting || loading) { return; }  // a second tap on Continue sends nothing more
     var number = ++latest;
     var controller = new AbortController();
     var timer = window.setTimeout(function () { controller.abort(); }, GIVE_UP_MS);
+    posting = { form: form, controller: controller };
     form.setAttribute("aria-busy", "true");
+    say(true);
     window.fetch(form.action, {
       method: "POST",
-      body: new URLSearchParams(new FormData(form)),
+      body: body,
       headers: { "X-Intake-Follow": "1" },
       credentials: "same-origin",
       signal: controller.signal,
     }).then(function (response) {
-      // A server error (the app's calm 503 during an outage, a proxy's 502) saved nothing:
-      // the page and what was typed stay, to be sent again.
+      // A server error (the app's calm 503 during an outage, a proxy's 502): the post's work
+      // was not done, or is not known to be. The page and what was typed stay, to send again.
       if (response.status >= 500) { throw new Error("not sent"); }
-      return response.text().then(function (text) { shown(response, text, number); });
+      return response.text().then(function (text) {
+        if (number !== latest) { return; }
+        done(form);
+        shown(response, text);
+      });
     }).catch(function () {
-      notSent(form);
+      if (number === latest) { notSent(form); }
     }).then(function () {
       window.clearTimeout(timer);
-      sending = false;
     });
   }
 
   // Back or Forward to an entry made here: its page, fetched with a GET (a page that sends
-  // the patient on, to where it does).
+  // the patient on, to where it does). A post still on its way is let go: its answer would be
+  // for a page no longer shown.
   window.addEventListener("popstate", function () {
     if (window.location.pathname === shownPath) { return; }
     shownPath = window.location.pathname;
+    if (posting) {
+      posting.controller.abort();
+      done(posting.form);
+    }
     var number = ++latest;
+    loading = true;
     window.fetch(window.location.href, { credentials: "same-origin" }).then(function (response) {
       return response.text().then(function (text) {
         if (number !== latest) { return; }
+        loading = false;
         if (!isPage(response)) { window.location.reload(); return; }
         replace(text);
         if (response.redirected) {
@@ -204,7 +234,7 @@
         }
       });
     }).catch(function () {
-      window.location.reload();
+      if (number === latest) { window.location.reload(); }
     });
   });
 

@@ -49,6 +49,8 @@ HOPS = 3
 FOLLOWED = frozenset({"resume", "welcome_back", "page", "get_care", "review", "thanks"})
 #: The redirects the views answer a POST with (a saved page's 302, a refused one's 303).
 FOLLOWABLE = frozenset({302, 303})
+#: Every redirect: an answer still one of these after the hops goes to the client as it is.
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Keys the CSRF middleware reads from ``request.META`` when it answers; the page drawn here
 #: sets them (``{% csrf_token %}``), so they go back to the request the middleware sees.
 _CSRF_KEYS = ("CSRF_COOKIE", "CSRF_COOKIE_NEEDS_UPDATE")
@@ -100,9 +102,6 @@ def follow(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         return answer  # nothing drawn, or still a redirect: the client follows it itself
     answer[LOCATION_HEADER] = path
     return answer
-
-
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def _script_prefix(request: HttpRequest) -> str:

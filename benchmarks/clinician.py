@@ -268,10 +268,12 @@ def _time(client: Client, urls: list[str], warm: int) -> Timed:
 def measure(client: Client, runs: int, warm: int = 2) -> dict[str, Timed]:
     changelist = reverse("admin:twitch_intake_encounter_changelist")
     # Reviewed routine intakes only: an emergency's page reads its answer history too, a
-    # reviewer is one more lookup: a random mix would change the query count by chance.
+    # reviewer is one more lookup. And the same ones at every size (the first made): the
+    # answers vary from row to row, and some draw a summary with more lookups, so a random
+    # sample changed the query count by chance (11 in one run, 11-14 in another).
     pks = list(
         Encounter.objects.filter(status="reviewed", level="routine")
-        .order_by("?")
+        .order_by("pk")
         .values_list("pk", flat=True)[: runs + warm]
     )
     pages = [reverse("admin:twitch_intake_encounter_change", args=[pk]) for pk in pks]

@@ -22,7 +22,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.test import Client, override_settings
 from django.urls import reverse
-from django_otp.oath import totp
+from django_otp.oath import TOTP, totp
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -70,6 +70,17 @@ def signed_in(username: str) -> Client:
 def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
     """What the clinician's authenticator app shows now (or ``steps_ahead`` periods later)."""
     return f"{totp(device.bin_key, step=device.step, t0=device.t0 - steps_ahead * device.step):06d}"
+
+
+def code_at(device: TOTPDevice, time_step: int) -> str:
+    """The code the app showed in period ``time_step``, whatever the clock reads now.
+
+    A test that asks for "the code now" twice can straddle a 30-second boundary and get two
+    different codes; the device's ``last_t`` names the period of the code it last accepted.
+    """
+    oath = TOTP(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    oath.time = device.t0 + time_step * device.step
+    return f"{oath.token():0{device.digits}d}"
 
 
 def summary_urls(encounter) -> list[str]:
@@ -231,13 +242,16 @@ def test_next_time_a_code_from_the_app_is_asked_for_after_the_password(clinician
     assert response["Location"] == f"{VERIFY}?next={change.replace('/', '%2F')}"
 
     device = TOTPDevice.objects.get(user=clinician)
-    used = code_for(device)
+    used = code_at(device, device.last_t)
+    assert used in {code_for(device), code_for(device, steps_ahead=-1)}, "a real, recent code"
     refused = client.post(f"{VERIFY}?next={change}", {"code": used})
     assert "That code is not right" in refused.content.decode(), "a code is good once"
     # That wrong guess made the next one wait a second (django-otp's throttle): let it pass.
     TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)
 
-    response = client.post(f"{VERIFY}?next={change}", {"code": code_for(device, steps_ahead=1)})
+    # The period after enrolment's: now's, or the next one (within the one step of drift the
+    # device allows) if the clock has not yet rolled over.
+    response = client.post(f"{VERIFY}?next={change}", {"code": code_at(device, device.last_t + 1)})
     assert response.status_code == 302 and response["Location"] == change
     assert client.get(change).status_code == 200
 

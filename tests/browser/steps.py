@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext
 from playwright.sync_api import Locator, Page, expect
 
+from tests.factories import routine_answers
 from twitch_intake.questionnaire import TWITCH_INTAKE, ItemType
 
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
@@ -95,6 +96,30 @@ def answer_pages(page: Page, answers: dict[str, Any]) -> None:
         next_page(page)
         expect(page).not_to_have_url(page_url(slug))
     expect(heading(page)).to_have_text("Check your answers")
+
+
+def answer_pages_until(page: Page, slug: str, answers: dict[str, Any] | None = None) -> None:
+    """Answer each page from the current one until ``slug`` is shown."""
+    while not page.url.endswith(f"/intake/page/{slug}/"):
+        current = page.url
+        fill(page, answers or routine_answers())
+        next_page(page)
+        expect(page).not_to_have_url(current)
+
+
+def open_at_page(page: Page, link: str, slug: str) -> None:
+    """Open the link, confirm, and answer the routine intake up to page ``slug``."""
+    page.goto(link)
+    confirm(page)
+    answer_pages_until(page, slug)
+
+
+def type_closing(page: Page, notes: str) -> Locator:
+    """On the last page: type ``notes`` and answer the rest routinely; returns the notes box."""
+    box = page.get_by_label("Is there anything else", exact=False)
+    box.fill(notes)
+    fill(page, {k: v for k, v in routine_answers().items() if k != "notes"})
+    return box
 
 
 def answer_get_care(page: Page, code: str) -> None:

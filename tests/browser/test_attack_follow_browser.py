@@ -13,9 +13,7 @@ import pytest
 from django.db import OperationalError
 from playwright.sync_api import Error, Page, Route, expect
 
-from tests.browser.steps import confirm, fill, next_page, page_url
-from tests.browser.test_one_round_trip import answer_pages_until
-from tests.factories import routine_answers
+from tests.browser.steps import open_at_page, page_url, type_closing
 from twitch_intake import services
 from twitch_intake.models import Encounter
 
@@ -27,19 +25,8 @@ TYPED = "Typed on the last page: twitching in both calves since March"
 def _on_closing_page(new_page, invite) -> tuple[Encounter, Page]:
     encounter, link = invite()
     page = new_page("phone")
-    page.goto(link)
-    confirm(page)
-    fill(page, routine_answers())
-    next_page(page)
-    answer_pages_until(page, "closing")
+    open_at_page(page, link, "closing")
     return encounter, page
-
-
-def _type_closing(page: Page):
-    notes = page.get_by_label("Is there anything else", exact=False)
-    notes.fill(TYPED)
-    fill(page, {k: v for k, v in routine_answers().items() if k != "notes"})
-    return notes
 
 
 def test_a_post_the_app_refuses_with_its_503_keeps_what_was_typed(new_page, invite, monkeypatch):
@@ -48,7 +35,7 @@ def test_a_post_the_app_refuses_with_its_503_keeps_what_was_typed(new_page, invi
     typing is saved; with intake.js the 503 page replaces the form and the address bar keeps
     the page's GET URL, so the reload the page asks for loses everything typed."""
     encounter, page = _on_closing_page(new_page, invite)
-    notes = _type_closing(page)
+    notes = type_closing(page, TYPED)
 
     def down(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
@@ -67,7 +54,7 @@ def test_a_gateway_error_from_a_proxy_keeps_what_was_typed(new_page, invite):
     the page and the typing stay (the first script put the proxy's page in place of the
     form, and the typing was gone)."""
     encounter, page = _on_closing_page(new_page, invite)
-    notes = _type_closing(page)
+    notes = type_closing(page, TYPED)
 
     def bad_gateway(route: Route) -> None:
         route.fulfill(
@@ -93,7 +80,7 @@ def test_a_post_that_hangs_is_given_up_so_the_patient_can_send_again(new_page, i
     no sign of anything happening. Now it gives up after 20 s, says so, and Continue sends
     again."""
     encounter, page = _on_closing_page(new_page, invite)
-    _type_closing(page)
+    type_closing(page, TYPED)
     held: list[Route] = []
     page.route("**/intake/page/closing/", lambda route: held.append(route))
     button = page.get_by_role("button", name="Continue", exact=True)

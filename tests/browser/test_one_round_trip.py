@@ -5,7 +5,6 @@ a redirect, and a post that never arrives loses nothing."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Request, Route, expect
@@ -17,8 +16,10 @@ from tests.browser.steps import (
     fill,
     heading,
     next_page,
+    open_at_page,
     page_url,
     send,
+    type_closing,
 )
 from tests.factories import routine_answers
 from twitch_intake.models import Encounter
@@ -88,20 +89,13 @@ def test_the_new_page_has_its_title_and_focus_and_back_forward_and_refresh_work(
 def test_a_post_that_never_arrives_keeps_what_was_typed_and_says_so(new_page, invite):
     encounter, link = invite()
     page = new_page("phone")
-    page.goto(link)
-    confirm(page)
-    fill(page, routine_answers())
-    next_page(page)
-    expect(page).to_have_url(page_url("history"))
-    answer_pages_until(page, "closing")
+    open_at_page(page, link, "closing")
 
     def offline(route: Route) -> None:
         route.abort("internetdisconnected")
 
     page.route("**/intake/page/closing/", offline)
-    notes = page.get_by_label("Is there anything else", exact=False)
-    notes.fill("Typed while the train went into a tunnel")
-    fill(page, {k: v for k, v in routine_answers().items() if k != "notes"})
+    notes = type_closing(page, "Typed while the train went into a tunnel")
     page.get_by_role("button", name="Continue", exact=True).click()
 
     message = page.get_by_role("alert").filter(has_text="This may not have been sent")
@@ -117,15 +111,6 @@ def test_a_post_that_never_arrives_keeps_what_was_typed_and_says_so(new_page, in
     assert Encounter.objects.get(pk=encounter.pk).answers["notes"] == (
         "Typed while the train went into a tunnel"
     )
-
-
-def answer_pages_until(page: Page, slug: str, answers: dict[str, Any] | None = None) -> None:
-    """Answer each page from the current one until ``slug`` is shown."""
-    while not page.url.endswith(f"/intake/page/{slug}/"):
-        current = page.url
-        fill(page, answers or routine_answers())
-        next_page(page)
-        expect(page).not_to_have_url(current)
 
 
 def test_a_second_tap_on_continue_sends_nothing_more(new_page, invite):

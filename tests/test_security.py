@@ -455,3 +455,41 @@ def test_admin_pages_carry_the_same_security_headers(django_user_model):
         assert response["X-Frame-Options"] == "DENY", url
     for url in (base + "change/", base + "print/", base + "text/", base + "fhir/"):
         assert "no-store" in client.get(url)["Cache-Control"], url
+
+
+@pytest.mark.parametrize("method", ["link", "refused page", "refused page, with JavaScript"])
+def test_a_session_that_cannot_be_saved_gives_the_calm_503_not_a_500(monkeypatch, method, caplog):
+    """The database goes away after the view has answered, while the session is being saved (the
+    sign-in's binding, or a refused page's draft): SessionMiddleware's save is outside every
+    view, so its error used to be Django's 500. The patient is told to try again, as for any
+    outage, and nothing the view saved is lost."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    encounter = make_encounter()
+    client = Client(raise_request_exception=False)  # as a browser sees it, not re-raised
+    if method == "link":
+        token = encounter.issue_link()
+        encounter.save()
+        url = f"/intake/link/{token}/"
+        data = {"date_of_birth": encounter.date_of_birth.isoformat()}
+        client.get(url)
+    else:
+        client = bound_client(encounter)
+        client.raise_request_exception = False
+        url, data = "/intake/page/history/", {"onset": "not-a-code"}
+        client.post("/intake/page/emergency/", {"emergency-signs": ["none"]})
+
+    def down(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(SessionStore, "save", down)
+    follow = {"HTTP_X_INTAKE_FOLLOW": "1"} if "JavaScript" in method else {}
+    response = client.post(url, data, **follow)
+    assert response.status_code == 503
+    assert response["Retry-After"].isdigit()
+    assert "try again" in response.content.decode().lower()
+    assert not [r for r in caplog.records if r.exc_info], "an outage, not a bug: no traceback"
+    monkeypatch.undo()
+    if method != "link":
+        after = Encounter.objects.get(pk=encounter.pk)
+        assert after.answers["emergency-signs"] == ["none"]  # what was saved before stays

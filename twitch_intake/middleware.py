@@ -150,6 +150,8 @@ class IdleSessionMiddleware:
         if session is None or session.is_empty() or response.status_code >= 500:
             return response  # a 503 for a database outage must not read the session again
         ours = headers.is_ours(request)
+        if ours:
+            note_outage_on_save(request, session)
         if not session.accessed and not ours:
             return response  # a host page that never read its session: not a query more
         try:
@@ -227,7 +229,11 @@ class DatabaseUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        error = getattr(request, OUTAGE_ON_SAVE, None)
+        if error is not None:
+            return unavailable(error)  # the session could not be saved after the view answered
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not headers.is_ours(request):
@@ -235,6 +241,35 @@ class DatabaseUnavailableMiddleware:
         if not is_outage(exception):
             return None
         return unavailable(exception)
+
+
+#: Set on a request whose session save met a database outage (``note_outage_on_save``).
+OUTAGE_ON_SAVE = "_twitch_intake_outage_on_save"
+
+
+def note_outage_on_save(request: HttpRequest, session: Any) -> None:
+    """Lets an outage while ``SessionMiddleware`` saves the session end in the calm 503.
+
+    That save comes after the view and outside it, so no ``process_exception`` sees its error,
+    and Django would answer with its 500 (and log a traceback for what is only an outage). For
+    the app's own pages, the save is wrapped once the view has answered: an outage is noted on
+    the request, and ``DatabaseUnavailableMiddleware`` (outside the sessions) answers 503 in place
+    of the response, whose cookie would name a session that was never written. Any other
+    database error is raised as before. A save made by a view is not wrapped: it fails there.
+    """
+    from django.db import DatabaseError
+
+    save = session.save
+
+    def save_or_note_outage(must_create: bool = False) -> None:
+        try:
+            save(must_create=must_create)
+        except DatabaseError as error:
+            if not is_outage(error):
+                raise
+            setattr(request, OUTAGE_ON_SAVE, error)
+
+    session.save = save_or_note_outage
 
 
 def is_outage(exception: BaseException) -> bool:

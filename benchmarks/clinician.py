@@ -14,6 +14,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db import connection, transaction
 from django.test import Client
@@ -277,7 +278,12 @@ def measure(client: Client, runs: int, warm: int = 2) -> dict[str, Timed]:
         .values_list("pk", flat=True)[: runs + warm]
     )
     pages = [reverse("admin:twitch_intake_encounter_change", args=[pk]) for pk in pks]
+    # A search by name, as front desk types one: the newest patients' names, each of which
+    # only that patient has ("Patient 999950" is no prefix of another at a million).
+    names = Encounter.objects.order_by("-pk").values_list("patient_name", flat=True)
+    searches = [f"{changelist}?{urlencode({'q': name})}" for name in names[: runs + warm]]
     return {
         "changelist": _time(client, [changelist] * (runs + warm), warm),
         "encounter page": _time(client, pages, warm),
+        "search": _time(client, searches, warm),
     }

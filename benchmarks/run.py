@@ -737,6 +737,8 @@ def _growth_rows(add: Any, queue: dict[str, Any]) -> None:
     for size in sizes:
         row = queue[size]
         value = f"queue {page(row['changelist'])}; encounter page {page(row['encounter page'])}"
+        if "search" in row:
+            value += f"; search by name {page(row['search'])}"
         if "intake" in row:
             value += (
                 f"; CPU/intake ours {row['intake']['total_cpu_ms_per_intake']:.0f} | peer "
@@ -768,6 +770,15 @@ def _growth_rows(add: Any, queue: dict[str, Any]) -> None:
             add("growth", "  same, this process's CPU + SQL (medians)",
                 f"{work:.0f} ms (@ {int(smallest):,}: "
                 f"{first['cpu_median_ms'] + first['sql_median_ms']:.0f} ms)")  # fmt: skip
+
+
+def _search_rows(add: Any, queue: dict[str, Any]) -> None:
+    """A search by name at the largest size: no budget of the issue's, but where it stood."""
+    largest = max(queue, key=int)
+    m = queue[largest].get("search")
+    if m:
+        add("growth", f"search by name @ {int(largest):,}: median, queries",
+            f"{m['median_ms']:.1f} ms (p95 {m['p95_ms']:.1f}), {m['queries']} q")  # fmt: skip
 
 
 def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dict[str, Any]]]:
@@ -807,6 +818,7 @@ def build_table(report: dict[str, Any]) -> tuple[list[tuple[str, ...]], list[dic
     queue = report.get("queue")
     if queue:
         _growth_rows(add, queue)
+        _search_rows(add, queue)
     tri = report.get("triage")
     if tri:
         mix = ", ".join(f"{k} {v / 10:.1f}%" for k, v in sorted(tri["mix"].items()))

@@ -454,6 +454,10 @@ class Encounter(models.Model):
                 name="encounter_unassessed_queue",
             ),
             models.Index(fields=["visit_at"], name="encounter_visit_at"),
+            # The queue's search by a date of birth (``EncounterAdmin.get_search_results``).
+            # Names and record numbers are searched with trigram indexes where the server has
+            # pg_trgm (migration 0016): not declared here, as not every server can have them.
+            models.Index(fields=["date_of_birth"], name="encounter_date_of_birth"),
             # The queue's red notice: alerts whose last try failed and none was delivered.
             models.Index(
                 fields=["alerted_at"],

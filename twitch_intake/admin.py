@@ -38,7 +38,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
-from django.core.exceptions import BadRequest, PermissionDenied
+from django.core.exceptions import BadRequest, FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -532,6 +533,26 @@ class EncounterAdmin(StaffScreens, _EncounterAdminBase):
         if check is None or not check(value):
             return False
         return lookup not in self.SUMMARY_LOOKUPS or request.user.has_perm(PERM_SUMMARY)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """What the address fills in on "Add encounter" (``?visit_at=2026-12-01``, as the admin
+        allows for any field), with a date or a time read as its field reads one: Django hands
+        the text itself to the date and time widgets, which fail on it (a 500). A value its
+        field cannot read is left out, and the form opens as if it was never in the address."""
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
+        for name, value in list(initial.items()):
+            try:
+                field = Encounter._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            reader = field.formfield() if isinstance(field, models.DateField) else None
+            if reader is None:  # not a date (a DateTimeField is one too), or not editable
+                continue
+            try:
+                initial[name] = reader.to_python(value)
+            except ValidationError:
+                del initial[name]
+        return initial
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Encounter], search_term: str

@@ -69,15 +69,15 @@ def typed_page(session: Any) -> str | None:
 
 
 def take_typed(request: HttpRequest, encounter_id: Any, page: str) -> QueryDict | None:
-    """What was typed on ``page`` of this intake before the session went idle, once, as the
-    page's form data; ``None`` when nothing was kept for it. Marks the request, so the page
-    says it was kept."""
+    """What was typed on ``page`` of this intake before the session went idle, as the page's
+    form data; ``None`` when nothing was kept for it. Marks the request, so the page says it
+    was kept. It stays until the page is saved (``saved``), as a refused page's draft does: a
+    refresh, Back and Forward, or a phone reloading a tab it had put away show it again."""
     kept = request.session.get(TYPED_KEY)
     if not isinstance(kept, dict) or kept.get("page") != page:
         return None
     if kept.get("encounter") != encounter_id:
         return None  # typed for another intake: never shown to this one
-    del request.session[TYPED_KEY]
     data = QueryDict(mutable=True)
     values = kept.get("data")
     for name, items in values.items() if isinstance(values, dict) else ():
@@ -89,6 +89,14 @@ def take_typed(request: HttpRequest, encounter_id: Any, page: str) -> QueryDict 
 
 def drop_typed(session: Any) -> None:
     session.pop(TYPED_KEY, None)
+
+
+def saved(session: Any, page: str) -> None:
+    """Page ``page`` was saved: what was typed on it before the pause is done with. (The
+    session is written only if something was kept for that page.)"""
+    kept = session.get(TYPED_KEY)
+    if isinstance(kept, dict) and kept.get("page") == page:
+        del session[TYPED_KEY]
 
 
 def forget(session: Any, *, keep_typed_for: Any = None) -> None:

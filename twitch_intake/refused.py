@@ -12,16 +12,19 @@ adds what only it knew (how many tries were left; that the client was over its l
 
 The session holds::
 
-    {"page": <where>, "data": {<name>: [<str>]}, "tries_left": <int> | None, "limited": bool}
+    {"page": <where>, "data": {<name>: [<str>]}, "tries_left": <int> | None, "limited": bool,
+     "at": <Unix time it was kept>}
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django import forms
 from django.http import HttpRequest, QueryDict
 
+from .conf import app_settings
 from .drafts import Draft
 from .forms import kept_values
 
@@ -69,14 +72,23 @@ def keep(
         "data": _own_fields(form),
         "tries_left": tries_left,
         "limited": limited,
+        "at": int(time.time()),
     }
 
 
 def take(request: HttpRequest, where: str) -> Refused | None:
     """The refused POST of page ``where``, or ``None`` (nothing kept, or kept for another page
-    or another link). It stays until a POST succeeds, so a refresh shows the same page again."""
+    or another link). It stays until a POST succeeds, so a refresh shows the same page again,
+    but no longer than ``IDLE_TIMEOUT``: a walk-in's name and date of birth, typed on a shared
+    tablet and given up on, are not shown to whoever picks it up next. (Such a session is
+    bound to no intake, so the idle limit, which closes patients' sessions, never closes it.)"""
     kept = request.session.get(SESSION_KEY)
     if not isinstance(kept, dict) or kept.get("page") != where:
+        return None
+    at = kept.get("at")
+    limit = app_settings.IDLE_TIMEOUT.total_seconds()
+    if not isinstance(at, int) or time.time() - at > limit:
+        drop(request)
         return None
     data = kept.get("data")
     tries_left = kept.get("tries_left")

@@ -140,7 +140,7 @@ def _typed_fields(kept_as: str) -> frozenset[str]:
 
 def kept_typing(request: HttpRequest, encounter: Encounter, slug: str) -> Any:
     """What the patient typed on page ``slug`` of this intake before their session went idle,
-    as form data to show again (once), or ``None``: the pages' one hook into ``idle``."""
+    as form data to show again until the page is saved, or ``None``."""
     return idle.take_typed(request, encounter.pk, slug)
 
 
@@ -248,6 +248,10 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
     The GET that shows a refused try again is not counted: its POST was (and something is kept
     only for a real link, so it guesses nothing).
     """
+    if request.method == "POST" and "language" in request.POST:
+        # The language switch of a page drawn at this URL posts here ("./"), not to
+        # ``language``, whose redirect back would carry the token in its Location header.
+        return _switch_language(request, SeeOther(SAME_LINK))
     shown_again = request.method != "POST" and (
         refused.take(request, _on_link(hash_token(token))) is not None
     )
@@ -288,8 +292,10 @@ def _open_link(request: HttpRequest, token: str) -> tuple[HttpResponse, bool]:
             return _link_locked(request, encounter.locked_until, now), True
         return _link_unusable(request), True
     if encounter.is_submitted:
-        emergency = encounter.level == triage.Level.EMERGENCY
-        page = _context(**_no_office_line(emergency))
+        # Shown to whoever holds the link, before any date of birth: the same page whatever
+        # the answers (had an emergency's alone no office line, the link would tell a stranger
+        # what the patient reported), and so the one fit for an emergency.
+        page = _context(**_no_office_line(True))
         return render(request, "twitch_intake/already_sent.html", page), False
     # Found by its token_hash (with_token), so the hash is not None.
     token_hash = cast(str, encounter.token_hash)
@@ -576,6 +582,7 @@ def _save(
         session_key=request.session.session_key,
     )
     drafts.drop(request, draft)
+    idle.saved(request.session, draft)
     _keep_fresh(request, result.encounter)
     return result
 
@@ -785,6 +792,7 @@ def submit(request: HttpRequest, encounter: Encounter) -> HttpResponse:
     _keep_fresh(request, result.encounter)
     if result.ok:
         drafts.forget(request)  # sent: nothing typed is kept in the session any longer
+        idle.drop_typed(request.session)
     if not result.ok:
         link_id = result.problems[0].link_id
         intake = questionnaire.TWITCH_INTAKE
@@ -819,14 +827,18 @@ def thanks(request: HttpRequest, encounter: Encounter) -> HttpResponse:
 @require_POST
 def language(request: HttpRequest) -> HttpResponse:
     """The patient's language, remembered in a cookie and on their encounter."""
-    code = request.POST.get("language", "")
     target = request.POST.get("next", "")
     if not target.startswith("/") or not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}
     ):
         target = reverse("twitch_intake:resume")
     # Not redirect(): it would try ``next`` as a view name first ("admin:index", or a 500).
-    response = HttpResponseRedirect(target)
+    return _switch_language(request, HttpResponseRedirect(target))
+
+
+def _switch_language(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """The posted ``language``, if it is one of the site's, on ``response`` (the way back)."""
+    code = request.POST.get("language", "")
     if code in dict(settings.LANGUAGES):
         _remember_language(request, response, code)
         encounter = _bound_encounter(request)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from tests.factories import birth_date_boxes, issue, make_encounter, refused_post
 from tests.test_views import PAGE_URL, Page
 from twitch_intake.forms import ConfirmBirthDateForm, SelfStartForm
-from twitch_intake.models import Encounter
+from twitch_intake.models import Encounter, RateLimitCounter
 
 BOXES = ("date_of_birth_day", "date_of_birth_month", "date_of_birth_year")
 
@@ -208,3 +208,68 @@ def test_a_locked_link_that_has_also_expired_has_nothing_to_wait_for():
     ):
         assert "twitch_intake/link_unusable.html" in [t.name for t in response.templates]
         assert "Try again in" not in Page(response).text()
+
+
+@pytest.mark.django_db
+def test_each_lock_lasts_twice_the_one_before_up_to_a_day_until_the_right_date(settings):
+    """Someone holding a link (a forwarded email) guesses dates of birth. With a lock of the same
+    15 minutes every time, five guesses a quarter hour for the link's two weeks were 6,720
+    dates: every day of a decade. Each lock now lasts twice the one before, up to a day, so
+    the same two weeks give about a hundred; the right date resets it for the patient."""
+    encounter = make_encounter()
+    token = issue(encounter)
+    client = Client()
+    url = f"/intake/link/{token}/"
+    wrong = birth_date_boxes("18", "5", "1980")
+
+    def lock_once() -> dt.timedelta:
+        # From a new address each time, as a guesser would: the client's own rate limit
+        # (20 tries a quarter hour) is not what is tested here.
+        RateLimitCounter.objects.all().delete()
+        for _ in range(5):
+            client.post(url, wrong)
+        locked = Encounter.objects.get(pk=encounter.pk).locked_until
+        assert locked is not None
+        length = locked - timezone.now()
+        # The lock has ended (as if waited out): the next five guesses may be made.
+        Encounter.objects.filter(pk=encounter.pk).update(
+            locked_until=timezone.now() - dt.timedelta(seconds=1)
+        )
+        return length
+
+    minutes = [round(lock_once().total_seconds() / 60) for _ in range(9)]
+    assert minutes == [15, 30, 60, 120, 240, 480, 960, 1440, 1440]
+
+    # The lock page of a long lock names the time and the day, not a count of minutes.
+    RateLimitCounter.objects.all().delete()
+    for _ in range(5):
+        client.post(url, wrong)
+    locked_until = timezone.localtime(Encounter.objects.get(pk=encounter.pk).locked_until)
+    text = Page(client.get(url)).text()
+    assert "Try again after" in text and "minutes" not in text
+    assert locked_until.strftime("%-I:%M") in text
+    assert f"{locked_until.strftime('%b')}. {locked_until.day}," in text or (
+        f"{locked_until.strftime('%B')} {locked_until.day}," in text
+    )
+
+    # The right date, once the lock ends: the patient is in, and the next lock is short again.
+    Encounter.objects.filter(pk=encounter.pk).update(
+        locked_until=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert client.post(url, birth_date_boxes())["Location"] == PAGE_URL.format("emergency")
+    assert Encounter.objects.get(pk=encounter.pk).dob_lockouts == 0
+    assert round(lock_once().total_seconds() / 60) == 15
+
+
+@pytest.mark.django_db
+def test_a_new_link_starts_with_a_short_lock_again():
+    encounter = make_encounter()
+    token = issue(encounter)
+    client = Client()
+    for _ in range(10):  # two locks, each waited out
+        client.post(f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
+        Encounter.objects.filter(pk=encounter.pk).update(locked_until=None)
+    assert Encounter.objects.get(pk=encounter.pk).dob_lockouts == 2
+    new_token = issue(Encounter.objects.get(pk=encounter.pk))  # as staff send a new one
+    assert new_token != token
+    assert Encounter.objects.get(pk=encounter.pk).dob_lockouts == 0

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.http import HttpRequest
 
+from .conf import app_settings
 from .ratelimit import client_address
 
 #: In the session: the link (its token's hash) this browser last gave a wrong date for.
@@ -46,6 +47,25 @@ def tried_here(session: Any, token_hash: str | None) -> bool:
 
 def forget_tries(session: Any) -> None:
     session.pop(TRIED_KEY, None)
+
+
+#: The longest a link is locked for at a time, however many times it has locked (unless the
+#: clinic's own ``LOCKOUT`` is longer).
+LONGEST = timedelta(days=1)
+
+
+def period(lockouts: int) -> timedelta:
+    """How long a link locks for, after ``lockouts`` locks since its date was last given right.
+
+    Twice as long each time (15 minutes, 30, an hour, ... with the default ``LOCKOUT``), up to
+    a day. A lock of the same length every time let someone holding the link try
+    ``DOB_ATTEMPTS`` dates every 15 minutes for the link's two weeks: 6,720 dates, enough for
+    every day of a decade. Doubling leaves about a hundred; the patient who mistyped twice waits
+    half an hour, and the lock page tells them until when.
+    """
+    base: timedelta = app_settings.LOCKOUT
+    doubled: timedelta = base * 2 ** min(lockouts, 16)
+    return min(doubled, max(LONGEST, base))
 
 
 @dataclass(frozen=True)

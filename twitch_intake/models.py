@@ -342,6 +342,9 @@ class Encounter(models.Model):
     )
     dob_failures = models.PositiveSmallIntegerField(default=0, editable=False)
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    #: How many times this link has locked since its date of birth was last given right: each
+    #: lock lasts twice the one before (``lockout.period``).
+    dob_lockouts = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
     alerted_at = models.DateTimeField(_("clinic alerted"), null=True, blank=True, editable=False)
     # Set by the page save that first stores an emergency sign, and never cleared: from then on
     # the intake is an emergency until a clinician deals with it, whatever the patient changes.
@@ -628,6 +631,7 @@ class Encounter(models.Model):
         self.token_expires_at = now + app_settings.LINK_LIFETIME
         self.dob_failures = 0
         self.locked_until = None
+        self.dob_lockouts = 0
         return token
 
     def current_link(self, now: datetime) -> str | None:

@@ -27,7 +27,7 @@ from django.utils.formats import date_format, time_format
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from . import history, questionnaire, sms, tasks, triage, validation
+from . import history, lockout, questionnaire, sms, tasks, triage, validation
 from .conf import app_settings
 from .models import IDENTITY_FIELDS as IDENTITY_FIELDS  # services.IDENTITY_FIELDS, as before
 from .models import AccessEvent, Channel, Encounter, PatientMessage, Status
@@ -574,7 +574,8 @@ def check_birth_date(
     The row lock comes before the link's lock is read: parallel guesses queue on the row, so
     at most ``DOB_ATTEMPTS`` wrong dates are compared per lock period, and none at all while
     locked, the right one included (a locked link is locked for everyone, or a guesser who
-    got lucky on guess 6 would be let in).
+    got lucky on guess 6 would be let in). Each lock lasts twice the one before, up to a day,
+    until the right date is given (``lockout.period``).
     """
     attempts = app_settings.DOB_ATTEMPTS
     with transaction.atomic():
@@ -589,9 +590,10 @@ def check_birth_date(
             locked = encounter.locked_until if live and encounter is not None else None
             return BirthDateCheck(BirthDate.UNUSABLE, locked_until=locked)
         if encounter.date_of_birth == date_of_birth:
-            if encounter.dob_failures:
+            if encounter.dob_failures or encounter.dob_lockouts:
                 encounter.dob_failures = 0
-                encounter.save(update_fields=["dob_failures"])
+                encounter.dob_lockouts = 0
+                encounter.save(update_fields=["dob_failures", "dob_lockouts"])
             # Whoever holds the link and the date of birth is in: every such opening is logged
             # with its address, so a second person opening the intake shows in the summary.
             record_access(encounter, None, AccessEvent.Action.PATIENT, client_address)
@@ -600,8 +602,9 @@ def check_birth_date(
         encounter.dob_failures = failures
         if failures >= attempts:
             encounter.dob_failures = 0  # a fresh budget once the lock ends
-            encounter.locked_until = now + app_settings.LOCKOUT
-        encounter.save(update_fields=["dob_failures", "locked_until"])
+            encounter.locked_until = now + lockout.period(encounter.dob_lockouts)
+            encounter.dob_lockouts += 1
+        encounter.save(update_fields=["dob_failures", "locked_until", "dob_lockouts"])
     return BirthDateCheck(
         BirthDate.WRONG, tries_left=max(attempts - failures, 0), locked_until=encounter.locked_until
     )
@@ -900,7 +903,14 @@ def replan_messages(encounter_id: int, user: Any, *, now: datetime | None = None
 
 
 #: What a new link changes on the encounter.
-_LINK_FIELDS = ("link_nonce", "token_hash", "token_expires_at", "dob_failures", "locked_until")
+_LINK_FIELDS = (
+    "link_nonce",
+    "token_hash",
+    "token_expires_at",
+    "dob_failures",
+    "locked_until",
+    "dob_lockouts",
+)
 
 
 def _queue_message(encounter: Encounter, kind: str, due: datetime, user: Any) -> PatientMessage:

@@ -206,6 +206,44 @@ def test_the_queue_finds_a_date_of_birth_however_it_is_typed(
     assert names(response) == ["Ada Lovelace"]
 
 
+@pytest.mark.parametrize(
+    ("region", "typed", "found"),
+    [
+        # Two numbers either of which could be the month: the clinic's own order.
+        ("US", "5/4/1980", dt.date(1980, 5, 4)),
+        ("US", "05-04-1980", dt.date(1980, 5, 4)),
+        ("GB", "5/4/1980", dt.date(1980, 4, 5)),
+        ("ES", "5.4.1980", dt.date(1980, 4, 5)),
+        ("us", "5/4/1980", dt.date(1980, 5, 4)),
+        # Only one reading is a real day: found in every region.
+        ("US", "27/3/1980", dt.date(1980, 3, 27)),
+        ("GB", "3/27/1980", dt.date(1980, 3, 27)),
+        ("GB", "12/12/1980", dt.date(1980, 12, 12)),
+        # A month's name, before or after the day: the same everywhere.
+        ("US", "Mar 27 1980", dt.date(1980, 3, 27)),
+        ("GB", "March 27, 1980", dt.date(1980, 3, 27)),
+        ("US", "27 March 1980", dt.date(1980, 3, 27)),
+        ("US", "13/13/1980", None),
+        ("GB", "Foo 27 1980", None),
+    ],
+)
+def test_a_typed_date_is_read_in_the_clinics_order(settings, region, typed, found):
+    """Staff in the United States (the default ``PHONE_REGION``) who type "5/4/1980" mean the
+    4th of May; read day first, the search listed the patients born on the 5th of April."""
+    settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, "PHONE_REGION": region}
+    assert display.parse_typed_date(typed) == found
+
+
+def test_the_queue_finds_a_month_first_date_in_a_us_clinic(client, front_desk, settings):
+    settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, "PHONE_REGION": "US"}
+    make_encounter(patient_name="May Fourth", date_of_birth=dt.date(1980, 5, 4))
+    make_encounter(patient_name="April Fifth", date_of_birth=dt.date(1980, 4, 5))
+    client.force_login(front_desk)
+    assert names(client.get(QUEUE, {"q": "5/4/1980"})) == ["May Fourth"]
+    settings.TWITCH_INTAKE = {**settings.TWITCH_INTAKE, "PHONE_REGION": "GB"}
+    assert names(client.get(QUEUE, {"q": "5/4/1980"})) == ["April Fifth"]
+
+
 def test_names_and_record_numbers_are_searched_as_before(client, front_desk, three_patients):
     client.force_login(front_desk)
     assert names(client.get(QUEUE, {"q": "lovelace"})) == ["Ada Lovelace"]

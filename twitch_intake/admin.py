@@ -558,8 +558,9 @@ class EncounterAdmin(StaffScreens, _EncounterAdminBase):
         self, request: HttpRequest, queryset: QuerySet[Encounter], search_term: str
     ) -> tuple[QuerySet[Encounter], bool]:
         """Names and record numbers as the admin searches them, and a date of birth however it
-        is typed ("27/3/1980", "27-03-1980", "1980-03-27", "27 Mar 1980": day first), on the
-        same filtered queue. A term that is no real date searches names and numbers alone."""
+        is typed ("27/3/1980", "1980-03-27", "27 Mar 1980"; day and month in the clinic's
+        order, ``display.parse_typed_date``), on the same filtered queue. A term that is no
+        real date searches names and numbers alone."""
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         born = display.parse_typed_date(search_term)
         if born is not None:

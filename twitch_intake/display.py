@@ -15,6 +15,7 @@ from django.utils.dates import MONTHS, MONTHS_3
 from django.utils.translation import gettext, override
 
 from . import questionnaire, triage, validation
+from .conf import app_settings
 from .questionnaire import ItemType, Question, Questionnaire
 
 
@@ -71,13 +72,26 @@ def local_date(day: dt.date | None) -> str:
     return dateformat.format(day, STAFF_DATE)
 
 
-#: A date typed into the queue's search box: day, month and year with ``/``, ``-``, ``.`` or a
-#: space between ("27/3/1980", "27-03-1980", "27 Mar 1980", "27 March 1980"), or ISO
-#: ("1980-03-27"). Day first, as the clinic's staff write it; the year in full.
-_DAY_FIRST = re.compile(r"([0-9]{1,2})[/.\- ]+([0-9]{1,2}|[^\W\d_]{3,12}\.?)[/.\- ]+([0-9]{4})")
+#: A date typed into the queue's search box: day and month in the order the clinic's staff
+#: write them, then the year in full, with ``/``, ``-``, ``.`` or a space between
+#: ("27/3/1980", "27-03-1980", "3/27/1980", "27 Mar 1980", "27 March 1980"); a month's name
+#: first ("Mar 27 1980", "March 27, 1980"); or ISO ("1980-03-27").
+_DAY_MONTH = re.compile(r"([0-9]{1,2})[/.\- ]+([0-9]{1,2}|[^\W\d_]{3,12}\.?)[/.\- ]+([0-9]{4})")
+_NAME_FIRST = re.compile(r"([^\W\d_]{3,12}\.?) +([0-9]{1,2}),? +([0-9]{4})")
 _ISO = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 #: Longest text read as a date: nothing longer is one, and nothing longer is worth a regex.
 _TYPED_DATE_MAX = 40
+#: Where staff write a date month first, so that "5/4/1980" is the 4th of May: the United
+#: States and its territories, the Philippines, Belize and the Pacific states of the Compact of
+#: Free Association (by ``PHONE_REGION``, the clinic's region). Day first everywhere else.
+MONTH_FIRST_REGIONS = frozenset(
+    {"US", "PR", "GU", "VI", "AS", "MP", "UM", "FM", "MH", "PW", "PH", "BZ"}
+)
+
+
+def month_first() -> bool:
+    """Whether this clinic's staff write the month before the day (``MONTH_FIRST_REGIONS``)."""
+    return str(app_settings.PHONE_REGION).upper() in MONTH_FIRST_REGIONS
 
 
 def _month_names() -> dict[str, int]:
@@ -96,26 +110,35 @@ def _month_names() -> dict[str, int]:
 def parse_typed_date(text: str) -> dt.date | None:
     """The date a person typed, or ``None`` when the text is not one (or not a real day).
 
-    For searching by date of birth: the text comes from a request, so anything may arrive;
-    this never raises, whatever it is given.
+    Two numbers for day and month are read in the clinic's order (``month_first``); if that
+    is no real day ("27/3/1980" typed in the United States), the other order is tried, so a
+    date that can only be read one way is found everywhere. For searching by date of birth:
+    the text comes from a request, so anything may arrive; this never raises.
     """
     text = text.strip()
     if not text or len(text) > _TYPED_DATE_MAX:
         return None
     if iso := _ISO.fullmatch(text):
         year, month, day = (int(part) for part in iso.groups())
-    elif typed := _DAY_FIRST.fullmatch(text):
-        day_text, month_text, year_text = typed.groups()
-        day, year = int(day_text), int(year_text)
-        if month_text.isdigit():
-            month = int(month_text)
-        else:
-            found = _month_names().get(month_text.lower().rstrip("."))
-            if found is None:
-                return None
-            month = found
-    else:
+        return _real_day(year, month, day)
+    if named := _NAME_FIRST.fullmatch(text):
+        month_text, day_text, year_text = named.groups()
+        found = _month_names().get(month_text.lower().rstrip("."))
+        return None if found is None else _real_day(int(year_text), found, int(day_text))
+    typed = _DAY_MONTH.fullmatch(text)
+    if typed is None:
         return None
+    first, second, year_text = typed.groups()
+    year = int(year_text)
+    if not second.isdigit():
+        found = _month_names().get(second.lower().rstrip("."))
+        return None if found is None else _real_day(year, found, int(first))
+    one, other = int(first), int(second)
+    day, month = (other, one) if month_first() else (one, other)
+    return _real_day(year, month, day) or _real_day(year, day, month)
+
+
+def _real_day(year: int, month: int, day: int) -> dt.date | None:
     try:
         return dt.date(year, month, day)
     except ValueError:  # 31 February, month 13, year 0

@@ -273,3 +273,50 @@ def test_a_new_link_starts_with_a_short_lock_again():
     new_token = issue(Encounter.objects.get(pk=encounter.pk))  # as staff send a new one
     assert new_token != token
     assert Encounter.objects.get(pk=encounter.pk).dob_lockouts == 0
+
+
+@pytest.mark.django_db
+def test_a_date_of_birth_corrected_by_the_clinic_opens_a_locked_link():
+    """The clinic had the date wrong: the patient's five true dates locked the link, they call,
+    front desk corrects the date in the admin. The link opens again at once (the tries were
+    against a date that was not theirs), and its next lock is a short one."""
+    from django.contrib.auth.models import User
+
+    from twitch_intake import services
+
+    encounter = make_encounter(date_of_birth=dt.date(1980, 5, 18))  # the clinic's typo
+    token = issue(encounter)
+    client = Client()
+    for _ in range(10):  # two locks, the first waited out
+        client.post(f"/intake/link/{token}/", birth_date_boxes())  # the true date, 17 May
+        if Encounter.objects.get(pk=encounter.pk).dob_lockouts == 1:
+            Encounter.objects.filter(pk=encounter.pk).update(locked_until=None)
+    locked = Encounter.objects.get(pk=encounter.pk)
+    assert locked.locked_until is not None and locked.dob_lockouts == 2
+
+    desk = User.objects.create_user("desk-dob", is_staff=True)
+    locked.date_of_birth = dt.date(1980, 5, 17)
+    services.save_patient_details(locked, ["date_of_birth"], desk, None, may_change_identity=False)
+    after = Encounter.objects.get(pk=encounter.pk)
+    assert (after.locked_until, after.dob_lockouts, after.dob_failures) == (None, 0, 0)
+    response = client.post(f"/intake/link/{token}/", birth_date_boxes())
+    assert response["Location"] == PAGE_URL.format("emergency")
+
+
+@pytest.mark.django_db
+def test_other_details_saved_by_the_clinic_leave_a_lock_alone():
+    from django.contrib.auth.models import User
+
+    from twitch_intake import services
+
+    encounter = make_encounter()
+    token = issue(encounter)
+    for _ in range(5):
+        Client().post(f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
+    locked = Encounter.objects.get(pk=encounter.pk)
+    until = locked.locked_until
+    assert until is not None
+    locked.patient_name = "Renamed Patient"
+    desk = User.objects.create_user("desk-name", is_staff=True)
+    services.save_patient_details(locked, ["patient_name"], desk, None, may_change_identity=False)
+    assert Encounter.objects.get(pk=encounter.pk).locked_until == until

@@ -46,7 +46,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import SimpleTemplateResponse, TemplateResponse
 from django.urls import path, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
@@ -538,7 +538,8 @@ class EncounterAdmin(StaffScreens, _EncounterAdminBase):
         """What the address fills in on "Add encounter" (``?visit_at=2026-12-01``, as the admin
         allows for any field), with a date or a time read as its field reads one: Django hands
         the text itself to the date and time widgets, which fail on it (a 500). A value its
-        field cannot read is left out, and the form opens as if it was never in the address."""
+        field cannot read, or that is no time in the clinic's zone (a crafted
+        ``0001-01-01T00:00:00+14:00``), is left out: the form opens as if it was never there."""
         initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
         for name, value in list(initial.items()):
             try:
@@ -549,8 +550,11 @@ class EncounterAdmin(StaffScreens, _EncounterAdminBase):
             if reader is None:  # not a date (a DateTimeField is one too), or not editable
                 continue
             try:
-                initial[name] = reader.to_python(value)
-            except ValidationError:
+                read = reader.to_python(value)
+                if isinstance(read, dt.datetime):
+                    timezone.localtime(read)  # as the widget will show it: year 0 or 10000?
+                initial[name] = read
+            except (ValidationError, OverflowError, ValueError):
                 del initial[name]
         return initial
 

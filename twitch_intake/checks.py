@@ -394,7 +394,7 @@ _APP_MIDDLEWARE = (
         "twitch_intake.middleware.DatabaseUnavailableMiddleware",
         "twitch_intake.E026",
         "a database outage would give patients a 500 page instead of a calm 503",
-        "add it anywhere in MIDDLEWARE; it answers only for the app's pages",
+        "add it before SessionMiddleware (near the top); it answers only for the app's pages",
     ),
 )
 
@@ -428,6 +428,20 @@ def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 f"{locale} comes before {session} in MIDDLEWARE.",
                 hint="Move it after the session middleware, as Django's documentation says.",
                 id="twitch_intake.E021",
+            )
+        )
+    unavailable = "twitch_intake.middleware.DatabaseUnavailableMiddleware"
+    if (
+        unavailable in middleware
+        and session in middleware
+        and middleware.index(unavailable) > middleware.index(session)
+    ):
+        errors.append(
+            Warning(
+                f"{unavailable} comes after {session} in MIDDLEWARE.",
+                hint="An outage while a patient's session is saved is then Django's 500, not "
+                "the calm 503: move it before the session middleware.",
+                id="twitch_intake.W008",
             )
         )
     if list(settings.LANGUAGES) == list(DJANGO_LANGUAGES):

@@ -16,6 +16,8 @@ their link again (``session_ended.html`` says so plainly, and whether the last p
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -48,15 +50,36 @@ def suspended(session: Any) -> dict[str, Any] | None:
     return None
 
 
-def keep_typed(request: HttpRequest, encounter_id: Any, page: str, fields: frozenset[str]) -> None:
+def keep_typed(
+    request: HttpRequest,
+    encounter_id: Any,
+    page: str,
+    fields: frozenset[str],
+    stored: dict[str, Any],
+) -> None:
     """Keep what a page posted after the limit (the CSRF check has passed: the view runs):
-    only the page's own ``fields``, each value cut at ``DRAFT_LIMIT``, for that intake alone."""
+    only the page's own ``fields``, each value cut at ``DRAFT_LIMIT``, for that intake alone,
+    with a fingerprint of what the intake held for them then (``stored``: its answers)."""
     data = {
         name: kept_values(request.POST.getlist(name), _MOST_VALUES)
         for name in request.POST
         if name in fields
     }
-    request.session[TYPED_KEY] = {"encounter": encounter_id, "page": page, "data": data}
+    request.session[TYPED_KEY] = {
+        "encounter": encounter_id,
+        "page": page,
+        "data": data,
+        "fields": sorted(fields),
+        "stored": _fingerprint(stored, fields),
+    }
+
+
+def _fingerprint(stored: dict[str, Any], fields: Any) -> str:
+    """What the intake holds for a page's fields, in a few bytes: it changes when the page is
+    saved with other answers, from this session or any other."""
+    held = {name: stored.get(name) for name in sorted(fields)}
+    text = json.dumps(held, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def has_typed(session: Any) -> bool:
@@ -68,16 +91,25 @@ def typed_page(session: Any) -> str | None:
     return kept.get("page") if isinstance(kept, dict) else None
 
 
-def take_typed(request: HttpRequest, encounter_id: Any, page: str) -> QueryDict | None:
+def take_typed(
+    request: HttpRequest, encounter_id: Any, page: str, stored: dict[str, Any]
+) -> QueryDict | None:
     """What was typed on ``page`` of this intake before the session went idle, as the page's
     form data; ``None`` when nothing was kept for it. Marks the request, so the page says it
     was kept. It stays until the page is saved (``saved``), as a refused page's draft does: a
-    refresh, Back and Forward, or a phone reloading a tab it had put away show it again."""
+    refresh, Back and Forward, or a phone reloading a tab it had put away show it again. A
+    save of the page anywhere else (the same link on a laptop) ends it too: the intake's
+    answers for it (``stored``) are no longer what they were when it was kept, and the page
+    shows what was saved, never older typing over it."""
     kept = request.session.get(TYPED_KEY)
     if not isinstance(kept, dict) or kept.get("page") != page:
         return None
     if kept.get("encounter") != encounter_id:
         return None  # typed for another intake: never shown to this one
+    fields = kept.get("fields")
+    if not isinstance(fields, list) or kept.get("stored") != _fingerprint(stored, fields):
+        del request.session[TYPED_KEY]
+        return None
     data = QueryDict(mutable=True)
     values = kept.get("data")
     for name, items in values.items() if isinstance(values, dict) else ():

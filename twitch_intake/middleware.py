@@ -8,6 +8,7 @@ when the host asks (``STAFF_IDLE_TIMEOUT``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 import warnings
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from . import headers, idle
@@ -256,9 +258,13 @@ def note_outage_on_save(request: HttpRequest, session: Any) -> None:
     the request, and ``DatabaseUnavailableMiddleware`` (outside the sessions) answers 503 in place
     of the response, whose cookie would name a session that was never written. Any other
     database error is raised as before. A save made by a view is not wrapped: it fails there.
+    Nor is any save where ``DatabaseUnavailableMiddleware`` comes after the sessions (warning
+    ``W008``): nothing would read the note, and the outage must not pass unseen.
     """
     from django.db import DatabaseError
 
+    if not _answers_outage_on_save(tuple(settings.MIDDLEWARE)):
+        return
     save = session.save
 
     def save_or_note_outage(must_create: bool = False) -> None:
@@ -270,6 +276,19 @@ def note_outage_on_save(request: HttpRequest, session: Any) -> None:
             setattr(request, OUTAGE_ON_SAVE, error)
 
     session.save = save_or_note_outage
+
+
+@functools.lru_cache(maxsize=4)
+def _answers_outage_on_save(middleware: tuple[str, ...]) -> bool:
+    """Whether ``DatabaseUnavailableMiddleware`` wraps Django's session middleware, so sees
+    the note (with a session middleware of the host's own, it cannot tell: no)."""
+    unavailable = f"{__name__}.DatabaseUnavailableMiddleware"
+    sessions = "django.contrib.sessions.middleware.SessionMiddleware"
+    return (
+        unavailable in middleware
+        and sessions in middleware
+        and middleware.index(unavailable) < middleware.index(sessions)
+    )
 
 
 def is_outage(exception: BaseException) -> bool:

@@ -696,6 +696,11 @@ def save_patient_details(
                 fields = [name for name in fields if name not in kept]
             elif changed:
                 record_access(current, user, AccessEvent.Action.IDENTITY, client_address)
+        if "date_of_birth" in fields and encounter.date_of_birth != current.date_of_birth:
+            # The wrong tries were made against a date the clinic has now corrected (the
+            # patient who called to say so): the link opens again, its next lock a short one.
+            encounter.dob_failures, encounter.dob_lockouts, encounter.locked_until = 0, 0, None
+            fields += ["dob_failures", "dob_lockouts", "locked_until"]
         if fields:
             encounter.save(update_fields=[*fields, "updated_at"])
     return kept

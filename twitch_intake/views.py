@@ -121,7 +121,9 @@ def _session_closed(request: HttpRequest, page_slug: str | None) -> HttpResponse
     closed = idle.suspended(request.session)
     if closed is not None:
         if request.method == "POST" and page_slug is not None:
-            idle.keep_typed(request, closed["id"], page_slug, _typed_fields(page_slug))
+            held = Encounter.objects.by_pk(closed["id"]) if isinstance(closed["id"], int) else None
+            stored = held.answers if held is not None else {}
+            idle.keep_typed(request, closed["id"], page_slug, _typed_fields(page_slug), stored)
         return HttpResponseRedirect(reverse("twitch_intake:welcome_back"), status=303)
     page = _context(lost_typing=request.method == "POST" and page_slug is not None)
     return render(request, "twitch_intake/session_ended.html", page, status=403)
@@ -141,7 +143,7 @@ def _typed_fields(kept_as: str) -> frozenset[str]:
 def kept_typing(request: HttpRequest, encounter: Encounter, slug: str) -> Any:
     """What the patient typed on page ``slug`` of this intake before their session went idle,
     as form data to show again until the page is saved, or ``None``."""
-    return idle.take_typed(request, encounter.pk, slug)
+    return idle.take_typed(request, encounter.pk, slug, encounter.answers)
 
 
 def _context(**extra: Any) -> dict[str, Any]:

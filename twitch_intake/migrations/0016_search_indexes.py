@@ -44,14 +44,21 @@ def add_trigram_indexes(apps: Any, schema_editor: Any) -> None:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         except DatabaseError as error:  # not the database's owner, say
             print(f"\n  pg_trgm could not be created ({type(error).__name__}): a search by name")
-            print("  reads every row. Once a superuser has run CREATE EXTENSION pg_trgm, run")
-            print("  `migrate twitch_intake 0015` and then `migrate` to make its indexes.")
+            print("  reads every row. A superuser can make the indexes later with:")
+            print("  CREATE EXTENSION IF NOT EXISTS pg_trgm;")
+            for statement in _statements():
+                print(f"  {statement};")
             return
-        for name, expression in TRIGRAM_INDEXES.items():
-            cursor.execute(
-                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" '
-                f'ON "{TABLE}" USING gin (({expression}) gin_trgm_ops)'
-            )
+        for statement in _statements():
+            cursor.execute(statement)
+
+
+def _statements() -> list[str]:
+    return [
+        f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" '
+        f'ON "{TABLE}" USING gin (({expression}) gin_trgm_ops)'
+        for name, expression in TRIGRAM_INDEXES.items()
+    ]
 
 
 def drop_trigram_indexes(apps: Any, schema_editor: Any) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
 from tests.factories import birth_date_boxes, issue, make_encounter, refused_post
 from tests.test_views import PAGE_URL, Page
+from twitch_intake import services
 from twitch_intake.forms import ConfirmBirthDateForm, SelfStartForm
 from twitch_intake.models import Encounter, RateLimitCounter
 
@@ -280,10 +282,6 @@ def test_a_date_of_birth_corrected_by_the_clinic_opens_a_locked_link():
     """The clinic had the date wrong: the patient's five true dates locked the link, they call,
     front desk corrects the date in the admin. The link opens again at once (the tries were
     against a date that was not theirs), and its next lock is a short one."""
-    from django.contrib.auth.models import User
-
-    from twitch_intake import services
-
     encounter = make_encounter(date_of_birth=dt.date(1980, 5, 18))  # the clinic's typo
     token = issue(encounter)
     client = Client()
@@ -305,10 +303,6 @@ def test_a_date_of_birth_corrected_by_the_clinic_opens_a_locked_link():
 
 @pytest.mark.django_db
 def test_other_details_saved_by_the_clinic_leave_a_lock_alone():
-    from django.contrib.auth.models import User
-
-    from twitch_intake import services
-
     encounter = make_encounter()
     token = issue(encounter)
     for _ in range(5):

@@ -148,7 +148,15 @@ def test_a_page_typed_after_the_idle_limit_survives_a_reload_until_it_is_saved()
 
 @pytest.mark.parametrize(
     "query",
-    ["visit_at=2026-12-01", "visit_at=tomorrow", "visit_at=2026-13-45", "date_of_birth=tomorrow"],
+    [
+        "visit_at=2026-12-01",
+        "visit_at=tomorrow",
+        "visit_at=2026-13-45",
+        "date_of_birth=tomorrow",
+        # Real times, but none in the clinic's zone (found in the second attack, 26b).
+        "visit_at=0001-01-01T00:00:00%2B14:00",
+        "visit_at=9999-12-31T23:59:00-12:00",
+    ],
 )
 def test_a_date_in_the_add_page_address_is_read_or_left_out_never_a_500(query):
     """Front desk opens "Add encounter" with the visit filled in from the address, as the

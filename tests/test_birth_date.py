@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
@@ -314,3 +314,24 @@ def test_other_details_saved_by_the_clinic_leave_a_lock_alone():
     desk = User.objects.create_user("desk-name", is_staff=True)
     services.save_patient_details(locked, ["patient_name"], desk, None, may_change_identity=False)
     assert Encounter.objects.get(pk=encounter.pk).locked_until == until
+
+
+@pytest.mark.django_db
+def test_front_desk_sees_until_when_a_link_is_paused(client):
+    """A patient calls: "my link says it is paused". The encounter's page tells front desk until
+    when, so they can say so, correct the date of birth or send a new link."""
+    encounter = make_encounter()
+    token = issue(encounter)
+    desk = User.objects.create_user("desk-paused", password="x" * 20, is_staff=True)
+    desk.groups.add(Group.objects.get(name="Front desk"))
+    client.force_login(desk)
+    page = f"/admin/twitch_intake/encounter/{encounter.pk}/change/"
+    assert "paused until" not in client.get(page).content.decode()
+
+    for _ in range(5):
+        Client().post(f"/intake/link/{token}/", birth_date_boxes("18", "5", "1980"))
+    locked_until = Encounter.objects.get(pk=encounter.pk).locked_until
+    assert locked_until is not None
+    html = client.get(page).content.decode()
+    until = timezone.localtime(locked_until).strftime("%H:%M")
+    assert "paused until" in html and until in html

@@ -595,7 +595,19 @@ class EncounterAdmin(StaffScreens, _EncounterAdminBase):
 
     @admin.display(description=_("link expires"))
     def link_expires(self, obj: Encounter) -> str:
-        return display.local_datetime(obj.token_expires_at)
+        """When the link stops working; and, while wrong dates of birth have paused it, until
+        when, so that front desk can tell a patient who calls (and correct the date on file,
+        which opens it, or send a new link)."""
+        expires = display.local_datetime(obj.token_expires_at)
+        now = timezone.now()
+        if obj.locked_until is None or obj.locked_until <= now:
+            return expires
+        if obj.token_expires_at is not None and obj.token_expires_at <= now:
+            return expires
+        return gettext("%(expires)s; paused until %(until)s after wrong dates of birth") % {
+            "expires": expires,
+            "until": display.local_datetime(obj.locked_until),
+        }
 
     @admin.display(description=_("date of birth"), ordering="date_of_birth")
     def born(self, obj: Encounter) -> str:

@@ -25,6 +25,7 @@ from django.core.validators import validate_email
 from django.db import connections
 
 from .conf import DEFAULTS, app_settings
+from .middleware import answers_outage_on_save
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{1,30}$")
 
@@ -434,7 +435,7 @@ def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if (
         unavailable in middleware
         and session in middleware
-        and middleware.index(unavailable) > middleware.index(session)
+        and not answers_outage_on_save(tuple(middleware))
     ):
         errors.append(
             Warning(

@@ -263,7 +263,7 @@ def note_outage_on_save(request: HttpRequest, session: Any) -> None:
     """
     from django.db import DatabaseError
 
-    if not _answers_outage_on_save(tuple(settings.MIDDLEWARE)):
+    if not answers_outage_on_save(tuple(settings.MIDDLEWARE)):
         return
     save = session.save
 
@@ -279,7 +279,7 @@ def note_outage_on_save(request: HttpRequest, session: Any) -> None:
 
 
 @functools.lru_cache(maxsize=4)
-def _answers_outage_on_save(middleware: tuple[str, ...]) -> bool:
+def answers_outage_on_save(middleware: tuple[str, ...]) -> bool:
     """Whether ``DatabaseUnavailableMiddleware`` wraps Django's session middleware, so sees
     the note (with a session middleware of the host's own, it cannot tell: no)."""
     unavailable = f"{__name__}.DatabaseUnavailableMiddleware"

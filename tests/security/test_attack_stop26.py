@@ -28,7 +28,7 @@ from tests.factories import (
     routine_answers,
 )
 from tests.security.patient import bound_client
-from twitch_intake.middleware import IdleSessionMiddleware
+from tests.test_idle import _idle_for as idle_for
 
 pytestmark = pytest.mark.django_db
 
@@ -127,9 +127,7 @@ def test_a_page_typed_after_the_idle_limit_survives_a_reload_until_it_is_saved()
     saved, so that "nothing typed is lost" holds."""
     encounter = make_encounter()
     client = bound_client(encounter)
-    session = client.session
-    session[IdleSessionMiddleware.KEY] = int(time.time() - 3600)
-    session.save()
+    idle_for(client, minutes=60)
 
     typed = client.post(PAGE.format("emergency"), page_data("emergency", routine_answers()))
     assert typed.status_code == 303 and typed["Location"] == CONTINUE

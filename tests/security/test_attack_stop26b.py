@@ -10,7 +10,6 @@ someone with a crafted address did, what went wrong, and what happens instead.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from django.conf import settings
@@ -20,8 +19,8 @@ from django.test import Client, override_settings
 
 from tests.factories import birth_date_boxes, issue, make_encounter, page_data, routine_answers
 from tests.security.patient import bound_client
+from tests.test_idle import _idle_for as idle_for
 from twitch_intake.checks import check_wiring
-from twitch_intake.middleware import IdleSessionMiddleware
 
 pytestmark = pytest.mark.django_db
 
@@ -109,9 +108,7 @@ def test_typing_kept_after_the_idle_limit_gives_way_once_the_page_is_saved_elsew
     assert phone.post(link, dob).status_code == 302
     assert phone.post(PAGE.format("emergency"), page_data("emergency", routine_answers()))
 
-    session = phone.session
-    session[IdleSessionMiddleware.KEY] = int(time.time() - 3600)
-    session.save()
+    idle_for(phone, minutes=60)
     typed = phone.post(PAGE.format("history"), page_data("history", routine_answers()))
     assert typed.status_code == 303 and typed["Location"] == CONTINUE
     back_in = phone.post(CONTINUE, birth_date_boxes())
